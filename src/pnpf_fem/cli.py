@@ -1,0 +1,55 @@
+"""The `pnpf-fem` command line: one entry point, sub-commands registered by their own modules.
+
+Exit codes: 0 ok, 1 solve failure (`SolverError`), 2 bad input (`InputError`, usage errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pnpf_fem.errors import InputError, SolverError
+
+__all__ = ["build_parser", "main"]
+
+# Modules that each expose `register(subparsers)`; a module that cannot be imported in the
+# current environment (e.g. no DOLFINx) is skipped, and `info` reports why.
+_COMMAND_MODULES = (
+    "pnpf_fem.info",
+    "pnpf_fem.reproduce",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pnpf_fem import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="pnpf-fem",
+        description="Poisson–Nernst–Planck–Fourier ion transport with heat generation "
+        "(FEM with DOLFINx 0.9, homogenization, finite volumes).",
+    )
+    parser.add_argument("--version", action="version", version=f"pnpf-fem {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as err:
+        print(f"pnpf-fem: error: {err}", file=sys.stderr)
+        return 2
+    except SolverError as err:
+        print(f"pnpf-fem: solve failed: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,290 @@
+"""Case files (TOML): schema, validation with one-line messages, and the typed `Case` they give.
+
+A case names everything a run needs — mesh, species, SI parameters, boundary conditions by tag
+*name*, time stepping, discretization, solver options and outputs. Validation happens completely
+before anything is written; every problem raises `InputError` naming the offending key or value
+(unknown keys get a "did you mean" suggestion).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pnpf_fem.errors import InputError
+from pnpf_fem.units import PNPFParameters, Species
+
+__all__ = ["METHODS", "Case", "load_case", "parse_case"]
+
+METHODS = ("fem1", "fem2", "fem-be", "fv1", "fv2")
+BUILTIN_MESHES = ("unit_square", "supercapacitor")
+
+Check = Callable[[Any], str | None]
+
+
+def _positive(v: Any) -> str | None:
+    return None if v > 0 else "must be positive"
+
+
+def _non_negative(v: Any) -> str | None:
+    return None if v >= 0 else "must be non-negative"
+
+
+def _one_of(*choices: Any) -> Check:
+    def check(v: Any) -> str | None:
+        return None if v in choices else f"must be one of {', '.join(map(str, choices))}"
+
+    return check
+
+
+def _between_open(lo: float, hi: float) -> Check:
+    def check(v: Any) -> str | None:
+        return None if lo < v < hi else f"must lie strictly between {lo} and {hi}"
+
+    return check
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a section: accepted type, default (required when `required`), value check."""
+
+    kind: type | tuple[type, ...]
+    default: Any = None
+    required: bool = False
+    check: Check | None = None
+
+
+NUMBER = (int, float)
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "mesh": {
+        "builtin": Key(str, check=_one_of(*BUILTIN_MESHES)),
+        "file": Key(str),
+        "n": Key(int, 16, check=_positive),
+        "kind": Key(str, "unstructured", check=_one_of("structured", "unstructured")),
+        "size_min": Key(NUMBER, 0.15, check=_positive),  # nm, supercapacitor
+        "size_max": Key(NUMBER, 0.8, check=_positive),  # nm, supercapacitor
+        "fingers": Key(int, 3, check=_non_negative),
+        "branches": Key(int, 2, check=_non_negative),
+    },
+    "species": {
+        "name": Key(str, required=True),
+        "valence": Key(NUMBER, required=True),
+        "friction": Key(NUMBER, required=True, check=_positive),  # J s / m²
+        "initial_concentration": Key(NUMBER, required=True, check=_positive),  # mol/m³
+    },
+    "parameters": {
+        "temperature": Key(NUMBER, required=True, check=_positive),  # K: T0 and initial T
+        "relative_permittivity": Key(NUMBER, required=True, check=_positive),
+        "vacuum_permittivity": Key(NUMBER, 8.8541878128e-12, check=_positive),  # F/m
+        "heat_capacity": Key(NUMBER, required=True, check=_positive),  # C_T, mol/m³
+        "thermal_conductivity": Key(NUMBER, required=True, check=_positive),  # W/(m K)
+        "length_scale": Key(NUMBER, required=True, check=_positive),  # m
+        "reference_concentration": Key(NUMBER, None, check=_positive),  # mol/m³
+        "friction_scale": Key(NUMBER, None, check=_positive),  # J s/m²
+        "fixed_charge": Key(NUMBER, 0.0),  # mol/m³
+    },
+    "boundary": {
+        "potential": Key(NUMBER),  # V
+        "potential_thermal": Key(NUMBER),  # in units of k_B T0 / e
+        "surface_charge": Key(NUMBER),  # dimensionless ψ^N of (2.9)
+    },
+    "time": {
+        "end": Key(NUMBER, required=True, check=_positive),  # s
+        "dt": Key(NUMBER, required=True, check=_positive),  # s (initial step when adaptive)
+        "adaptive": Key(bool, False),
+        "dt_min": Key(NUMBER, None, check=_positive),
+        "dt_max": Key(NUMBER, None, check=_positive),
+        "growth": Key(NUMBER, 1.5, check=lambda v: None if v > 1 else "must be greater than 1"),
+        "cut": Key(NUMBER, 0.5, check=_between_open(0.0, 1.0)),
+        "max_steps": Key(int, 100000, check=_positive),
+    },
+    "discretization": {
+        "method": Key(str, "fem1", check=_one_of(*METHODS)),
+        "degree": Key(int, 1, check=_one_of(1, 2)),
+    },
+    "solver": {
+        "rtol": Key(NUMBER, 1e-9, check=_between_open(0.0, 1.0)),
+        "atol": Key(NUMBER, 1e-11, check=_positive),
+        "max_iterations": Key(int, 25, check=_positive),
+        "linear": Key(str, "lu", check=_one_of("lu", "iterative")),
+        "petsc_options": Key(dict, None),
+    },
+    "output": {
+        "directory": Key(str, None),
+        "every": Key(int, 1, check=_positive),
+        "fields": Key(bool, True),
+        "plots": Key(bool, True),
+        "checkpoint_every": Key(int, 0, check=_non_negative),
+    },
+}
+SECTIONS = tuple(SCHEMA)
+REQUIRED_SECTIONS = ("mesh", "species", "parameters", "time")
+
+
+@dataclass(frozen=True)
+class Case:
+    """A validated case. Times in seconds, concentrations in mol/m³, potentials in volts."""
+
+    source: str
+    mesh: Mapping[str, Any]
+    species: tuple[Mapping[str, Any], ...]
+    parameters: Mapping[str, Any]
+    boundary: Mapping[str, Mapping[str, Any]]
+    time: Mapping[str, Any]
+    discretization: Mapping[str, Any]
+    solver: Mapping[str, Any]
+    output: Mapping[str, Any] = field(default_factory=dict)
+
+    def physical_parameters(self) -> PNPFParameters:
+        """The SI parameter object; c0 defaults to the first species' initial concentration."""
+        p = self.parameters
+        first = self.species[0]
+        return PNPFParameters(
+            species=tuple(Species(s["name"], s["valence"], s["friction"]) for s in self.species),
+            reference_concentration=p["reference_concentration"] or first["initial_concentration"],
+            reference_temperature=p["temperature"],
+            length_scale=p["length_scale"],
+            heat_capacity=p["heat_capacity"],
+            thermal_conductivity=p["thermal_conductivity"],
+            friction_scale=p["friction_scale"] or first["friction"],
+            relative_permittivity=p["relative_permittivity"],
+            vacuum_permittivity=p["vacuum_permittivity"],
+            fixed_charge=p["fixed_charge"],
+        )
+
+    def check_tags(self, tag_names: Mapping[str, int] | set[str]) -> None:
+        """Every boundary condition must name a tag of the mesh."""
+        known = set(tag_names)
+        for name in self.boundary:
+            if name not in known:
+                raise InputError(
+                    f"{self.source}: [boundary.{name}] names no boundary tag of the mesh"
+                    + _suggest(name, known)
+                    + f" (tags: {', '.join(sorted(known)) or 'none'})"
+                )
+
+
+def _suggest(word: str, choices: set[str] | tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    if kind == NUMBER:
+        return "a number"
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    names[dict] = "a table"
+    return names.get(kind, str(kind)) if isinstance(kind, type) else "a number"
+
+
+def _section(source: str, where: str, raw: Any, schema: Mapping[str, Key]) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise InputError(f"{source}: [{where}] must be a table")
+    for key in raw:
+        if key not in schema:
+            raise InputError(f"{source}: [{where}] unknown key {key!r}" + _suggest(key, schema))
+    out: dict[str, Any] = {}
+    for key, spec in schema.items():
+        if key not in raw:
+            if spec.required:
+                raise InputError(f"{source}: [{where}] missing required key {key!r}")
+            out[key] = spec.default
+            continue
+        v = raw[key]
+        kind = spec.kind
+        ok = isinstance(v, kind) and not (isinstance(v, bool) and kind in (int, NUMBER))
+        if not ok:
+            raise InputError(f"{source}: [{where}] {key} must be {_type_name(kind)}, got {v!r}")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise InputError(f"{source}: [{where}] {key} must be finite, got {v!r}")
+        if spec.check is not None and (problem := spec.check(v)):
+            raise InputError(f"{source}: [{where}] {key} = {v!r} {problem}")
+        out[key] = v
+    return out
+
+
+def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
+    """Validate a parsed TOML document into a `Case` (raises `InputError` on the first problem)."""
+    for name in data:
+        if name not in SCHEMA:
+            raise InputError(f"{source}: unknown section [{name}]" + _suggest(name, SECTIONS))
+    for name in REQUIRED_SECTIONS:
+        if name not in data:
+            raise InputError(f"{source}: missing section [{name}]")
+
+    mesh = _section(source, "mesh", data["mesh"], SCHEMA["mesh"])
+    if (mesh["builtin"] is None) == (mesh["file"] is None):
+        raise InputError(f"{source}: [mesh] needs exactly one of 'builtin' or 'file'")
+    if mesh["size_min"] > mesh["size_max"]:
+        raise InputError(f"{source}: [mesh] size_min must not exceed size_max")
+
+    raw_species = data["species"]
+    if not isinstance(raw_species, list) or not raw_species:
+        raise InputError(f"{source}: [[species]] must list at least one species")
+    species = tuple(
+        _section(source, f"species.{i}", s, SCHEMA["species"]) for i, s in enumerate(raw_species)
+    )
+    names = [s["name"] for s in species]
+    for n in names:
+        if not n.isidentifier():
+            raise InputError(f"{source}: [[species]] name {n!r} must be an identifier")
+    if len(set(names)) != len(names):
+        raise InputError(f"{source}: [[species]] names must be unique, got {names}")
+
+    parameters = _section(source, "parameters", data["parameters"], SCHEMA["parameters"])
+
+    raw_boundary = data.get("boundary", {})
+    if not isinstance(raw_boundary, dict):
+        raise InputError(f"{source}: [boundary] must be a table of tag names")
+    boundary: dict[str, dict[str, Any]] = {}
+    for tag, spec in raw_boundary.items():
+        bc = _section(source, f"boundary.{tag}", spec, SCHEMA["boundary"])
+        given = [k for k, v in bc.items() if v is not None]
+        if len(given) != 1:
+            raise InputError(
+                f"{source}: [boundary.{tag}] needs exactly one of "
+                f"{', '.join(SCHEMA['boundary'])}, got {given or 'none'}"
+            )
+        boundary[tag] = {given[0]: bc[given[0]]}
+    if not any("potential" in bc or "potential_thermal" in bc for bc in boundary.values()):
+        raise InputError(f"{source}: [boundary] needs a potential on at least one tag")
+
+    time = _section(source, "time", data["time"], SCHEMA["time"])
+    if time["dt"] > time["end"]:
+        raise InputError(f"{source}: [time] dt = {time['dt']} exceeds end = {time['end']}")
+    if time["dt_min"] and time["dt_max"] and time["dt_min"] > time["dt_max"]:
+        raise InputError(f"{source}: [time] dt_min must not exceed dt_max")
+    if not time["adaptive"] and (time["dt_min"] or time["dt_max"]):
+        raise InputError(f"{source}: [time] dt_min/dt_max need adaptive = true")
+
+    discretization = _section(
+        source, "discretization", data.get("discretization", {}), SCHEMA["discretization"]
+    )
+    if discretization["method"].startswith("fv") and discretization["degree"] != 1:
+        raise InputError(
+            f"{source}: [discretization] degree = {discretization['degree']} is FEM-only; "
+            f"method {discretization['method']!r} is first-order finite volumes"
+        )
+    solver = _section(source, "solver", data.get("solver", {}), SCHEMA["solver"])
+    if discretization["method"].startswith("fv") and solver["petsc_options"]:
+        raise InputError(f"{source}: [solver] petsc_options apply to FEM methods only")
+    output = _section(source, "output", data.get("output", {}), SCHEMA["output"])
+    return Case(source, mesh, species, parameters, boundary, time, discretization, solver, output)
+
+
+def load_case(path: str | Path) -> Case:
+    """Read and validate a TOML case file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"case file {str(path)!r} does not exist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path}: not valid TOML: {err}") from None
+    return parse_case(data, source=str(path))

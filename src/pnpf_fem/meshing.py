@@ -13,7 +13,14 @@ from types import MappingProxyType
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["TaggedTriangulation"]
+__all__ = [
+    "TaggedTriangulation",
+    "conform_boundary",
+    "delaunay_flip",
+    "gmsh_rectangle",
+    "rectangle",
+    "unit_square",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,3 +86,291 @@ class TaggedTriangulation:
     def facets_of(self, name: str) -> npt.NDArray[np.int64]:
         """(F_name, 2) vertex indices of the facets carrying the named tag."""
         return self.facets[self.facet_markers == self.tag(name)]
+
+
+# --- Mesh generators for tests and demos (admissible for the Voronoi finite volumes) -----------
+
+_SIDE_TAGS = {"left": 1, "right": 2, "bottom": 3, "top": 4}
+
+
+def _rectangle_boundary(nx: int, ny: int, index) -> tuple[np.ndarray, np.ndarray]:
+    """Facets and markers of the four sides of a rectangle from a vertex-index function."""
+    i, j = np.arange(nx), np.arange(ny)
+    sides = {
+        "bottom": (index(i, 0), index(i + 1, 0)),
+        "right": (index(nx, j), index(nx, j + 1)),
+        "top": (index(i + 1, ny), index(i, ny)),
+        "left": (index(0, j + 1), index(0, j)),
+    }
+    facets = np.vstack([np.column_stack(np.broadcast_arrays(*ab)) for ab in sides.values()])
+    markers = np.concatenate([np.full(len(ab[0]), _SIDE_TAGS[k]) for k, ab in sides.items()])
+    return facets.astype(np.int64), markers.astype(np.int32)
+
+
+def rectangle(
+    x0: float,
+    x1: float,
+    y0: float,
+    y1: float,
+    nx: int,
+    ny: int,
+    kind: str = "structured",
+    jitter: float = 0.25,
+    seed: int = 0,
+) -> TaggedTriangulation:
+    """A triangulated rectangle with sides tagged "left", "right", "bottom", "top".
+
+    kind="structured": an nx×ny grid of squares, each cut along one diagonal, alternating so that
+    neighbouring squares mirror each other ("criss-cross"). All angles are ≤ 90°, so the mesh is
+    Delaunay and admissible; the diagonals have τ_σ = 0 (cocircular vertices).
+
+    kind="unstructured": the boundary vertices of the same grid, interior vertices moved randomly
+    by up to `jitter`·(spacing) in each direction (seeded, reproducible), then the Delaunay
+    triangulation (scipy.spatial.Delaunay). Interior vertices stay at least (1 − jitter)·spacing
+    from the boundary, i.e. outside every boundary edge's diametral circle for jitter < 1/2, so
+    every angle opposite a boundary edge is < 90°: the mesh is admissible by construction (this
+    needs (1 − jitter)·min(hx, hy) ≥ max(hx, hy)/2, else ValueError).
+    """
+    if nx < 1 or ny < 1:
+        raise ValueError(f"rectangle needs nx, ny >= 1, got {nx}, {ny}")
+    if not (x1 > x0 and y1 > y0):
+        raise ValueError(f"rectangle needs x1 > x0 and y1 > y0, got {(x0, x1, y0, y1)}")
+    xs = np.linspace(x0, x1, nx + 1)
+    ys = np.linspace(y0, y1, ny + 1)
+    X, Y = np.meshgrid(xs, ys, indexing="ij")  # vertex (i, j) has index i*(ny+1)+j
+    pts = np.column_stack([X.ravel(), Y.ravel()])
+
+    def index(i: int, j: int) -> int:
+        return i * (ny + 1) + j
+
+    if kind == "structured":
+        i, j = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+        i, j = i.ravel(), j.ravel()
+        a, b = index(i, j), index(i + 1, j)
+        c, d = index(i + 1, j + 1), index(i, j + 1)
+        flip = (i + j) % 2 == 1
+        t1 = np.where(flip[:, None], np.column_stack([a, b, d]), np.column_stack([a, b, c]))
+        t2 = np.where(flip[:, None], np.column_stack([b, c, d]), np.column_stack([a, c, d]))
+        tri = np.vstack([t1, t2])
+    elif kind == "unstructured":
+        if not 0.0 <= jitter < 0.5:
+            raise ValueError(f"rectangle: jitter must be in [0, 0.5), got {jitter}")
+        from scipy.spatial import Delaunay
+
+        hx, hy = (x1 - x0) / nx, (y1 - y0) / ny
+        if (1.0 - jitter) * min(hx, hy) < 0.5 * max(hx, hy):
+            raise ValueError(
+                f"rectangle(kind='unstructured'): cells {hx:g}×{hy:g} are too anisotropic for "
+                f"jitter {jitter}; need (1 − jitter)·min(hx, hy) ≥ max(hx, hy)/2 so that no "
+                "interior vertex enters a boundary edge's diametral circle"
+            )
+        rng = np.random.default_rng(seed)
+        interior = (X[1:-1, 1:-1].ravel(), Y[1:-1, 1:-1].ravel())
+        Xi = X.copy()
+        Yi = Y.copy()
+        Xi[1:-1, 1:-1] = (interior[0] + jitter * hx * rng.uniform(-1, 1, interior[0].size)).reshape(
+            nx - 1, ny - 1
+        )
+        Yi[1:-1, 1:-1] = (interior[1] + jitter * hy * rng.uniform(-1, 1, interior[1].size)).reshape(
+            nx - 1, ny - 1
+        )
+        pts = np.column_stack([Xi.ravel(), Yi.ravel()])
+        tri = Delaunay(pts).simplices.astype(np.int64)
+        # drop degenerate slivers Qhull may return on the straight boundary
+        p = pts[tri]
+        area2 = (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (
+            p[:, 1, 1] - p[:, 0, 1]
+        ) * (p[:, 2, 0] - p[:, 0, 0])
+        tri = tri[np.abs(area2) > 1e-12 * hx * hy]
+    else:
+        raise ValueError(f"rectangle: kind must be 'structured' or 'unstructured', got {kind!r}")
+    tri = _orient_counterclockwise(pts, tri)
+    facets, markers = _rectangle_boundary(nx, ny, index)
+    return TaggedTriangulation(pts, tri, facets, markers, dict(_SIDE_TAGS))
+
+
+def unit_square(n: int, kind: str = "structured", **kwargs) -> TaggedTriangulation:
+    """[0,1]² with n intervals per side (h = 1/n); see `rectangle` for `kind`."""
+    return rectangle(0.0, 1.0, 0.0, 1.0, n, n, kind=kind, **kwargs)
+
+
+def _orient_counterclockwise(pts: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    p = pts[tri]
+    area2 = (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 1, 1] - p[:, 0, 1]) * (
+        p[:, 2, 0] - p[:, 0, 0]
+    )
+    tri = tri.copy()
+    neg = area2 < 0
+    tri[neg] = tri[neg][:, [0, 2, 1]]
+    return tri
+
+
+def delaunay_flip(mesh: TaggedTriangulation, max_sweeps: int = 100) -> TaggedTriangulation:
+    """Lawson edge flips until every interior edge is locally Delaunay (α + β ≤ π).
+
+    For meshes from generators (e.g. gmsh) that are only nearly Delaunay. Boundary facets are
+    never flipped, so tags are kept; a boundary edge whose opposite angle exceeds 90° cannot be
+    fixed by flips (split that boundary edge instead).
+    """
+    pts = mesh.points
+    tri = _orient_counterclockwise(pts, mesh.triangles)
+    for _ in range(max_sweeps):
+        e = np.sort(np.concatenate([tri[:, [1, 2]], tri[:, [2, 0]], tri[:, [0, 1]]]), axis=1)
+        k = tri.shape[0]
+        owner = np.tile(np.arange(k), 3)
+        local = np.repeat(np.arange(3), k)  # local index of the opposite vertex
+        key = e[:, 0] * pts.shape[0] + e[:, 1]
+        order = np.argsort(key, kind="stable")
+        ks = key[order]
+        pair = np.nonzero(ks[1:] == ks[:-1])[0]
+        a_idx, b_idx = order[pair], order[pair + 1]
+        ta, tb = owner[a_idx], owner[b_idx]
+        va = tri[ta, local[a_idx]]
+        vb = tri[tb, local[b_idx]]
+        p, q = e[a_idx, 0], e[a_idx, 1]
+        cot_a = _cot(pts[va], pts[p], pts[q])
+        cot_b = _cot(pts[vb], pts[p], pts[q])
+        bad = np.nonzero(cot_a + cot_b < -1e-12)[0]
+        if bad.size == 0:
+            return TaggedTriangulation(
+                pts, tri, mesh.facets, mesh.facet_markers, dict(mesh.tag_names)
+            )
+        used = np.zeros(k, dtype=bool)
+        for b in bad:  # flips touching a triangle twice in one sweep are deferred
+            t1, t2 = ta[b], tb[b]
+            if used[t1] or used[t2]:
+                continue
+            used[t1] = used[t2] = True
+            tri[t1] = [va[b], p[b], vb[b]]
+            tri[t2] = [vb[b], q[b], va[b]]
+        tri = _orient_counterclockwise(pts, tri)
+    raise RuntimeError("delaunay_flip: no Delaunay triangulation after max_sweeps sweeps")
+
+
+def conform_boundary(mesh: TaggedTriangulation, max_rounds: int = 30) -> TaggedTriangulation:
+    """Make a triangulation admissible for Voronoi finite volumes: Delaunay inside, and every
+    angle opposite a boundary edge ≤ 90°.
+
+    Each boundary edge whose opposite angle is obtuse (typical at re-entrant corners of gmsh
+    meshes) is split at its midpoint (the tagged facet is split too, keeping its tag), then
+    `delaunay_flip` restores the Delaunay property; repeated until none is left. Vertices are
+    only added on ∂Ω, so FEM meshes built from the result still coincide with the FV vertices.
+    """
+    pts = mesh.points
+    tri = _orient_counterclockwise(pts, mesh.triangles)
+    facets, markers = mesh.facets, mesh.facet_markers
+    mesh = delaunay_flip(TaggedTriangulation(pts, tri, facets, markers, dict(mesh.tag_names)))
+    for _ in range(max_rounds):
+        pts, tri = mesh.points, _orient_counterclockwise(mesh.points, mesh.triangles)
+        n, k = pts.shape[0], tri.shape[0]
+        # local edge opposite vertex l is (v[l+1], v[l+2]); boundary edges occur once
+        a = np.concatenate([tri[:, 1], tri[:, 2], tri[:, 0]])
+        b = np.concatenate([tri[:, 2], tri[:, 0], tri[:, 1]])
+        c = np.concatenate([tri[:, 0], tri[:, 1], tri[:, 2]])
+        owner = np.tile(np.arange(k), 3)
+        key = np.minimum(a, b) * n + np.maximum(a, b)
+        _, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
+        boundary = counts[inv.reshape(-1)] == 1
+        bad = np.nonzero(boundary & (_cot(pts[c], pts[a], pts[b]) < -1e-12))[0]
+        if bad.size == 0:
+            return mesh
+        bad = bad[np.unique(owner[bad], return_index=True)[1]]  # at most one per triangle
+        a, b, c, t = a[bad], b[bad], c[bad], owner[bad]
+        mid = np.arange(n, n + bad.size)
+        pts = np.vstack([pts, 0.5 * (pts[a] + pts[b])])
+        tri = tri.copy()
+        tri[t] = np.column_stack([c, a, mid])
+        tri = np.vstack([tri, np.column_stack([c, mid, b])])
+        # split the tagged facets {a, b} as well, keeping orientation and tag
+        fac, mk = mesh.facets, mesh.facet_markers
+        fkey = np.minimum(fac[:, 0], fac[:, 1]) * n + np.maximum(fac[:, 0], fac[:, 1])
+        skey = np.minimum(a, b) * n + np.maximum(a, b)
+        order = np.argsort(skey)
+        pos = np.searchsorted(skey[order], fkey)
+        pos = np.minimum(pos, skey.size - 1)
+        hit = skey[order][pos] == fkey
+        m_of = mid[order][pos]
+        keep = ~hit
+        new_fac = np.vstack(
+            [
+                fac[keep],
+                np.column_stack([fac[hit, 0], m_of[hit]]),
+                np.column_stack([m_of[hit], fac[hit, 1]]),
+            ]
+        )
+        new_mk = np.concatenate([mk[keep], mk[hit], mk[hit]])
+        mesh = delaunay_flip(TaggedTriangulation(pts, tri, new_fac, new_mk, dict(mesh.tag_names)))
+    raise RuntimeError(f"conform_boundary: obtuse boundary angles left after {max_rounds} rounds")
+
+
+def _cot(apex: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Cotangent of the angle at `apex` of the triangles (apex, p, q)."""
+    u, v = p - apex, q - apex
+    dot = u[:, 0] * v[:, 0] + u[:, 1] * v[:, 1]
+    cross = np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
+    return dot / cross
+
+
+def gmsh_rectangle(
+    x0: float, x1: float, y0: float, y1: float, h: float, algorithm: int = 5
+) -> TaggedTriangulation:
+    """Unstructured triangulation of a rectangle by gmsh (default: its 2D Delaunay algorithm 5).
+
+    Sides are tagged "left", "right", "bottom", "top". gmsh is imported lazily (it exists only in
+    the project environment). gmsh's output is made exactly Delaunay by `delaunay_flip`; check
+    admissibility with `pnpf_fem.fv.VoronoiMesh` (it raises with the offending edges).
+    """
+    import gmsh
+
+    initialized = gmsh.isInitialized()
+    if not initialized:
+        gmsh.initialize(["-noenv"])
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.add("pnpf_rectangle")
+        occ = gmsh.model.geo
+        p = [
+            occ.addPoint(x0, y0, 0, h),
+            occ.addPoint(x1, y0, 0, h),
+            occ.addPoint(x1, y1, 0, h),
+            occ.addPoint(x0, y1, 0, h),
+        ]
+        lines = {
+            "bottom": occ.addLine(p[0], p[1]),
+            "right": occ.addLine(p[1], p[2]),
+            "top": occ.addLine(p[2], p[3]),
+            "left": occ.addLine(p[3], p[0]),
+        }
+        loop = occ.addCurveLoop([lines["bottom"], lines["right"], lines["top"], lines["left"]])
+        occ.addPlaneSurface([loop])
+        occ.synchronize()
+        gmsh.option.setNumber("Mesh.Algorithm", algorithm)
+        gmsh.model.mesh.generate(2)
+        tags, coords, _ = gmsh.model.mesh.getNodes()
+        pts = coords.reshape(-1, 3)[:, :2]
+        pos = np.full(int(tags.max()) + 1, -1, dtype=np.int64)
+        pos[tags.astype(np.int64)] = np.arange(tags.size)
+        etypes, _, enodes = gmsh.model.mesh.getElements(2)
+        tri = pos[np.asarray(enodes[list(etypes).index(2)], dtype=np.int64).reshape(-1, 3)]
+        facets, markers = [], []
+        for name, curve in lines.items():
+            et, _, en = gmsh.model.mesh.getElements(1, curve)
+            f = pos[np.asarray(en[list(et).index(1)], dtype=np.int64).reshape(-1, 2)]
+            facets.append(f)
+            markers.append(np.full(f.shape[0], _SIDE_TAGS[name], dtype=np.int32))
+        gmsh.model.remove()
+    finally:
+        if not initialized:
+            gmsh.finalize()
+    # drop nodes gmsh created but no triangle uses (e.g. geometry points)
+    used = np.unique(tri)
+    new = np.full(pts.shape[0], -1, dtype=np.int64)
+    new[used] = np.arange(used.size)
+    mesh = TaggedTriangulation(
+        pts[used],
+        new[tri],
+        new[np.vstack(facets)],
+        np.concatenate(markers),
+        dict(_SIDE_TAGS),
+    )
+    return delaunay_flip(mesh)

@@ -1,0 +1,180 @@
+"""Wall time per step and per Newton iteration of the FV schemes against the number of vertices.
+
+Not a test. Meshes: unstructured admissible unit squares with N ≈ 1e3 … 1e6 vertices (×4 per
+level); problem: the paper's supercapacitor parameters (§4.2, L = 10 nm), ψ = 0 | 2 k_BT0/e on
+left | right, c = 1, T = 1 initially, Δt = 0.01 (dimensionless). Each size runs `--steps` steps
+of Scheme I and Scheme II. A scheme stops at the first size whose time, extrapolated from its
+previous size as N^1.7, would exceed the remaining `--budget` seconds, or whose memory
+extrapolated from the previous peak would exceed the machine's; the output says where.
+
+    python3 benchmarks/fv_scaling.py [--budget 600] [--steps 2] [--max-vertices 1000000]
+                                     [--linear-solver splu|spsolve|mumps] [--json]
+
+Peak memory is the process's resident-set high-water mark (resource.getrusage ru_maxrss), so it
+never decreases from one row to the next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+from pnpf_fem.fv import (
+    PNPFProblem,
+    SchemeI,
+    SchemeII,
+    SolverControl,
+    VoronoiMesh,
+    initial_state,
+)
+from pnpf_fem.meshing import unit_square
+from pnpf_fem.units import nondimensionalize, supercapacitor_parameters
+
+
+def peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def total_memory_mb() -> float:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (ValueError, OSError):
+        return math.inf
+
+
+def fit_exponent(n: list[float], t: list[float]) -> float | None:
+    """Least-squares slope of log t against log N."""
+    if len(n) < 2:
+        return None
+    return float(np.polyfit(np.log(n), np.log(t), 1)[0])
+
+
+def build(n_side: int):
+    t0 = time.perf_counter()
+    mesh = VoronoiMesh.from_triangulation(unit_square(n_side, "unstructured", seed=1))
+    mesh_time = time.perf_counter() - t0
+    params = nondimensionalize(supercapacitor_parameters())
+    problem = PNPFProblem(mesh, params, dirichlet={"left": 0.0, "right": 2.0})
+    return problem, initial_state(problem, [1.0, 1.0], 1.0), mesh_time
+
+
+def time_scheme(cls, problem, state, steps: int, dt: float, solver: str) -> dict:
+    scheme = cls(problem, SolverControl(linear_solver=solver))
+    times, iters = [], []
+    for _ in range(steps):
+        start = time.perf_counter()
+        state, obs = scheme.step(state, dt)
+        times.append(time.perf_counter() - start)
+        iters.append(obs["newton_iterations"])
+    return {
+        "time_per_step": float(np.mean(times)),
+        "time_per_newton_iteration": float(np.sum(times) / max(1, np.sum(iters))),
+        "newton_iterations_per_step": float(np.mean(iters)),
+        "wall_time": float(np.sum(times)),
+    }
+
+
+SCHEMES = (("fv1", SchemeI), ("fv2", SchemeII))
+SIZES = [31, 63, 127, 255, 511, 999]  # (n+1)² ≈ 1e3, 4e3, 1.6e4, 6.6e4, 2.6e5, 1e6 vertices
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget", type=float, default=600.0, help="total seconds (default 600)")
+    ap.add_argument("--steps", type=int, default=2, help="steps per scheme and size (default 2)")
+    ap.add_argument("--dt", type=float, default=0.01)
+    ap.add_argument("--max-vertices", type=int, default=1_000_000)
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--linear-solver",
+        default="splu",
+        choices=("splu", "spsolve", "mumps"),
+        help="SolverControl.linear_solver (default splu)",
+    )
+    args = ap.parse_args(argv)
+
+    start = time.perf_counter()
+    mem_limit = 0.8 * total_memory_mb()
+    results: dict[str, list[dict]] = {name: [] for name, _ in SCHEMES}
+    stopped: dict[str, str] = {}
+    for n in SIZES:
+        nv = (n + 1) ** 2
+        todo = []
+        for name, cls in SCHEMES:
+            if name in stopped:
+                continue
+            if nv > args.max_vertices:
+                stopped[name] = f"--max-vertices {args.max_vertices} reached"
+                continue
+            prev = results[name][-1] if results[name] else None
+            if prev is not None:
+                ratio = nv / prev["num_vertices"]
+                # direct sparse solves in 2D grow like N^1.5 or faster
+                expected = prev["wall_time"] * ratio**1.7
+                remaining = args.budget - (time.perf_counter() - start)
+                if expected > remaining:
+                    stopped[name] = (
+                        f"stopped before N = {nv}: {args.steps} steps expected to take "
+                        f"≈{expected:.0f} s, {remaining:.0f} s of the {args.budget:.0f} s "
+                        "budget left"
+                    )
+                    continue
+                if prev["peak_memory_mb"] * ratio**1.3 > mem_limit:
+                    stopped[name] = (
+                        f"stopped before N = {nv}: expected memory "
+                        f"≈{prev['peak_memory_mb'] * ratio**1.3:.0f} MiB > {mem_limit:.0f} MiB"
+                    )
+                    continue
+            todo.append((name, cls))
+        if not todo:
+            break
+        problem, state0, mesh_time = build(n)
+        for name, cls in todo:
+            row = time_scheme(cls, problem, state0, args.steps, args.dt, args.linear_solver)
+            row.update(num_vertices=nv, mesh_time=mesh_time, peak_memory_mb=peak_memory_mb())
+            results[name].append(row)
+            if not args.json:
+                print(
+                    f"{name}  N={nv:>8d}  {row['time_per_step']:9.3f} s/step  "
+                    f"{row['time_per_newton_iteration']:8.3f} s/Newton it  "
+                    f"({row['newton_iterations_per_step']:.1f} it/step)  mesh {mesh_time:6.2f} s  "
+                    f"peak RSS {row['peak_memory_mb']:7.0f} MiB",
+                    flush=True,
+                )
+    summary = {
+        "linear_solver": args.linear_solver,
+        "results": results,
+        "stopped": {},
+        "exponents": {},
+    }
+    for name, _ in SCHEMES:
+        rows = results[name]
+        nv = [r["num_vertices"] for r in rows]
+        summary["stopped"][name] = stopped.get(name, "all sizes done")
+        for q in ("time_per_step", "time_per_newton_iteration"):
+            summary["exponents"][f"{name}_{q}"] = fit_exponent(nv, [r[q] for r in rows])
+            # the slope between the two largest sizes: the asymptotic growth
+            summary["exponents"][f"{name}_{q}_last_pair"] = fit_exponent(
+                nv[-2:], [r[q] for r in rows[-2:]]
+            )
+    summary["total_time"] = time.perf_counter() - start
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        for name, why in summary["stopped"].items():
+            print(f"{name}: {why}")
+        for key, val in summary["exponents"].items():
+            print(f"growth exponent {key}: " + ("-" if val is None else f"{val:.2f}"))
+        print(f"total {summary['total_time']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Vertex-centred Voronoi finite volumes: Scheme I (3.3)–(3.5) and Scheme II (3.14)–(3.15) of the
+PNPF paper (`/work/shared/papers/pnpf-fv-schemes.md`), on the FEM's `TaggedTriangulation`.
+
+    mesh = VoronoiMesh.from_triangulation(unit_square(16, "unstructured"))
+    problem = PNPFProblem(mesh, DimensionlessPNPF.unit(), dirichlet={"left": 0.0, "right": 1.0})
+    state = initial_state(problem, [1.0, 1.0], 1.0)
+    state, history = run(SchemeII(problem), state, dt=1e-2, t_end=1.0)
+"""
+
+from pnpf_fem.fv.mesh import VoronoiMesh
+from pnpf_fem.fv.observables import entropy, observables
+from pnpf_fem.fv.problem import FVState, PNPFProblem, initial_state
+from pnpf_fem.fv.scheme1 import SchemeI
+from pnpf_fem.fv.scheme2 import SchemeII
+from pnpf_fem.fv.solver import SolverControl
+from pnpf_fem.fv.timestepping import run
+
+__all__ = [
+    "FVState",
+    "PNPFProblem",
+    "SchemeI",
+    "SchemeII",
+    "SolverControl",
+    "VoronoiMesh",
+    "entropy",
+    "initial_state",
+    "observables",
+    "run",
+]

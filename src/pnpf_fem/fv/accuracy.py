@@ -1,0 +1,124 @@
+"""The accuracy test (4.1)–(4.2) of §4.1: `accuracy_study("fv1"|"fv2", levels)` for the CLI.
+
+Meshes: unstructured admissible Delaunay meshes of [0,1]² (`unit_square(n, "unstructured")`,
+jittered interior vertices), n = 8·2^k, h = 1/n. Time steps: Δt = h² (Scheme I) and Δt = h/10
+(Scheme II), each shortened to Δt = 0.1/⌈0.1/Δt⌉ so that the last step ends exactly at t = 0.1.
+Errors: the discrete l² norm sqrt(Σ m(V_i)(u_i − u(x_i, 0.1))²) of c¹, c², ψ, T.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from pnpf_fem import mms
+from pnpf_fem.errors import InputError
+from pnpf_fem.fv.mesh import VoronoiMesh
+from pnpf_fem.fv.problem import FVState, PNPFProblem, initial_state
+from pnpf_fem.fv.scheme1 import SchemeI
+from pnpf_fem.fv.scheme2 import SchemeII
+from pnpf_fem.fv.solver import SolverControl
+from pnpf_fem.fv.timestepping import run
+from pnpf_fem.meshing import unit_square
+from pnpf_fem.units import DimensionlessPNPF
+
+__all__ = ["T_FINAL", "accuracy_study", "mms_errors", "mms_problem", "solve_mms"]
+
+T_FINAL = 0.1
+_VARIABLES = ("c1", "c2", "psi", "T")
+
+
+def mms_problem(n: int, kind: str = "unstructured", seed: int | None = None) -> PNPFProblem:
+    """Problem (4.1) on an n×n admissible mesh of [0,1]²: ψ^D on x = 0, 1, ∂_yψ = 0 on y = 0, 1."""
+    tri = (
+        unit_square(n, kind=kind, seed=n if seed is None else seed)
+        if kind == "unstructured"
+        else unit_square(n, kind=kind)
+    )
+    mesh = VoronoiMesh.from_triangulation(tri)
+    return PNPFProblem(
+        mesh,
+        DimensionlessPNPF.unit(mms.VALENCES),
+        dirichlet={"left": mms.psi_dirichlet_left, "right": mms.psi_dirichlet_right},
+        neumann={"bottom": 0.0, "top": 0.0},
+        fixed_charge=mms.fixed_charge,
+        ion_sources=mms.ion_sources(),
+        heat_source=mms.heat_source(),
+    )
+
+
+def mms_errors(problem: PNPFProblem, state: FVState) -> dict[str, float]:
+    """Discrete l² errors of c¹, c², ψ, T against (4.2) at state.t."""
+    x, y = problem.mesh.points.T
+    m = problem.mesh.volumes
+    t = state.t
+
+    def l2(u: np.ndarray, exact: np.ndarray) -> float:
+        return float(np.sqrt(np.dot(m, (u - exact) ** 2)))
+
+    return {
+        "c1": l2(state.c[0], mms.exact_c(x, y, t)),
+        "c2": l2(state.c[1], mms.exact_c(x, y, t)),
+        "psi": l2(state.psi, mms.exact_psi(x, y, t)),
+        "T": l2(state.T, mms.exact_temperature(x, y, t)),
+    }
+
+
+def solve_mms(
+    method: str, n: int, dt: float | None = None, control: SolverControl | None = None
+) -> tuple[PNPFProblem, FVState, list[dict[str, Any]], float]:
+    """Run (4.1) to t = 0.1 on the level-n mesh; returns (problem, final state, history, Δt)."""
+    if method not in ("fv1", "fv2"):
+        raise InputError(f"FV accuracy study: method must be 'fv1' or 'fv2', got {method!r}")
+    h = 1.0 / n
+    if dt is None:
+        dt = h * h if method == "fv1" else h / 10.0
+    steps = math.ceil(T_FINAL / dt - 1e-9)
+    dt = T_FINAL / steps
+    problem = mms_problem(n)
+    state = initial_state(problem, [mms.exact_c, mms.exact_c], mms.exact_temperature, mms.exact_psi)
+    scheme = (SchemeI if method == "fv1" else SchemeII)(problem, control)
+    state, history = run(scheme, state, dt, num_steps=steps)
+    return problem, state, history, dt
+
+
+def accuracy_study(method: str, levels: int, degree: int = 1) -> dict[str, Any]:
+    """The contract of `pnpf_fem.reproduce`: errors and observed orders for h = 1/8, 1/16, ...
+
+    `degree` is ignored (FV has none).
+    """
+    if levels < 1:
+        raise InputError(f"levels must be at least 1, got {levels}")
+    out: list[dict[str, Any]] = []
+    for k in range(levels):
+        n = 8 * 2**k
+        start = time.perf_counter()
+        problem, state, history, dt = solve_mms(method, n)
+        errors = mms_errors(problem, state)
+        orders = None
+        if out:
+            prev = out[-1]
+            ratio = math.log(prev["h"] / (1.0 / n))
+            orders = {v: math.log(prev["errors"][v] / errors[v]) / ratio for v in _VARIABLES}
+        out.append(
+            {
+                "h": 1.0 / n,
+                "dt": dt,
+                "num_vertices": problem.mesh.num_vertices,
+                "num_steps": len(history),
+                "newton_iterations": int(sum(o["newton_iterations"] for o in history)),
+                "wall_time": time.perf_counter() - start,
+                "errors": errors,
+                "orders": orders,
+            }
+        )
+    return {
+        "method": method,
+        "scheme": "Scheme I (3.3)" if method == "fv1" else "Scheme II (3.14)",
+        "final_time": T_FINAL,
+        "mesh": "unstructured admissible Delaunay (jittered), unit square",
+        "levels": out,
+    }

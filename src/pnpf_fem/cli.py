@@ -19,6 +19,7 @@ __all__ = ["build_parser", "main"]
 _COMMAND_MODULES = (
     "pnpf_fem.info",
     "pnpf_fem.reproduce",
+    "pnpf_fem.compare",
 )
 
 

@@ -31,14 +31,20 @@ T_FINAL = 0.1
 _VARIABLES = ("c1", "c2", "psi", "T")
 
 
-def mms_problem(n: int, kind: str = "unstructured", seed: int | None = None) -> PNPFProblem:
-    """Problem (4.1) on an n×n admissible mesh of [0,1]²: ψ^D on x = 0, 1, ∂_yψ = 0 on y = 0, 1."""
-    tri = (
-        unit_square(n, kind=kind, seed=n if seed is None else seed)
-        if kind == "unstructured"
-        else unit_square(n, kind=kind)
-    )
-    mesh = VoronoiMesh.from_triangulation(tri)
+def mms_problem(
+    n: int | VoronoiMesh, kind: str = "unstructured", seed: int | None = None
+) -> PNPFProblem:
+    """Problem (4.1) on [0,1]² (an n×n admissible mesh, or a given mesh with left/right/bottom/top
+    tags): ψ^D on x = 0, 1, ∂_yψ = 0 on y = 0, 1."""
+    if isinstance(n, VoronoiMesh):
+        mesh = n
+    else:
+        tri = (
+            unit_square(n, kind=kind, seed=n if seed is None else seed)
+            if kind == "unstructured"
+            else unit_square(n, kind=kind)
+        )
+        mesh = VoronoiMesh.from_triangulation(tri)
     return PNPFProblem(
         mesh,
         DimensionlessPNPF.unit(mms.VALENCES),

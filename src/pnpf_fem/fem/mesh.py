@@ -1,0 +1,131 @@
+"""TaggedTriangulation → distributed DOLFINx mesh with named facet tags and a vertex map.
+
+The triangulation (`pnpf_fem.meshing.TaggedTriangulation`) is read on rank 0 and distributed by
+DOLFINx; the tagged boundary facets are matched by their input vertex numbers on every rank, so
+`FEMMesh.facet_tags` carries the same integer tags and `FEMMesh.tag_names` the same names.
+`input_vertex` maps each local mesh vertex (geometry node) back to its index in the
+triangulation, which lets FEM nodal values be compared with FV vertex values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+import numpy.typing as npt
+from dolfinx import fem, mesh
+from mpi4py import MPI
+
+from pnpf_fem.compat import create_triangle_mesh
+from pnpf_fem.errors import InputError
+from pnpf_fem.meshing import TaggedTriangulation
+
+__all__ = ["FEMMesh", "from_triangulation", "gather_vertex_values", "unit_square_mesh"]
+
+
+@dataclass(frozen=True, eq=False)
+class FEMMesh:
+    """A DOLFINx mesh with facet MeshTags and the names of the tags."""
+
+    mesh: mesh.Mesh
+    facet_tags: mesh.MeshTags
+    tag_names: Mapping[str, int]
+    num_input_vertices: int
+
+    @property
+    def comm(self) -> MPI.Comm:
+        return self.mesh.comm
+
+    def tag(self, name: str) -> int:
+        """The integer tag of a named boundary part (InputError for an unknown name)."""
+        try:
+            return self.tag_names[name]
+        except KeyError:
+            known = ", ".join(sorted(self.tag_names)) or "none"
+            raise InputError(f"unknown boundary tag name {name!r} (known: {known})") from None
+
+    def facets(self, name: str) -> npt.NDArray[np.int32]:
+        """Local facet indices carrying the named tag."""
+        return self.facet_tags.find(self.tag(name))
+
+    @property
+    def input_vertex(self) -> npt.NDArray[np.int64]:
+        """Input (triangulation) vertex index of each local geometry node."""
+        return np.asarray(self.mesh.geometry.input_global_indices, dtype=np.int64)
+
+    def hmax(self) -> float:
+        """Largest cell diameter over all ranks."""
+        tdim = self.mesh.topology.dim
+        n = self.mesh.topology.index_map(tdim).size_local
+        h = self.mesh.h(tdim, np.arange(n, dtype=np.int32))
+        return float(self.comm.allreduce(h.max() if h.size else 0.0, op=MPI.MAX))
+
+
+def from_triangulation(tri: TaggedTriangulation, comm: MPI.Comm = MPI.COMM_WORLD) -> FEMMesh:
+    """Distribute `tri` over `comm` and tag its boundary facets by the triangulation's tags."""
+    root = comm.rank == 0
+    cells = tri.triangles if root else np.empty((0, 3), dtype=np.int64)
+    points = tri.points if root else np.empty((0, 2), dtype=np.float64)
+    domain = create_triangle_mesh(comm, cells, points)
+    tdim = domain.topology.dim
+    fdim = tdim - 1
+    domain.topology.create_connectivity(fdim, tdim)
+    domain.topology.create_connectivity(fdim, 0)
+
+    # Tagged facets keyed by their sorted input vertex pair (every rank holds the small list).
+    keys = np.sort(tri.facets, axis=1)
+    lookup = {(int(a), int(b)): int(m) for (a, b), m in zip(keys, tri.facet_markers, strict=True)}
+
+    boundary = mesh.exterior_facet_indices(domain.topology)
+    nodes = mesh.entities_to_geometry(domain, fdim, boundary)
+    igi = np.asarray(domain.geometry.input_global_indices, dtype=np.int64)
+    pairs = np.sort(igi[nodes], axis=1)
+    found_facets, found_markers = [], []
+    for f, (a, b) in zip(boundary, pairs, strict=True):
+        m = lookup.get((int(a), int(b)))
+        if m is not None:
+            found_facets.append(f)
+            found_markers.append(m)
+    order = np.argsort(np.asarray(found_facets, dtype=np.int32))
+    facets = np.asarray(found_facets, dtype=np.int32)[order]
+    markers = np.asarray(found_markers, dtype=np.int32)[order]
+    tags = mesh.meshtags(domain, fdim, facets, markers)
+    return FEMMesh(domain, tags, MappingProxyType(dict(tri.tag_names)), tri.num_vertices)
+
+
+def unit_square_mesh(n: int, comm: MPI.Comm = MPI.COMM_WORLD, kind: str = "structured") -> FEMMesh:
+    """[0,1]² with n intervals per side, sides tagged left/right/bottom/top (via meshing)."""
+    from pnpf_fem.meshing import unit_square
+
+    return from_triangulation(unit_square(n, kind=kind), comm)
+
+
+def gather_vertex_values(
+    fmesh: FEMMesh, u: fem.Function, component: int | None = None
+) -> np.ndarray:
+    """Nodal values of a P1 function (or one component of a blocked P1 function) by input vertex.
+
+    Returns the array indexed like `TaggedTriangulation.points` on every rank.
+    """
+    V = u.function_space
+    if V.element.basix_element.degree != 1:
+        raise InputError("gather_vertex_values needs a degree-1 Lagrange function")
+    bs = V.dofmap.index_map_bs
+    domain = fmesh.mesh
+    tdim = domain.topology.dim
+    ncells = domain.topology.index_map(tdim).size_local
+    cell_dofs = V.dofmap.list[:ncells]
+    cell_nodes = domain.geometry.dofmap[:ncells]
+    igi = fmesh.input_vertex
+    values = u.x.array.reshape(-1, bs)[:, 0 if component is None else component]
+    out = np.zeros(fmesh.num_input_vertices)
+    seen = np.zeros(fmesh.num_input_vertices, dtype=np.int32)
+    out[igi[cell_nodes].ravel()] = values[cell_dofs].ravel()
+    seen[igi[cell_nodes].ravel()] = 1
+    out = fmesh.comm.allreduce(out * seen, op=MPI.SUM)
+    count = fmesh.comm.allreduce(seen, op=MPI.SUM)
+    if np.any(count == 0):
+        raise InputError("gather_vertex_values: some input vertices are not in the mesh")
+    return out / count

@@ -1,0 +1,450 @@
+"""Time schemes for the log-variable PNPF system, each step one or two SNES solves.
+
+* `FirstOrderScheme` ("fem1") mirrors Scheme I (3.3)–(3.5): a coupled (η, ψ) solve with the
+  mobility c^n and T^n lagged, then the temperature step (3.3)₄ with P^{n+1} of (3.4) and û.
+* `CrankNicolsonScheme` ("fem2") mirrors Scheme II (3.14)–(3.15): modified Crank–Nicolson in
+  (η, ψ, ξ), fully coupled, with Q, R, P of (3.15) and midpoint exponentials e^{f^{n+1/2}}.
+* `BackwardEulerScheme` ("fem-be"): fully implicit, fully coupled backward Euler of (2.13).
+
+All share the state Function ``u = (η^1..η^M, ψ, ξ)`` in one blocked Lagrange space. `step(dt)`
+accepts a variable Δt, returns the observables of `pnpf_fem.fem.observables`, and on a failed
+solve raises `SolverError` with the previous state intact.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import ufl
+from dolfinx import fem
+
+from pnpf_fem.compat import blocked_lagrange_space, interpolation_points, lagrange_space
+from pnpf_fem.errors import InputError, SolverError
+from pnpf_fem.fem import forms
+from pnpf_fem.fem.observables import Observables
+from pnpf_fem.fem.problem import Field, PNPFProblem, Value, bind
+from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
+
+__all__ = [
+    "SCHEMES",
+    "BackwardEulerScheme",
+    "CrankNicolsonScheme",
+    "FirstOrderScheme",
+    "Scheme",
+    "make_scheme",
+    "run",
+]
+
+
+class Scheme:
+    """Common set-up: spaces, state, bound data, Dirichlet conditions, observables."""
+
+    name = "base"
+
+    def __init__(self, problem: PNPFProblem, options: SolverOptions | None = None) -> None:
+        self.problem = problem
+        self.options = options or SolverOptions()
+        p = problem
+        M = p.num_species
+        self.M = M
+        domain = p.mesh.mesh
+        self.domain = domain
+        self.fdim = domain.topology.dim - 1
+        self.W = blocked_lagrange_space(domain, p.degree, M + 2)
+        self.V = lagrange_space(domain, p.degree)
+        if not np.array_equal(self.W.tabulate_dof_coordinates(), self.V.tabulate_dof_coordinates()):
+            raise RuntimeError("blocked and scalar Lagrange spaces have different dof layouts")
+        self.u = fem.Function(self.W, name="state")
+        self.u_n = fem.Function(self.W, name="state_old")
+        self.dt = fem.Constant(domain, 1.0)
+        self.t_new = fem.Constant(domain, 0.0)
+        self.t_mid = fem.Constant(domain, 0.0)
+        self.t = 0.0
+        self.m = forms.measures(domain, p.mesh.facet_tags, p.degree)
+        self._updates: list[Callable[[float, float], None]] = []
+        self._dirichlet_data: list[tuple[fem.Function, Value, fem.Expression | None]] = []
+        model = p.model
+        self.z, self.nu = model.valences, model.frictions
+        self.eps, self.CT, self.k = model.eps, model.heat_capacity, model.conductivity
+        rho = p.fixed_charge if p.fixed_charge is not None else model.fixed_charge
+        self.rho_new = self._bind(rho, "new")  # Poisson is imposed at t^{n+1} in every scheme
+        self.neumann_new = [(p.mesh.tag(bc.tag), self._bind(bc.value, "new")) for bc in p.neumann]
+        src = p.sources
+        self.f_ion = {
+            at: [
+                self._bind(src.ions[n], at) if src and n in src.ions else None
+                for n in model.species_names
+            ]
+            for at in ("new", "mid")
+        }
+        self.f_heat = {
+            at: (self._bind(src.heat, at) if src and src.heat is not None else None)
+            for at in ("new", "mid")
+        }
+        self._set_initial_state()
+        eta = [self.u[i] for i in range(M)]
+        charge = sum(z * ufl.exp(e) for z, e in zip(self.z, eta, strict=True)) + self.rho_new
+        indicators = []
+        for bc in p.dirichlet:
+            chi = fem.Function(self.V)
+            dofs = fem.locate_dofs_topological(self.V, self.fdim, p.mesh.facets(bc.tag))
+            chi.x.array[dofs] = 1.0
+            indicators.append((bc.tag, chi))
+        self.observables = Observables(
+            self.u,
+            model.species_names,
+            self.CT,
+            charge,
+            self.eps,
+            self.m,
+            indicators,
+            self.neumann_new,
+        )
+        self._build()
+
+    # -- data binding ---------------------------------------------------------------------------
+    def _bind(self, value: Value, at: str) -> ufl.core.expr.Expr:
+        t_const = self.t_new if at == "new" else self.t_mid
+        expr, update = bind(value, self.domain, t_const)
+        if at == "new":
+            self._updates.append(lambda tn, tm: update(tn))
+        else:
+            self._updates.append(lambda tn, tm: update(tm))
+        return expr
+
+    def _set_times(self, t_new: float, t_mid: float) -> None:
+        self.t_new.value = t_new
+        self.t_mid.value = t_mid
+        for upd in self._updates:
+            upd(t_new, t_mid)
+        for g, value, expr in self._dirichlet_data:
+            if expr is not None:
+                g.interpolate(expr)
+            else:
+                g.x.array[:] = float(value) if isinstance(value, (int, float)) else value(t_new)
+
+    def dirichlet_bcs(self, space: fem.FunctionSpace, component: int | None) -> list:
+        """ψ = ψ_D(t^{n+1}) on the Dirichlet tags, for the ψ component of `space`."""
+        sub = space if component is None else space.sub(component)
+        Vc = sub if component is None else sub.collapse()[0]
+        bcs = []
+        for bc in self.problem.dirichlet:
+            g = fem.Function(Vc)
+            facets = self.problem.mesh.facets(bc.tag)
+            if component is None:
+                dofs = fem.locate_dofs_topological(Vc, self.fdim, facets)
+                bcs.append(fem.dirichletbc(g, dofs))
+            else:
+                dofs = fem.locate_dofs_topological((sub, Vc), self.fdim, facets)
+                bcs.append(fem.dirichletbc(g, dofs, sub))
+            expr = None
+            if isinstance(bc.value, Field):
+                x = ufl.SpatialCoordinate(self.domain)
+                expr = fem.Expression(bc.value(x, self.t_new), interpolation_points(Vc))
+            self._dirichlet_data.append((g, bc.value, expr))
+        self._set_times(float(self.t_new.value), float(self.t_mid.value))
+        return bcs
+
+    def _column(self, func: fem.Function, i: int) -> np.ndarray:
+        bs = func.function_space.dofmap.index_map_bs
+        return func.x.array.reshape(-1, bs)[:, i]
+
+    def _set_initial_state(self) -> None:
+        p, M = self.problem, self.M
+        self._set_times(0.0, 0.0)
+        x = ufl.SpatialCoordinate(self.domain)
+        scalar = fem.Function(self.V)
+        cols = self.u.x.array.reshape(-1, M + 2)
+
+        def interp(value: Value, transform: Callable) -> np.ndarray:
+            if isinstance(value, Field):
+                e = transform(value(x, self.t_new))
+            else:
+                v0 = float(value) if isinstance(value, (int, float)) else float(value(0.0))
+                e = transform(fem.Constant(self.domain, v0))
+            scalar.interpolate(fem.Expression(e, interpolation_points(self.V)))
+            return scalar.x.array.copy()
+
+        for i, name in enumerate(p.model.species_names):
+            cols[:, i] = interp(p.initial.c[name], ufl.ln)
+        cols[:, M + 1] = interp(p.initial.T, ufl.ln)
+        if not np.all(np.isfinite(cols[:, [*range(M), M + 1]])):
+            raise InputError("initial concentrations and temperature must be positive")
+        # ψ is not an independent datum: ψ^0 solves the discrete Poisson equation with c^0, so
+        # that every level, including n = 0 in ψ^{n+1/2} of (3.15), is a discrete solution.
+        cols[:, M] = self._initial_potential(cols)
+        self.u.x.scatter_forward()
+        self.u_n.x.array[:] = self.u.x.array
+
+    def _initial_potential(self, cols: np.ndarray) -> np.ndarray:
+        """ψ^0 from the Poisson equation (2.8)₃ with the initial charge (used by Scheme II)."""
+        c0 = []
+        for i in range(self.M):
+            f = fem.Function(self.V)
+            f.x.array[:] = np.exp(cols[:, i])
+            c0.append(f)
+        psi = fem.Function(self.V)
+        w = ufl.TestFunction(self.V)
+        charge = sum(z * c for z, c in zip(self.z, c0, strict=True)) + self.rho_new
+        F = forms.poisson_residual(psi, charge, self.eps, w, self.m, self.neumann_new)
+        bcs = self.dirichlet_bcs(self.V, None)
+        NonlinearSolver(F, psi, bcs, "psi0", self.options).solve()
+        return psi.x.array.copy()
+
+    # -- stepping -------------------------------------------------------------------------------
+    def _build(self) -> None:
+        raise NotImplementedError
+
+    def _advance(self) -> int:
+        raise NotImplementedError
+
+    def _restore(self) -> None:
+        self.u.x.array[:] = self.u_n.x.array
+
+    def initial_observables(self) -> dict:
+        """Observables of the initial state (t = 0, dt = 0)."""
+        self._set_times(self.t, self.t)
+        return self.observables.evaluate(self.t, 0.0, 0, 0.0)
+
+    def step(self, dt: float) -> dict:
+        """Advance by Δt = dt; returns the observables at t + dt."""
+        if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
+            raise InputError(f"time step must be a positive number, got {dt!r}")
+        start = time.perf_counter()
+        t_new = self.t + dt
+        self.dt.value = dt
+        self._set_times(t_new, self.t + 0.5 * dt)
+        try:
+            its = self._advance()
+        except SolverError:
+            self._restore()
+            self._set_times(self.t, self.t)
+            raise
+        self.u_n.x.array[:] = self.u.x.array
+        self.t = t_new
+        return self.observables.evaluate(t_new, dt, its, time.perf_counter() - start)
+
+    # -- convenience ----------------------------------------------------------------------------
+    @property
+    def nonlinear_solvers(self) -> list[NonlinearSolver]:
+        """The SNES solvers of one step (timings and iteration counters for benchmarks)."""
+        return [v for v in vars(self).values() if isinstance(v, NonlinearSolver)]
+
+    def fields(self) -> tuple[list, ufl.core.expr.Expr, ufl.core.expr.Expr]:
+        """UFL expressions (c^ℓ list, ψ, T) of the current state."""
+        M = self.M
+        return [ufl.exp(self.u[i]) for i in range(M)], self.u[M], ufl.exp(self.u[M + 1])
+
+
+class BackwardEulerScheme(Scheme):
+    """Fully implicit, fully coupled backward Euler of (2.13) in (η, ψ, ξ)."""
+
+    name = "fem-be"
+
+    def _build(self) -> None:
+        M, u, un, m = self.M, self.u, self.u_n, self.m
+        v = ufl.TestFunction(self.W)
+        T, Tn = ufl.exp(u[M + 1]), ufl.exp(un[M + 1])
+        psi, xi = u[M], u[M + 1]
+        F = 0
+        heat_species, joule = [], 0
+        charge = self.rho_new
+        for i in range(M):
+            eta = u[i]
+            c, cn = ufl.exp(eta), ufl.exp(un[i])
+            flux = forms.ion_flux(c, T, eta, psi, self.z[i], self.nu[i], self.eps)
+            F += forms.ion_residual(c, cn, self.dt, flux, v[i], m, self.f_ion["new"][i])
+            heat_species.append((eta, flux, c, cn))
+            joule += forms.joule_heat(c, T, eta, psi, self.z[i], self.nu[i], self.eps)
+            charge += self.z[i] * c
+        F += forms.poisson_residual(psi, charge, self.eps, v[M], m, self.neumann_new)
+        F += forms.heat_residual(
+            T_new=T,
+            T_old=Tn,
+            dt=self.dt,
+            theta=ufl.exp(-xi),
+            grad_log_theta=-ufl.grad(xi),
+            T_diff=T,
+            species=heat_species,
+            joule=joule,
+            heat_capacity=self.CT,
+            conductivity=self.k,
+            w=v[M + 1],
+            m=m,
+            source=self.f_heat["new"],
+        )
+        self.solver = NonlinearSolver(F, u, self.dirichlet_bcs(self.W, M), "be", self.options)
+
+    def _advance(self) -> int:
+        return self.solver.solve()
+
+
+class CrankNicolsonScheme(Scheme):
+    """Scheme II (3.14)–(3.15): modified Crank–Nicolson in (η, ψ, ξ), fully coupled."""
+
+    name = "fem2"
+
+    def _build(self) -> None:
+        M, u, un, m = self.M, self.u, self.u_n, self.m
+        v = ufl.TestFunction(self.W)
+        xi, xin = u[M + 1], un[M + 1]
+        T, Tn = ufl.exp(xi), ufl.exp(xin)
+        T_h = ufl.exp(0.5 * (xi + xin))  # e^{ξ^{n+1/2}} (3.15)
+        psi = u[M]
+        psi_h = 0.5 * (psi + un[M])
+        F = 0
+        heat_species, joule = [], 0
+        charge = self.rho_new
+        for i in range(M):
+            eta, etan = u[i], un[i]
+            c, cn = ufl.exp(eta), ufl.exp(etan)
+            c_h = ufl.exp(0.5 * (eta + etan))
+            Q = forms.q_midpoint(c, cn, eta)
+            flux = forms.ion_flux(c_h, T_h, Q, psi_h, self.z[i], self.nu[i], self.eps)
+            F += forms.ion_residual(c, cn, self.dt, flux, v[i], m, self.f_ion["mid"][i])
+            heat_species.append((Q, flux, c, cn))
+            joule += forms.joule_heat(c_h, T_h, Q, psi_h, self.z[i], self.nu[i], self.eps)
+            charge += self.z[i] * c
+        F += forms.poisson_residual(psi, charge, self.eps, v[M], m, self.neumann_new)
+        R = forms.log_entropy_weight_R(T, Tn, xi)
+        F += forms.heat_residual(
+            T_new=T,
+            T_old=Tn,
+            dt=self.dt,
+            theta=R,
+            grad_log_theta=ufl.grad(ufl.ln(R)),
+            T_diff=T_h,
+            species=heat_species,
+            joule=joule,
+            heat_capacity=self.CT,
+            conductivity=self.k,
+            w=v[M + 1],
+            m=m,
+            source=self.f_heat["mid"],
+        )
+        self.solver = NonlinearSolver(F, u, self.dirichlet_bcs(self.W, M), "cn", self.options)
+
+    def _advance(self) -> int:
+        return self.solver.solve()
+
+
+class FirstOrderScheme(Scheme):
+    """Scheme I (3.3): coupled (η, ψ) step with c^n, T^n lagged, then the temperature step."""
+
+    name = "fem1"
+
+    def _build(self) -> None:
+        M, un, m = self.M, self.u_n, self.m
+        self.W1 = blocked_lagrange_space(self.domain, self.problem.degree, M + 1)
+        self.u1 = fem.Function(self.W1, name="eta_psi")
+        self.xi = fem.Function(self.V, name="xi")
+        v1 = ufl.TestFunction(self.W1)
+        Tn = ufl.exp(un[M + 1])
+        psi = self.u1[M]
+        F1 = 0
+        charge = self.rho_new
+        fluxes = []
+        for i in range(M):
+            eta = self.u1[i]
+            c, cn = ufl.exp(eta), ufl.exp(un[i])
+            flux = forms.ion_flux_scheme1(cn, Tn, eta, psi, self.z[i], self.nu[i], self.eps)
+            fluxes.append((eta, flux, c, cn))
+            F1 += forms.ion_residual(c, cn, self.dt, flux, v1[i], m, self.f_ion["new"][i])
+            charge += self.z[i] * c
+        F1 += forms.poisson_residual(psi, charge, self.eps, v1[M], m, self.neumann_new)
+        self.solver1 = NonlinearSolver(
+            F1, self.u1, self.dirichlet_bcs(self.W1, M), "s1_etapsi", self.options
+        )
+        # Temperature step: P^{n+1} (3.4) and û (T^n, η^{n+1}, ψ^{n+1}).
+        w = ufl.TestFunction(self.V)
+        xi = self.xi
+        T = ufl.exp(xi)
+        joule = sum(
+            forms.joule_heat(c, Tn, eta, psi, self.z[i], self.nu[i], self.eps)
+            for i, (eta, _f, c, _cn) in enumerate(fluxes)
+        )
+        F2 = forms.heat_residual(
+            T_new=T,
+            T_old=Tn,
+            dt=self.dt,
+            theta=ufl.exp(-xi),
+            grad_log_theta=-ufl.grad(xi),
+            T_diff=T,
+            species=fluxes,
+            joule=joule,
+            heat_capacity=self.CT,
+            conductivity=self.k,
+            w=w,
+            m=m,
+            source=self.f_heat["new"],
+        )
+        self.solver2 = NonlinearSolver(F2, xi, [], "s1_xi", self.options)
+
+    def _advance(self) -> int:
+        M = self.M
+        old = self.u_n.x.array.reshape(-1, M + 2)
+        self.u1.x.array.reshape(-1, M + 1)[:] = old[:, : M + 1]
+        self.xi.x.array[:] = old[:, M + 1]
+        its = self.solver1.solve()
+        its += self.solver2.solve()
+        new = self.u.x.array.reshape(-1, M + 2)
+        new[:, : M + 1] = self.u1.x.array.reshape(-1, M + 1)
+        new[:, M + 1] = self.xi.x.array
+        return its
+
+
+SCHEMES: dict[str, type[Scheme]] = {
+    "fem1": FirstOrderScheme,
+    "fem2": CrankNicolsonScheme,
+    "fem-be": BackwardEulerScheme,
+}
+
+
+def make_scheme(method: str, problem: PNPFProblem, options: SolverOptions | None = None) -> Scheme:
+    """The scheme named `method` ("fem1" | "fem2" | "fem-be") for `problem`."""
+    try:
+        cls = SCHEMES[method]
+    except KeyError:
+        raise InputError(
+            f"unknown FEM method {method!r} (choose from {', '.join(SCHEMES)})"
+        ) from None
+    return cls(problem, options)
+
+
+def run(
+    scheme: Scheme,
+    dt: float | Callable[[int, float], float],
+    t_end: float | None = None,
+    num_steps: int | None = None,
+    callback: Callable[[Scheme, dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Advance `scheme` and return the observables, the initial state's first.
+
+    dt: a number or a function (step index, t) → Δt (variable steps). Give `t_end` (the last step
+    is shortened to land on it) or `num_steps`, as `pnpf_fem.fv.timestepping.run`. A failed step
+    raises SolverError with the scheme's state left at the last successful step.
+    """
+    if (t_end is None) == (num_steps is None):
+        raise InputError("run: give exactly one of t_end and num_steps")
+    history = [scheme.initial_observables()] if scheme.t == 0.0 else []
+    k = 0
+    while True:
+        if num_steps is not None and k >= num_steps:
+            break
+        if t_end is not None and scheme.t >= t_end - 1e-12 * max(1.0, abs(t_end)):
+            break
+        step = dt(k, scheme.t) if callable(dt) else dt
+        if not (step > 0 and math.isfinite(step)):
+            raise InputError(f"run: time step must be positive and finite, got {step}")
+        if t_end is not None:
+            step = min(step, t_end - scheme.t)
+        obs = scheme.step(step)
+        history.append(obs)
+        if callback is not None:
+            callback(scheme, obs)
+        k += 1
+    return history

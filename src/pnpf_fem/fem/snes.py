@@ -1,0 +1,215 @@
+"""PETSc glue: a nonlinear problem F(u) = 0 solved by petsc4py SNES with the exact Jacobian.
+
+DOLFINx 0.9 has no SNES problem class; `SNESProblem` provides the F/J callbacks (assemble, lift
+Dirichlet values relative to the current iterate, set_bc) in the pattern of DOLFINx's own Newton
+tests. `NonlinearSolver` owns one SNES with a unique options prefix, solves into a work vector and
+copies the result back only on success: a diverged solve raises `SolverError` and leaves the
+unknown's Function as it was.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ufl
+from dolfinx import fem
+from dolfinx.fem.petsc import (
+    apply_lifting,
+    assemble_matrix,
+    assemble_vector,
+    create_matrix,
+    create_vector,
+    set_bc,
+)
+from petsc4py import PETSc
+
+from pnpf_fem.errors import InputError, SolverError
+
+__all__ = ["LINEAR_SOLVERS", "NonlinearSolver", "SNESProblem", "SolverOptions"]
+
+LINEAR_SOLVERS = ("lu", "iterative")
+
+_counter = itertools.count()
+
+
+def _reason_names(enum: type) -> dict[int, str]:
+    return {getattr(enum, k): k for k in dir(enum) if not k.startswith("_")}
+
+
+_SNES_REASONS = _reason_names(PETSc.SNES.ConvergedReason)
+_KSP_REASONS = _reason_names(PETSc.KSP.ConvergedReason)
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Newton/linear-solver configuration.
+
+    `linear_solver`: "lu" (MUMPS, default) or "iterative" (GMRES preconditioned by a
+    multiplicative field split over the blocked unknowns with BoomerAMG on each field).
+    `petsc_options` are passed through last and override everything.
+    """
+
+    linear_solver: str = "lu"
+    rtol: float = 1e-10
+    atol: float = 1e-12
+    max_it: int = 30
+    petsc_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.linear_solver not in LINEAR_SOLVERS:
+            raise InputError(
+                f"linear_solver must be one of {', '.join(LINEAR_SOLVERS)}, "
+                f"got {self.linear_solver!r}"
+            )
+
+    def options(self, block_size: int) -> dict[str, Any]:
+        opts: dict[str, Any] = {
+            "snes_type": "newtonls",
+            "snes_linesearch_type": "bt",
+            "snes_rtol": self.rtol,
+            "snes_atol": self.atol,
+            "snes_stol": 0.0,
+            "snes_max_it": self.max_it,
+        }
+        if self.linear_solver == "lu":
+            opts |= {
+                "ksp_type": "preonly",
+                "pc_type": "lu",
+                "pc_factor_mat_solver_type": "mumps",
+            }
+        else:
+            opts |= {
+                "ksp_type": "gmres",
+                "ksp_gmres_restart": 200,
+                "ksp_rtol": 1e-10,
+                "ksp_atol": 1e-14,
+                "ksp_max_it": 1000,
+            }
+            if block_size > 1:
+                opts |= {
+                    "pc_type": "fieldsplit",
+                    "pc_fieldsplit_type": "multiplicative",
+                    "pc_fieldsplit_block_size": block_size,
+                }
+                for i in range(block_size):
+                    opts[f"pc_fieldsplit_{i}_fields"] = i
+                    opts[f"fieldsplit_{i}_ksp_type"] = "preonly"
+                    opts[f"fieldsplit_{i}_pc_type"] = "hypre"
+                    opts[f"fieldsplit_{i}_pc_hypre_type"] = "boomeramg"
+            else:
+                opts |= {"pc_type": "hypre", "pc_hypre_type": "boomeramg"}
+        return opts | dict(self.petsc_options)
+
+
+class SNESProblem:
+    """F/J callbacks for SNES: residual `F` (a UFL form in the Function `u`) and its Jacobian."""
+
+    def __init__(self, F: ufl.Form, u: fem.Function, bcs: Sequence[fem.DirichletBC]) -> None:
+        self.u = u
+        self.bcs = list(bcs)
+        self.L = fem.form(F)
+        self.a = fem.form(ufl.derivative(F, u, ufl.TrialFunction(u.function_space)))
+        self.assembly_time = 0.0  # seconds spent in F and J (for benchmarks)
+
+    def F(self, snes: PETSc.SNES, x: PETSc.Vec, b: PETSc.Vec) -> None:
+        start = time.perf_counter()
+        x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        x.copy(self.u.x.petsc_vec)
+        self.u.x.scatter_forward()
+        with b.localForm() as b_local:
+            b_local.set(0.0)
+        assemble_vector(b, self.L)
+        apply_lifting(b, [self.a], bcs=[self.bcs], x0=[x], alpha=-1.0)
+        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        set_bc(b, self.bcs, x, -1.0)
+        self.assembly_time += time.perf_counter() - start
+
+    def J(self, snes: PETSc.SNES, x: PETSc.Vec, A: PETSc.Mat, P: PETSc.Mat) -> None:
+        start = time.perf_counter()
+        A.zeroEntries()
+        assemble_matrix(A, self.a, bcs=self.bcs)
+        A.assemble()
+        self.assembly_time += time.perf_counter() - start
+
+
+class NonlinearSolver:
+    """One SNES (newtonls + line search) for F(u) = 0 with a unique options prefix."""
+
+    def __init__(
+        self,
+        F: ufl.Form,
+        u: fem.Function,
+        bcs: Sequence[fem.DirichletBC],
+        name: str,
+        options: SolverOptions | None = None,
+    ) -> None:
+        options = options or SolverOptions()
+        self.u = u
+        self.problem = SNESProblem(F, u, bcs)
+        self.prefix = f"pnpf_{name}_{next(_counter)}_"
+        comm = u.function_space.mesh.comm
+        self._b = create_vector(self.problem.L)
+        self._A = create_matrix(self.problem.a)
+        self._x = u.x.petsc_vec.copy()
+        self.snes = PETSc.SNES().create(comm)
+        self.snes.setOptionsPrefix(self.prefix)
+        opts = PETSc.Options()
+        bs = u.function_space.dofmap.index_map_bs
+        self._option_keys = []
+        for k, v in options.options(bs).items():
+            opts[self.prefix + k] = v
+            self._option_keys.append(self.prefix + k)
+        self.snes.setFunction(self.problem.F, self._b)
+        self.snes.setJacobian(self.problem.J, self._A)
+        self.snes.setConvergenceHistory(reset=True)
+        self.snes.setFromOptions()
+        self.snes.getKSP().setFromOptions()
+        self.solve_time = 0.0  # wall time of snes.solve, assembly included (for benchmarks)
+        self.iterations = 0  # Newton iterations over all successful solves
+        self.linear_iterations = 0
+
+    def solve(self) -> int:
+        """Newton from the current `u`; returns the iteration count or raises `SolverError`."""
+        self.u.x.petsc_vec.copy(self._x)
+        backup = self.u.x.petsc_vec.copy()
+        start = time.perf_counter()
+        self.snes.solve(None, self._x)
+        self.solve_time += time.perf_counter() - start
+        reason = self.snes.getConvergedReason()
+        ksp_reason = self.snes.getKSP().getConvergedReason()
+        history = list(self.snes.getConvergenceHistory()[0])
+        if reason <= 0 or ksp_reason < 0:
+            backup.copy(self.u.x.petsc_vec)
+            self.u.x.scatter_forward()
+            backup.destroy()
+            if reason <= 0:
+                raise SolverError(
+                    f"SNES {self.prefix} did not converge",
+                    reason=_SNES_REASONS.get(reason, str(reason)),
+                    history=history,
+                )
+            raise SolverError(
+                f"KSP of SNES {self.prefix} did not converge",
+                reason=_KSP_REASONS.get(ksp_reason, str(ksp_reason)),
+                history=history,
+            )
+        backup.destroy()
+        self._x.copy(self.u.x.petsc_vec)
+        self.u.x.scatter_forward()
+        its = int(self.snes.getIterationNumber())
+        self.iterations += its
+        self.linear_iterations += int(self.snes.getLinearSolveIterations())
+        return its
+
+    def __del__(self) -> None:
+        opts = PETSc.Options()
+        for k in getattr(self, "_option_keys", []):
+            opts.delValue(k)
+        for obj in ("snes", "_A", "_b", "_x"):
+            o = getattr(self, obj, None)
+            if o is not None:
+                o.destroy()

@@ -13,7 +13,6 @@ solve raises `SolverError` with the previous state intact.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +27,7 @@ from pnpf_fem.fem import forms
 from pnpf_fem.fem.observables import Observables
 from pnpf_fem.fem.problem import Field, PNPFProblem, Value, bind
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
+from pnpf_fem.timeloop import StepSize, time_steps
 
 __all__ = [
     "SCHEMES",
@@ -417,7 +417,7 @@ def make_scheme(method: str, problem: PNPFProblem, options: SolverOptions | None
 
 def run(
     scheme: Scheme,
-    dt: float | Callable[[int, float], float],
+    dt: StepSize,
     t_end: float | None = None,
     num_steps: int | None = None,
     callback: Callable[[Scheme, dict[str, Any]], None] | None = None,
@@ -428,23 +428,10 @@ def run(
     is shortened to land on it) or `num_steps`, as `pnpf_fem.fv.timestepping.run`. A failed step
     raises SolverError with the scheme's state left at the last successful step.
     """
-    if (t_end is None) == (num_steps is None):
-        raise InputError("run: give exactly one of t_end and num_steps")
     history = [scheme.initial_observables()] if scheme.t == 0.0 else []
-    k = 0
-    while True:
-        if num_steps is not None and k >= num_steps:
-            break
-        if t_end is not None and scheme.t >= t_end - 1e-12 * max(1.0, abs(t_end)):
-            break
-        step = dt(k, scheme.t) if callable(dt) else dt
-        if not (step > 0 and math.isfinite(step)):
-            raise InputError(f"run: time step must be positive and finite, got {step}")
-        if t_end is not None:
-            step = min(step, t_end - scheme.t)
+    for step in time_steps(scheme.t, dt, t_end, num_steps):
         obs = scheme.step(step)
         history.append(obs)
         if callback is not None:
             callback(scheme, obs)
-        k += 1
     return history

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from pnpf_fem.errors import InputError
 from pnpf_fem.fv.problem import FVState
+from pnpf_fem.timeloop import StepSize, time_steps
 
 __all__ = ["Stepper", "run"]
 
@@ -19,7 +18,7 @@ class Stepper(Protocol):
 def run(
     scheme: Stepper,
     state: FVState,
-    dt: float | Callable[[int, float], float],
+    dt: StepSize,
     t_end: float | None = None,
     num_steps: int | None = None,
     callback: Callable[[FVState, dict[str, Any]], None] | None = None,
@@ -30,23 +29,10 @@ def run(
     step is shortened to land on it) or `num_steps`. A failed step raises SolverError; `state`
     passed in is never modified (states are immutable).
     """
-    if (t_end is None) == (num_steps is None):
-        raise InputError("run: give exactly one of t_end and num_steps")
     history: list[dict[str, Any]] = []
-    k = 0
-    while True:
-        if num_steps is not None and k >= num_steps:
-            break
-        if t_end is not None and state.t >= t_end - 1e-12 * max(1.0, abs(t_end)):
-            break
-        step = dt(k, state.t) if callable(dt) else dt
-        if not (step > 0 and math.isfinite(step)):
-            raise InputError(f"run: time step must be positive and finite, got {step}")
-        if t_end is not None:
-            step = min(step, t_end - state.t)
+    for step in time_steps(state.t, dt, t_end, num_steps):
         state, obs = scheme.step(state, step)
         history.append(obs)
         if callback is not None:
             callback(state, obs)
-        k += 1
     return state, history

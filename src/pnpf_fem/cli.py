@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "pnpf_fem.info",
     "pnpf_fem.reproduce",
     "pnpf_fem.compare",
+    "pnpf_fem.homogenization.cli",
 )
 
 
@@ -35,7 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in _COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        try:
+            module = importlib.import_module(name)
+        except ImportError as err:  # e.g. no DOLFINx: the other commands still work
+            print(f"pnpf-fem: command module {name} unavailable ({err})", file=sys.stderr)
+            continue
+        module.register(sub)
     return parser
 
 

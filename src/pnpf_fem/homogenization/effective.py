@@ -1,0 +1,269 @@
+"""Effective quantities (26) of the porous-medium PNP system and their typed, JSON-able result.
+
+Boxed form of (26) (digest §5.1, note N3: the Σ_j applies to the δ_ij term only):
+    p = |Y^s| / |Y|,
+    M_ik   = |Y|^{-1} ∫_{Y^s} (δ_ik - ∂_i ξ^{3_k}),
+    ε⁰_ik  = |Y|^{-1} ∫_Y κ (δ_ik - ∂_i ξ^{3_k}),
+    D^r_ik = |Y|^{-1} ∫_{Y^s} ∂_i ξ^{r_k}   (read with δ_ik - ∂_i ξ^{3_k} as the digest explains).
+
+ξ^{r_k} = z_r u_0^r η^k factorizes (§4.2), so `D` below is D^r / (z_r u_0^r), computed from its
+own cell problem (45); `EffectiveTensors.D_r(z, u0)` restores the factor. The identities
+(I1) ε⁰ = αI + (λ² - α)M and (I2) D^r = z_r u_0^r (M - pI) are verified to solver tolerance,
+ε⁰ is checked symmetric positive definite, and (E) (energy form) is compared with (26).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from mpi4py import MPI
+
+from pnpf_fem.errors import InputError, SolverError
+from pnpf_fem.homogenization.cell_problems import (
+    CorrectorSolution,
+    SolverSettings,
+    solve_ionic_correctors,
+    solve_permittivity_correctors,
+)
+from pnpf_fem.homogenization.cells import PeriodicCell
+
+__all__ = ["CellSolution", "EffectiveTensors", "compute_effective_tensors"]
+
+Matrix = tuple[tuple[float, ...], ...]
+
+
+def _tup(a: npt.ArrayLike) -> Matrix:
+    return tuple(tuple(float(v) for v in row) for row in np.asarray(a, dtype=float))
+
+
+@dataclass(frozen=True)
+class EffectiveTensors:
+    """The effective tensors of one periodic cell (all matrices as nested tuples, row-major).
+
+    eps_eff: ε⁰ (26)_3; M: (26)_2; D: D^r / (z_r u_0^r) from (45); porosity: p on the mesh.
+    The `*_residual` fields are relative residuals of the derived identities (digest §5.2):
+    identity_I1 = |ε⁰ - αI - (λ²-α)M| / |ε⁰|, identity_I2 = |D - (M - pI)| / max(|M|, p),
+    factorization = ||∇(η^k + ξ^{3_k})||_{Y^s} / ||∇ξ^{3_k}||_{Y^s}, energy = |ε⁰(26) - ε⁰(E)|/|ε⁰|,
+    symmetry = |ε⁰ - ε⁰ᵀ| / |ε⁰| (max norms).
+    """
+
+    dim: int
+    shape: str
+    porosity: float
+    electrolyte_permittivity: float
+    solid_permittivity: float
+    eps_eff: Matrix
+    M: Matrix
+    D: Matrix
+    dofs: int
+    dofs_fluid: int
+    solve_seconds: float
+    degree: int = 1
+    mesh_size: float | None = None
+    target_porosity: float | None = None
+    num_cells: int = 0
+    solver: str = "lu"
+    iterations: tuple[int, ...] = ()
+    identity_I1_residual: float = 0.0
+    identity_I2_residual: float = 0.0
+    factorization_residual: float = 0.0
+    energy_residual: float = 0.0
+    symmetry_residual: float = 0.0
+    eps_eigenvalues: tuple[float, ...] = field(default=())
+
+    def array(self, name: str) -> npt.NDArray[np.float64]:
+        """One tensor ("eps_eff", "M" or "D") as a numpy array."""
+        if name not in ("eps_eff", "M", "D"):
+            raise KeyError(name)
+        return np.asarray(getattr(self, name), dtype=float)
+
+    def D_r(self, z: float, u0: float) -> npt.NDArray[np.float64]:
+        """D^r = z_r u_0^r (M - pI) for species charge z and macroscopic density u0 (I2)."""
+        return float(z) * float(u0) * self.array("D")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("eps_eff", "M", "D"):
+            d[k] = [list(r) for r in d[k]]
+        d["iterations"] = list(self.iterations)
+        d["eps_eigenvalues"] = list(self.eps_eigenvalues)
+        d["D_note"] = "D = D^r / (z_r u_0^r); D^r = z_r u_0^r D"
+        return d
+
+    def to_json(self, path: str | Path | None = None, indent: int | None = 2) -> str:
+        text = json.dumps(self.to_dict(), indent=indent)
+        if path is not None:
+            Path(path).write_text(text + "\n")
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EffectiveTensors:
+        known = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in data.items() if k in known}
+        for k in ("eps_eff", "M", "D"):
+            kw[k] = _tup(kw[k])
+        kw["iterations"] = tuple(int(i) for i in kw.get("iterations", ()))
+        kw["eps_eigenvalues"] = tuple(float(e) for e in kw.get("eps_eigenvalues", ()))
+        return cls(**kw)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> EffectiveTensors:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+@dataclass(frozen=True, eq=False)
+class CellSolution:
+    """Everything computed on one cell: tensors plus the correctors (for VTX output)."""
+
+    tensors: EffectiveTensors
+    xi3: CorrectorSolution
+    xir: CorrectorSolution
+    xi3_fluid: tuple
+
+
+def _integral(form_, comm: MPI.Comm) -> float:
+    from dolfinx import fem
+
+    return float(comm.allreduce(fem.assemble_scalar(fem.form(form_)), op=MPI.SUM))
+
+
+def compute_effective_tensors(
+    cell: PeriodicCell,
+    electrolyte_permittivity: float,
+    solid_permittivity: float,
+    *,
+    degree: int = 1,
+    settings: SolverSettings | None = None,
+    identity_tol: float = 1e-8,
+) -> CellSolution:
+    """Solve (44) and (45) on `cell` and return ε⁰, M, D, p with the identity checks.
+
+    Raises SolverError if a solve fails, ε⁰ is not symmetric positive definite, or an
+    identity residual exceeds `identity_tol` (relative).
+    """
+    import ufl
+    from dolfinx import fem
+
+    t0 = time.perf_counter()
+    settings = settings or SolverSettings()
+    lam2 = float(electrolyte_permittivity)
+    alpha = float(solid_permittivity)
+    mesh = cell.mesh
+    comm = mesh.comm
+    d = cell.dim
+    xi3 = solve_permittivity_correctors(cell, lam2, alpha, degree=degree, settings=settings)
+    xir, xi3_fluid = solve_ionic_correctors(cell, xi3, settings=settings)
+
+    dx = ufl.Measure("dx", domain=mesh, subdomain_data=cell.cell_tags)
+    one = fem.Constant(mesh, 1.0)
+    vol_box = cell.volume
+    vol_mesh = _integral(one * ufl.dx, comm)
+    if abs(vol_mesh - vol_box) > 1e-8 * vol_box:
+        raise InputError(
+            f"the cell mesh fills {vol_mesh:.6g} of its bounding box volume {vol_box:.6g}: "
+            "the electrolyte and solid tags must cover the whole periodic cell"
+        )
+    p = _integral(one * dx(cell.fluid_tag), comm) / vol_box
+    # F_ik = ∫_{Y^s} ∂_i ξ^{3_k}, S_ik = ∫_{Y \\ Y^s} ∂_i ξ^{3_k}
+    xi = xi3.correctors
+    F = np.array(
+        [[_integral(xi[k].dx(i) * dx(cell.fluid_tag), comm) for k in range(d)] for i in range(d)]
+    )
+    S = np.array(
+        [[_integral(xi[k].dx(i) * dx(cell.solid_tag), comm) for k in range(d)] for i in range(d)]
+    )
+    eye = np.eye(d)
+    M = (p * vol_box * eye - F) / vol_box  # (26)_2
+    eps = (
+        lam2 * (p * vol_box * eye - F) + alpha * ((1.0 - p) * vol_box * eye - S)
+    ) / vol_box  # (26)_3
+    # (E): ε⁰_ik = |Y|^{-1} ∫ κ (e_i - ∇ξ^i)·(e_k - ∇ξ^k), symmetric by construction
+    eps_energy = np.zeros((d, d))
+    for i in range(d):
+        for k in range(i, d):
+            gi = ufl.as_vector([eye[i, m] for m in range(d)]) - ufl.grad(xi[i])
+            gk = ufl.as_vector([eye[k, m] for m in range(d)]) - ufl.grad(xi[k])
+            val = (
+                lam2 * _integral(ufl.inner(gi, gk) * dx(cell.fluid_tag), comm)
+                + alpha * _integral(ufl.inner(gi, gk) * dx(cell.solid_tag), comm)
+            ) / vol_box
+            eps_energy[i, k] = eps_energy[k, i] = val
+    # D_ik = |Y|^{-1} ∫_{Y^s} ∂_i η^k, from the fluid cell problem (45)
+    eta = xir.correctors
+    D = (
+        np.array([[_integral(eta[k].dx(i) * ufl.dx, comm) for k in range(d)] for i in range(d)])
+        / vol_box
+    )
+    fact = []
+    for k in range(d):
+        diff = ufl.grad(eta[k] + xi3_fluid[k])
+        num = np.sqrt(
+            max(
+                _integral(ufl.inner(diff, diff) * ufl.dx(domain=eta[k].function_space.mesh), comm),
+                0.0,
+            )
+        )
+        den = np.sqrt(
+            max(
+                _integral(
+                    ufl.inner(ufl.grad(xi3_fluid[k]), ufl.grad(xi3_fluid[k]))
+                    * ufl.dx(domain=eta[k].function_space.mesh),
+                    comm,
+                ),
+                0.0,
+            )
+        )
+        fact.append(num / den if den > 0 else num)
+
+    norm_eps = float(np.max(np.abs(eps)))
+    res_I1 = float(np.max(np.abs(eps - alpha * eye - (lam2 - alpha) * M))) / norm_eps
+    res_I2 = float(np.max(np.abs(D - (M - p * eye)))) / max(float(np.max(np.abs(M))), p)
+    res_E = float(np.max(np.abs(eps - eps_energy))) / norm_eps
+    res_sym = float(np.max(np.abs(eps - eps.T))) / norm_eps
+    eig = np.linalg.eigvalsh(0.5 * (eps + eps.T))
+    if res_sym > identity_tol:
+        raise SolverError(f"ε⁰ is not symmetric: relative asymmetry {res_sym:.2e}")
+    if not np.all(eig > 0.0):
+        raise SolverError(f"ε⁰ is not positive definite: eigenvalues {eig}")
+    for name, val in (
+        ("(I1) ε⁰ = αI + (λ²-α)M", res_I1),
+        ("(I2) D = M - pI", res_I2),
+        ("factorization ξ^r = -z u0 (ξ^3 - <ξ^3>)", max(fact)),
+        ("energy form (E) vs (26)", res_E),
+    ):
+        if not val <= identity_tol:
+            raise SolverError(f"identity {name} violated: relative residual {val:.2e}")
+
+    n_cells = mesh.topology.index_map(d).size_global
+    tensors = EffectiveTensors(
+        dim=d,
+        shape=cell.shape,
+        porosity=p,
+        electrolyte_permittivity=lam2,
+        solid_permittivity=alpha,
+        eps_eff=_tup(eps),
+        M=_tup(M),
+        D=_tup(D),
+        dofs=xi3.dofs,
+        dofs_fluid=xir.dofs,
+        solve_seconds=time.perf_counter() - t0,
+        degree=int(degree),
+        mesh_size=cell.mesh_size,
+        target_porosity=cell.target_porosity,
+        num_cells=int(n_cells),
+        solver=settings.method if settings.method == "lu" else f"cg+{settings.amg}",
+        iterations=tuple(xi3.iterations) + tuple(xir.iterations),
+        identity_I1_residual=res_I1,
+        identity_I2_residual=res_I2,
+        factorization_residual=float(max(fact)),
+        energy_residual=res_E,
+        symmetry_residual=res_sym,
+        eps_eigenvalues=tuple(float(e) for e in eig),
+    )
+    return CellSolution(tensors=tensors, xi3=xi3, xir=xir, xi3_fluid=tuple(xi3_fluid))

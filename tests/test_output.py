@@ -71,3 +71,13 @@ def test_progress_reports_time_dt_newton_and_eta():
     assert quiet.getvalue() == ""
     with pytest.raises(ValueError, match="t_end > t_start"):
         TimeProgress(1.0, 1.0)
+
+
+def test_atomic_write_gives_usual_permissions(tmp_path):
+    import os
+
+    target = tmp_path / "p.txt"
+    atomic_write_text(target, "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (target.stat().st_mode & 0o777) == (0o666 & ~umask)

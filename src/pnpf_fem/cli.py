@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "pnpf_fem.reproduce",
     "pnpf_fem.compare",
     "pnpf_fem.homogenization.cli",
+    "pnpf_fem.run",
 )
 
 
@@ -51,11 +52,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as err:
-        print(f"pnpf-fem: error: {err}", file=sys.stderr)
+        _report(f"pnpf-fem: error: {err}")
         return 2
     except SolverError as err:
-        print(f"pnpf-fem: solve failed: {err}", file=sys.stderr)
+        _report(f"pnpf-fem: solve failed: {err}")
         return 1
+
+
+def _report(message: str) -> None:
+    """Print an error once under MPI (every rank fails the same way; rank 0 speaks)."""
+    try:
+        from mpi4py import MPI
+
+        rank = MPI.COMM_WORLD.rank
+    except ImportError:
+        rank = 0
+    if rank == 0:
+        print(message, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,279 @@
+"""One interface for a running FEM or FV simulation, as the `run` command drives it.
+
+`Simulation` (FEM: `FEMSimulation`, FV: `FVSimulation`) hides the discretization behind
+
+* ``t`` (dimensionless time), ``initial_observables()``, ``advance(dt) -> observables`` — a failed
+  step raises `SolverError` and leaves the state untouched;
+* ``save_checkpoint(path, meta)`` / ``load_checkpoint(path) -> meta`` — exact state (bitwise),
+  written atomically as a NumPy ``.npz`` by rank 0; `meta` is a JSON-ready dict stored alongside;
+* ``write_fields(t_seconds)`` / ``close()`` — ParaView files (FEM: VTX ``.bp`` of c^ℓ, ψ, T as P1
+  functions; FV: one ``.vtu`` per output plus a ``.pvd`` time collection);
+* ``vertex_fields()`` — (name → values at the triangulation's vertices) for plots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from pnpf_fem.errors import InputError
+from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.output import atomic_write_text
+
+__all__ = ["FEMSimulation", "FVSimulation", "Simulation", "atomic_savez"]
+
+
+class Simulation(Protocol):
+    t: float
+    species_names: tuple[str, ...]
+
+    def initial_observables(self) -> dict[str, Any]: ...
+
+    def advance(self, dt: float) -> dict[str, Any]: ...
+
+    def save_checkpoint(self, path: Path, meta: dict[str, Any]) -> None: ...
+
+    def load_checkpoint(self, path: Path) -> dict[str, Any]: ...
+
+    def write_fields(self, t_seconds: float) -> None: ...
+
+    def vertex_fields(self) -> dict[str, np.ndarray]: ...
+
+    def close(self) -> None: ...
+
+
+def atomic_savez(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    """`np.savez` to a temporary file in the same folder, fsync, then an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _load_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    if not path.is_file():
+        raise InputError(f"no checkpoint to restart from: {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as err:
+        raise InputError(f"checkpoint {path} is unreadable: {err}") from None
+    if "meta" not in arrays:
+        raise InputError(f"checkpoint {path} has no metadata")
+    return arrays, json.loads(str(arrays.pop("meta")))
+
+
+def _check_shape(path: Path, name: str, arr: np.ndarray, shape: tuple[int, ...]) -> None:
+    if arr.shape != shape:
+        raise InputError(
+            f"checkpoint {path}: {name} has shape {arr.shape}, the case needs {shape} "
+            "(was it written for another mesh or method?)"
+        )
+
+
+class FEMSimulation:
+    """A DOLFINx scheme (`pnpf_fem.fem.make_scheme`) on the mesh built from `tri`."""
+
+    def __init__(self, scheme: Any, fmesh: Any, tri: TaggedTriangulation | None, outdir: Path):
+        from dolfinx import fem
+
+        from pnpf_fem.compat import interpolation_points, lagrange_space
+
+        self.scheme = scheme
+        self.fmesh = fmesh
+        self.tri = tri  # on rank 0 (plots); may be None elsewhere
+        self.outdir = outdir
+        self.comm = fmesh.comm
+        self.species_names = tuple(scheme.problem.model.species_names)
+        V1 = lagrange_space(fmesh.mesh, 1)
+        c, psi, T = scheme.fields()
+        exprs = {**{f"c_{n}": e for n, e in zip(self.species_names, c, strict=True)}}
+        exprs |= {"psi": psi, "T": T}
+        self._p1: dict[str, tuple[Any, Any]] = {}
+        for name, e in exprs.items():
+            f = fem.Function(V1, name=name)
+            self._p1[name] = (f, fem.Expression(e, interpolation_points(V1)))
+        self._writer: Any = None
+
+    @property
+    def t(self) -> float:
+        return float(self.scheme.t)
+
+    def initial_observables(self) -> dict[str, Any]:
+        return self.scheme.initial_observables()
+
+    def advance(self, dt: float) -> dict[str, Any]:
+        return self.scheme.step(dt)
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def _vertex_map(self) -> tuple[np.ndarray, np.ndarray]:
+        """(local dof, input vertex) pairs of every local cell's P1 dofs (ghosts included)."""
+        V = self.scheme.W
+        domain = self.fmesh.mesh
+        cell_dofs = np.asarray(V.dofmap.list).ravel()
+        cell_nodes = np.asarray(domain.geometry.dofmap).ravel()
+        return cell_dofs, self.fmesh.input_vertex[cell_nodes]
+
+    def save_checkpoint(self, path: Path, meta: dict[str, Any]) -> None:
+        """P1: the state's vertex values by input vertex (any number of ranks can read them).
+        P2: each rank's raw dof array (restart on the same number of ranks)."""
+        from pnpf_fem.fem.mesh import gather_vertex_values
+
+        u = self.scheme.u
+        bs = self.scheme.W.dofmap.index_map_bs
+        arrays: dict[str, np.ndarray] = {}
+        if self.scheme.problem.degree == 1:
+            arrays["vertex_state"] = np.column_stack(
+                [gather_vertex_values(self.fmesh, u, i) for i in range(bs)]
+            )
+        else:
+            n = self.scheme.W.dofmap.index_map.size_local * bs
+            parts = self.comm.gather(u.x.array[:n].copy(), root=0)
+            if self.comm.rank == 0:
+                arrays = {f"rank{r}": p for r, p in enumerate(parts)}
+        meta = dict(meta, t=self.t, ranks=self.comm.size, degree=self.scheme.problem.degree)
+        if self.comm.rank == 0:
+            atomic_savez(path, arrays, meta)
+        self.comm.barrier()
+
+    def load_checkpoint(self, path: Path) -> dict[str, Any]:
+        arrays, meta = _load_npz(path)
+        s = self.scheme
+        bs = s.W.dofmap.index_map_bs
+        cols = s.u.x.array.reshape(-1, bs)
+        if s.problem.degree == 1:
+            vals = arrays.get("vertex_state")
+            if vals is None:
+                raise InputError(f"checkpoint {path} holds no P1 vertex state")
+            _check_shape(path, "vertex_state", vals, (self.fmesh.num_input_vertices, bs))
+            dofs, verts = self._vertex_map()
+            cols[dofs] = vals[verts]
+        else:
+            if meta.get("ranks") != self.comm.size:
+                raise InputError(
+                    f"checkpoint {path} of a degree-2 run was written on {meta.get('ranks')} "
+                    f"ranks; restart it on as many"
+                )
+            n = s.W.dofmap.index_map.size_local * bs
+            part = arrays[f"rank{self.comm.rank}"]
+            _check_shape(path, "state", part, (n,))
+            s.u.x.array[:n] = part
+        s.u.x.scatter_forward()
+        s.u_n.x.array[:] = s.u.x.array
+        s.t = float(meta["t"])
+        s._set_times(s.t, s.t)
+        s.observables._q_prev = s.observables.charges()  # electrode currents continue exactly
+        return meta
+
+    # -- fields ------------------------------------------------------------------------------------
+    def _update_p1(self) -> None:
+        for f, expr in self._p1.values():
+            f.interpolate(expr)
+
+    def write_fields(self, t_seconds: float, name: str = "fields.bp") -> None:
+        from dolfinx.io import VTXWriter
+
+        self._update_p1()
+        if self._writer is None:
+            funcs = [f for f, _ in self._p1.values()]
+            self._writer = VTXWriter(self.comm, str(self.outdir / name), funcs, engine="BP4")
+        self._writer.write(t_seconds)
+
+    def vertex_fields(self) -> dict[str, np.ndarray]:
+        from pnpf_fem.fem.mesh import gather_vertex_values
+
+        self._update_p1()
+        return {n: gather_vertex_values(self.fmesh, f) for n, (f, _) in self._p1.items()}
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class FVSimulation:
+    """A finite-volume scheme (`SchemeI`/`SchemeII`) and its immutable state (serial)."""
+
+    def __init__(self, scheme: Any, state: Any, outdir: Path) -> None:
+        self.scheme = scheme
+        self.state = state
+        self.outdir = outdir
+        self.problem = scheme.problem
+        self.tri: TaggedTriangulation = self.problem.mesh.tri
+        self.species_names = tuple(self.problem.params.species_names)
+        self._series: list[tuple[float, str]] = []
+        self._pvd_name = "fields.pvd"
+
+    @property
+    def t(self) -> float:
+        return float(self.state.t)
+
+    def initial_observables(self) -> dict[str, Any]:
+        from pnpf_fem.fv.observables import observables
+
+        return observables(self.problem, self.state, 0.0, 0, 0.0)
+
+    def advance(self, dt: float) -> dict[str, Any]:
+        self.state, obs = self.scheme.step(self.state, dt)
+        return obs
+
+    def save_checkpoint(self, path: Path, meta: dict[str, Any]) -> None:
+        s = self.state
+        atomic_savez(path, {"c": s.c, "psi": s.psi, "T": s.T}, dict(meta, t=s.t))
+
+    def load_checkpoint(self, path: Path) -> dict[str, Any]:
+        from pnpf_fem.fv.problem import FVState
+
+        arrays, meta = _load_npz(path)
+        n, m = self.tri.num_vertices, len(self.species_names)
+        for key, shape in (("c", (m, n)), ("psi", (n,)), ("T", (n,))):
+            if key not in arrays:
+                raise InputError(f"checkpoint {path} lacks {key!r} (not an FV checkpoint?)")
+            _check_shape(path, key, arrays[key], shape)
+        self.state = FVState(float(meta["t"]), arrays["c"], arrays["psi"], arrays["T"])
+        return meta
+
+    def vertex_fields(self) -> dict[str, np.ndarray]:
+        s = self.state
+        out = {f"c_{n}": s.c[i] for i, n in enumerate(self.species_names)}
+        return out | {"psi": s.psi, "T": s.T}
+
+    def write_fields(self, t_seconds: float, name: str = "fields.pvd") -> None:
+        """One VTU per call (meshio) and the ParaView collection `name` listing them."""
+        import meshio
+
+        self._pvd_name = name
+        stem = Path(name).stem
+        folder = self.outdir / stem
+        folder.mkdir(parents=True, exist_ok=True)
+        fname = f"{stem}/{stem}_{len(self._series):06d}.vtu"
+        pts = np.column_stack([self.tri.points, np.zeros(self.tri.num_vertices)])
+        mesh = meshio.Mesh(pts, [("triangle", self.tri.triangles)], point_data=self.vertex_fields())
+        tmp = self.outdir / f".{Path(fname).name}.tmp.vtu"
+        mesh.write(tmp)
+        os.replace(tmp, self.outdir / fname)
+        self._series.append((t_seconds, fname))
+        entries = "\n".join(
+            f'    <DataSet timestep="{t!r}" part="0" file="{f}"/>' for t, f in self._series
+        )
+        atomic_write_text(
+            self.outdir / name,
+            '<?xml version="1.0"?>\n<VTKFile type="Collection" version="0.1">\n  <Collection>\n'
+            f"{entries}\n  </Collection>\n</VTKFile>\n",
+        )
+
+    def close(self) -> None:
+        pass

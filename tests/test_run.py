@@ -1,0 +1,266 @@
+"""`pnpf-fem run`: outputs of tiny FEM/FV cases, exit codes, adaptive steps, checkpoint/restart."""
+
+import csv
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pnpf_fem.cli import main
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+TINY = """
+[mesh]
+builtin = "unit_square"
+n = {n}
+kind = "structured"
+
+[[species]]
+name = "cation"
+valence = 1
+friction = 4.14e-10
+initial_concentration = 200
+
+[[species]]
+name = "anion"
+valence = -1
+friction = 6.0e-10
+initial_concentration = 200
+
+[parameters]
+temperature = 300.0
+relative_permittivity = 80.0
+heat_capacity = 38800.0
+thermal_conductivity = 1.2e-4
+length_scale = 1e-8
+
+[boundary.{left}]
+potential = 0.0
+[boundary.right]
+potential_thermal = 2.0
+[boundary.top]
+surface_charge = 0.0
+
+[time]
+end = {end}
+dt = 1e-9
+max_steps = {max_steps}
+{time_extra}
+
+[discretization]
+method = "{method}"
+
+[solver]
+max_iterations = {max_iterations}
+
+[output]
+every = {every}
+checkpoint_every = {checkpoint_every}
+fields = {fields}
+plots = {plots}
+"""
+
+
+def write_case(path: Path, **kw) -> Path:
+    values = dict(
+        n=4,
+        left="left",
+        end=6e-9,
+        max_steps=1000,
+        time_extra="",
+        method="fem1",
+        max_iterations=25,
+        every=2,
+        checkpoint_every=0,
+        fields="true",
+        plots="true",
+    )
+    values.update(kw)
+    path.write_text(TINY.format(**values))
+    return path
+
+
+def read_rows(folder: Path) -> list[dict[str, float]]:
+    with (folder / "observables.csv").open() as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def assert_same_rows(a: list[dict], b: list[dict], tol: float = 1e-10) -> None:
+    assert len(a) == len(b)
+    for ra, rb in zip(a, b, strict=True):
+        for key, va in ra.items():
+            if key != "wall_time":
+                assert abs(va - rb[key]) <= tol * max(1.0, abs(va)), (key, va, rb[key])
+
+
+@pytest.mark.parametrize("method", ["fem1", "fv2"])
+def test_tiny_case_writes_every_output(tmp_path, method):
+    case = write_case(tmp_path / "tiny.toml", method=method, checkpoint_every=2)
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--output", str(out), "--quiet"]) == 0
+    names = {p.name for p in out.iterdir()}
+    fields = "fields.bp" if method == "fem1" else "fields.pvd"
+    for f in ("observables.csv", "summary.json", "observables.png", "fields.png", fields):
+        assert f in names, f
+    assert "checkpoint.npz" in names and not any(n.endswith(".tmp") for n in names)
+    rows = read_rows(out)
+    assert [r["step"] for r in rows] == list(range(7))
+    assert rows[-1]["t_s"] == pytest.approx(6e-9, rel=1e-12)
+    scale = rows[-1]["t_s"] / rows[-1]["t"]  # seconds per unit of dimensionless time
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["steps"] == 6
+    assert summary["scales"]["time"] == pytest.approx(scale, rel=1e-12)
+    assert summary["dimensionless"]["frictions"] == pytest.approx([1.0, 6.0 / 4.14])
+    assert summary["chosen_scales"]["friction_scale"]["stated"] is False
+    assert summary["environment"]["numpy"] and summary["git_commit"]
+    assert summary["newton"]["accepted_steps"] == 6
+    # masses are conserved, the entropy does not decrease
+    for key in ("mass_cation", "mass_anion"):
+        assert rows[-1][key] == pytest.approx(rows[0][key], rel=1e-9)
+    assert all(b["S"] >= a["S"] - 1e-10 for a, b in itertools.pairwise(rows))
+    if method == "fv2":
+        pvd = (out / "fields.pvd").read_text()
+        assert pvd.count("<DataSet") == 4  # steps 0, 2, 4, 6
+        import meshio
+
+        last = meshio.read(out / "fields" / "fields_000003.vtu")
+        assert set(last.point_data) == {"c_cation", "c_anion", "psi", "T"}
+        assert np.isclose(last.point_data["psi"].max(), 2.0)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        ({"left": "lefft"}, "did you mean 'left'"),
+        ({"end": -1.0}, "must be positive"),
+        ({"method": "fv1", "n": 0}, "n = 0 must be positive"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, edit, message):
+    case = write_case(tmp_path / "bad.toml", **edit)
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--output", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_restart_without_checkpoint_exits_2(tmp_path):
+    case = write_case(tmp_path / "c.toml", method="fv1")
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--output", str(out), "--restart", "--quiet"]) == 2
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_forced_solver_failure_exits_1(tmp_path, capsys, adaptive):
+    extra = "adaptive = true\ndt_min = 2e-10" if adaptive else ""
+    case = write_case(tmp_path / "f.toml", max_iterations=1, time_extra=extra, plots="false")
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--output", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "solve failed" in err
+    if adaptive:
+        assert "fell below dt_min" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "failed"
+    assert summary["newton"]["rejected_steps"] == (3 if adaptive else 0)  # 1e-9 → 2.5e-10
+
+
+def test_adaptive_steps_grow_up_to_dt_max(tmp_path):
+    extra = "adaptive = true\ngrowth = 2.0\ndt_max = 4e-9"
+    case = write_case(tmp_path / "a.toml", method="fv2", end=2e-8, time_extra=extra, plots="false")
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--output", str(out), "--quiet"]) == 0
+    dts = [r["dt_s"] for r in read_rows(out)[1:]]
+    assert dts[:3] == pytest.approx([1e-9, 2e-9, 4e-9])
+    assert max(dts) == pytest.approx(4e-9)
+    assert sum(dts) == pytest.approx(2e-8, rel=1e-12)
+
+
+def test_fem_restart_after_failure_reproduces_the_run(tmp_path):
+    """A run stopped by max_steps after a checkpoint, restarted, equals the uninterrupted run."""
+    ref = write_case(tmp_path / "ref.toml", checkpoint_every=3, fields="false", plots="false")
+    assert main(["run", str(ref), "--output", str(tmp_path / "ref"), "--quiet"]) == 0
+    cut = write_case(
+        tmp_path / "cut.toml", checkpoint_every=3, max_steps=4, fields="false", plots="false"
+    )
+    out = tmp_path / "cut"
+    assert main(["run", str(cut), "--output", str(out), "--quiet"]) == 1
+    assert len(read_rows(out)) == 5  # steps 0..4; the checkpoint holds step 3
+    assert main(["run", str(ref), "--output", str(out), "--quiet", "--restart"]) == 0
+    assert_same_rows(read_rows(out), read_rows(tmp_path / "ref"))
+    other = write_case(tmp_path / "other.toml", end=8e-9, checkpoint_every=3)
+    assert main(["run", str(other), "--output", str(out), "--quiet", "--restart"]) == 2
+
+
+def test_sigkill_then_restart_reproduces_uninterrupted_run(tmp_path):
+    kw = dict(method="fv2", n=6, end=1.5e-7, every=25, checkpoint_every=10)
+    case = write_case(tmp_path / "k.toml", fields="false", plots="false", **kw)
+    ref = tmp_path / "ref"
+    assert main(["run", str(case), "--output", str(ref), "--quiet"]) == 0
+
+    out = tmp_path / "killed"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", "pnpf_fem", "run", str(case), "--output", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (out / "checkpoint.npz").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the run ended before writing its first checkpoint")
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    rows_killed = read_rows(out)
+    assert len(rows_killed) < 151  # really interrupted
+
+    assert main(["run", str(case), "--output", str(out), "--quiet", "--restart"]) == 0
+    final, expected = read_rows(out), read_rows(ref)
+    assert_same_rows(final, expected)
+    assert final[-1]["step"] == 150
+
+
+def _write_msh(path: Path) -> None:
+    import gmsh
+
+    gmsh.initialize(["-noenv"], interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.add("square")
+        geo = gmsh.model.geo
+        p = [geo.addPoint(x, y, 0, 0.3) for x, y in ((0, 0), (1, 0), (1, 1), (0, 1))]
+        lines = [geo.addLine(p[i], p[(i + 1) % 4]) for i in range(4)]
+        geo.addPlaneSurface([geo.addCurveLoop(lines)])
+        geo.synchronize()
+        for tag, (name, curve) in enumerate(
+            zip(("bottom", "right", "top", "left"), lines, strict=True), 1
+        ):
+            gmsh.model.addPhysicalGroup(1, [curve], tag, name=name)
+        gmsh.model.addPhysicalGroup(2, [1], 1, name="domain")
+        gmsh.model.mesh.generate(2)
+        gmsh.write(str(path))
+    finally:
+        gmsh.finalize()
+
+
+def test_gmsh_file_with_named_groups(tmp_path):
+    _write_msh(tmp_path / "square.msh")
+    case = write_case(tmp_path / "m.toml", method="fv1", end=2e-9, plots="false")
+    text = case.read_text().replace('builtin = "unit_square"', 'file = "square.msh"')
+    case.write_text(text.replace("n = 4\n", "").replace('kind = "structured"\n', ""))
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--output", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["mesh"]["tags"] == {"bottom": 1, "right": 2, "top": 3, "left": 4}
+    bad = write_case(tmp_path / "b.toml", left="west")
+    bad.write_text(bad.read_text().replace('builtin = "unit_square"', 'file = "square.msh"'))
+    assert main(["run", str(bad), "--output", str(tmp_path / "bad"), "--quiet"]) == 2
+    assert not (tmp_path / "bad").exists()

@@ -55,3 +55,42 @@ def test_refinement_near_electrodes():
 def test_impossible_geometry_is_refused(kwargs, match):
     with pytest.raises(InputError, match=match):
         CombElectrodes(**kwargs)
+
+
+def test_default_mesh_is_fv_admissible_by_construction():
+    from pnpf_fem.fv import VoronoiMesh
+
+    m = supercapacitor_mesh()
+    vm = VoronoiMesh.from_triangulation(m)  # raises InputError on a negative τ_σ
+    assert np.all(vm.transmissibility >= -1e-14)
+    assert abs(vm.volumes.sum() - np.abs(_areas(m)).sum()) < 1e-12
+    # the raw gmsh mesh is not: the obtuse angles at the re-entrant pore corners
+    with pytest.raises(ValueError, match="not admissible"):
+        VoronoiMesh.from_triangulation(supercapacitor_mesh(conform=False))
+
+
+def test_mesh_file_round_trip(tmp_path):
+    from pnpf_fem.geometries.supercapacitor import load_triangulation, save_triangulation
+
+    m = supercapacitor_mesh(CombElectrodes(fingers=1, branches=0), size_min=0.5, size_max=1.5)
+    back = load_triangulation(save_triangulation(m, tmp_path / "m.npz"))
+    assert np.array_equal(back.points, m.points) and np.array_equal(back.triangles, m.triangles)
+    assert np.array_equal(back.facets, m.facets)
+    assert np.array_equal(back.facet_markers, m.facet_markers)
+    assert dict(back.tag_names) == dict(m.tag_names)
+    with pytest.raises(InputError, match="not found"):
+        load_triangulation(tmp_path / "missing.npz")
+
+
+def test_stored_default_mesh_matches_the_generator():
+    from pnpf_fem.fv import VoronoiMesh
+    from pnpf_fem.geometries.supercapacitor import DEFAULT_MESH_FILE, load_triangulation
+
+    if not DEFAULT_MESH_FILE.is_file():
+        pytest.skip("meshes/supercapacitor.npz exists only in a source checkout")
+    stored = load_triangulation()
+    fresh = supercapacitor_mesh()
+    assert stored.num_vertices == fresh.num_vertices
+    assert np.allclose(stored.points, fresh.points, atol=1e-12)
+    assert np.array_equal(stored.triangles, fresh.triangles)
+    VoronoiMesh.from_triangulation(stored)

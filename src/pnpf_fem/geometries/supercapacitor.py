@@ -16,13 +16,24 @@ scaled by L = 10 nm, so the box is [−1, 1] × [0, 1]).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from pnpf_fem.errors import InputError
-from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.meshing import TaggedTriangulation, conform_boundary
 
-__all__ = ["CombElectrodes", "supercapacitor_mesh"]
+__all__ = [
+    "DEFAULT_MESH_FILE",
+    "CombElectrodes",
+    "load_triangulation",
+    "save_triangulation",
+    "supercapacitor_mesh",
+]
+
+# The default comb mesh (CombElectrodes(), size_min 0.15 nm, size_max 0.8 nm, conformed), as
+# written by meshes/make_supercapacitor_mesh.py (a source checkout only).
+DEFAULT_MESH_FILE = Path(__file__).resolve().parents[3] / "meshes" / "supercapacitor.npz"
 
 TAGS = {"gamma1": 1, "gamma2": 2, "gamma3": 3}
 
@@ -109,12 +120,18 @@ def supercapacitor_mesh(
     size_max: float = 0.8,
     refine_distance: float = 1.5,
     length_scale_nm: float = 10.0,
+    conform: bool = True,
 ) -> TaggedTriangulation:
     """Mesh the electrolyte of the comb cell with gmsh (Delaunay), refined near the electrodes.
 
     Sizes are in nm: `size_min` at the electrode interfaces (resolve the Debye length, ≈ 0.97 nm
     for 0.2 M), growing to `size_max` at `refine_distance` from them. Coordinates of the result
     are divided by `length_scale_nm`.
+
+    With `conform` (default) the gmsh mesh is made admissible for the Voronoi finite volumes by
+    `pnpf_fem.meshing.conform_boundary` (Delaunay flips, and midpoint splits of the boundary edges
+    with an obtuse opposite angle, which gmsh leaves at the re-entrant pore corners), so FEM and
+    FV can run on the same vertices.
     """
     import gmsh
 
@@ -174,11 +191,50 @@ def supercapacitor_mesh(
         gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
         gmsh.option.setNumber("Mesh.Algorithm", 5)  # Delaunay
         gmsh.model.mesh.generate(2)
-        return _triangulation_from_gmsh(gmsh.model, 1.0 / length_scale_nm)
+        tri = _triangulation_from_gmsh(gmsh.model, 1.0 / length_scale_nm)
     finally:
         gmsh.model.remove()
         if initialized_here:
             gmsh.finalize()
+    return conform_boundary(tri) if conform else tri
+
+
+def save_triangulation(tri: TaggedTriangulation, path: str | Path) -> Path:
+    """Write a TaggedTriangulation to a NumPy .npz file (exact float64 coordinates)."""
+    path = Path(path)
+    names = sorted(tri.tag_names)
+    np.savez_compressed(
+        path,
+        points=tri.points,
+        triangles=tri.triangles,
+        facets=tri.facets,
+        facet_markers=tri.facet_markers,
+        tag_names=np.array(names),
+        tag_values=np.array([tri.tag_names[n] for n in names], dtype=np.int64),
+    )
+    return path
+
+
+def load_triangulation(path: str | Path | None = None) -> TaggedTriangulation:
+    """Read a TaggedTriangulation written by `save_triangulation` (default: DEFAULT_MESH_FILE)."""
+    path = Path(path) if path is not None else DEFAULT_MESH_FILE
+    if not path.is_file():
+        raise InputError(
+            f"mesh file {path} not found (write it with meshes/make_supercapacitor_mesh.py)"
+        )
+    with np.load(path, allow_pickle=False) as data:
+        missing = {"points", "triangles", "facets", "facet_markers", "tag_names", "tag_values"}
+        missing -= set(data.files)
+        if missing:
+            raise InputError(f"mesh file {path} lacks the arrays {sorted(missing)}")
+        names = {str(n): int(v) for n, v in zip(data["tag_names"], data["tag_values"], strict=True)}
+        return TaggedTriangulation(
+            points=data["points"],
+            triangles=data["triangles"],
+            facets=data["facets"],
+            facet_markers=data["facet_markers"],
+            tag_names=names,
+        )
 
 
 def _triangulation_from_gmsh(model, scale: float) -> TaggedTriangulation:

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from typing import Any
 
 import numpy as np
 
+from pnpf_fem.convergence import observed_order
 from pnpf_fem.errors import InputError
 from pnpf_fem.meshing import TaggedTriangulation, unit_square
 from pnpf_fem.units import DimensionlessPNPF
@@ -134,8 +134,7 @@ def compare(case: str = "mms", pair: str = "1", levels: int = 3) -> dict[str, An
         }
         orders = None
         if rows:
-            r = math.log(2.0)
-            orders = {v: math.log(rows[-1]["differences"][v] / diffs[v]) / r for v in VARIABLES}
+            orders = observed_order(rows[-1]["differences"], diffs, rows[-1]["h"], 1.0 / n)
         rows.append(
             {
                 "h": 1.0 / n,

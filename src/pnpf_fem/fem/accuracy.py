@@ -16,6 +16,7 @@ import ufl
 from dolfinx import fem
 from mpi4py import MPI
 
+from pnpf_fem.convergence import observed_order
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem.mesh import unit_square_mesh
 from pnpf_fem.fem.mms import exact_fields, mms_problem
@@ -68,11 +69,9 @@ def run_mms(
 
 
 def _orders(errs: list[dict[str, float]], hs: list[float]) -> list[dict[str, float] | None]:
-    out: list[dict[str, float] | None] = [None]
-    for i in range(1, len(errs)):
-        r = math.log(hs[i - 1] / hs[i])
-        out.append({v: math.log(errs[i - 1][v] / errs[i][v]) / r for v in VARIABLES})
-    return out
+    return [None] + [
+        observed_order(errs[i - 1], errs[i], hs[i - 1], hs[i]) for i in range(1, len(errs))
+    ]
 
 
 def time_order_study(

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from pnpf_fem import mms
+from pnpf_fem.convergence import observed_order
 from pnpf_fem.errors import InputError
 from pnpf_fem.fv.mesh import VoronoiMesh
 from pnpf_fem.fv.problem import FVState, PNPFProblem, initial_state
@@ -104,11 +105,7 @@ def accuracy_study(method: str, levels: int, degree: int = 1) -> dict[str, Any]:
         start = time.perf_counter()
         problem, state, history, dt = solve_mms(method, n)
         errors = mms_errors(problem, state)
-        orders = None
-        if out:
-            prev = out[-1]
-            ratio = math.log(prev["h"] / (1.0 / n))
-            orders = {v: math.log(prev["errors"][v] / errors[v]) / ratio for v in _VARIABLES}
+        orders = observed_order(out[-1]["errors"], errors, out[-1]["h"], 1.0 / n) if out else None
         out.append(
             {
                 "h": 1.0 / n,

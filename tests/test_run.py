@@ -171,7 +171,8 @@ def test_forced_solver_failure_exits_1(tmp_path, capsys, adaptive):
         assert "fell below dt_min" in err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "failed"
-    assert summary["newton"]["rejected_steps"] == (3 if adaptive else 0)  # 1e-9 → 2.5e-10
+    # 1e-9 → 5e-10 → 2.5e-10 → dt_min = 2e-10, each attempt failing
+    assert summary["newton"]["rejected_steps"] == (4 if adaptive else 0)
 
 
 def test_adaptive_steps_grow_up_to_dt_max(tmp_path):

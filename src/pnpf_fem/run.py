@@ -33,11 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from pnpf_fem.adaptive import AdaptiveControl, AdaptiveResult, adaptive_run
 from pnpf_fem.case import Case, load_case
 from pnpf_fem.errors import InputError, SolverError
 from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, unit_square
 from pnpf_fem.output import RunDirectory, git_commit
 from pnpf_fem.progress import TimeProgress
+from pnpf_fem.timeloop import time_steps
 from pnpf_fem.units import DimensionlessPNPF, nondimensionalize
 
 __all__ = [
@@ -347,6 +349,20 @@ def plot_fields(
 
 
 # -- the run ------------------------------------------------------------------------------------
+class _SimulationStepper:
+    """`adaptive_run`'s stepper protocol over a FEM or FV simulation."""
+
+    def __init__(self, sim: Any) -> None:
+        self.sim = sim
+
+    @property
+    def t(self) -> float:
+        return self.sim.t
+
+    def step(self, dt: float) -> dict[str, Any]:
+        return self.sim.advance(dt)
+
+
 def _row(obs: dict[str, Any], step: int, time_scale: float) -> dict[str, Any]:
     return {"step": step, "t_s": obs["t"] * time_scale, "dt_s": obs["dt"] * time_scale, **obs}
 
@@ -491,41 +507,67 @@ def run_case(
         )
     if not restart:
         write_outputs(fields=True)
+
+    def record(obs: dict[str, Any]) -> None:
+        nonlocal step
+        step += 1
+        its = int(obs["newton_iterations"])
+        stats["accepted_steps"] += 1
+        stats["newton_iterations"] += its
+        stats["max_newton"] = max(stats["max_newton"], its)
+        rows.append(_row(obs, step, tau))
+        if progress is not None:
+            progress.update(sim.t * tau, obs["dt"] * tau, its)
+        if step % oc["every"] == 0:
+            write_outputs(fields=True)
+        if oc["checkpoint_every"] and step % oc["checkpoint_every"] == 0:
+            checkpoint()
+
     try:
-        while sim.t < t_end * (1 - 1e-12):
-            if step >= tm["max_steps"]:
-                raise SolverError(
-                    f"max_steps = {tm['max_steps']} reached at t = {sim.t * tau:.6g} s "
-                    f"before end = {tm['end']} s"
-                )
-            h = min(dt, t_end - sim.t)
+        if adaptive:
+
+            def accept(obs: dict[str, Any], dt_next: float) -> None:
+                nonlocal dt
+                dt = dt_next  # what a checkpoint continues with
+                record({k: v for k, v in obs.items() if k != "rejected"})
+
+            control = AdaptiveControl(
+                dt0=min(max(dt, setup.dt_min), setup.dt_max),
+                dt_min=setup.dt_min,
+                dt_max=setup.dt_max,
+                grow=tm["growth"],
+                cut=tm["cut"],
+                easy_iterations=few,
+                hard_iterations=max(few, int(case.solver["max_iterations"])) + 1,  # no shrink
+                max_retries=10**9,  # cut until dt_min
+                max_steps=max(tm["max_steps"] - step, 1),
+            )
+            counts = AdaptiveResult()
+            rejected_before = stats["rejected_steps"]
             try:
-                obs = sim.advance(h)
+                stepper = _SimulationStepper(sim)
+                adaptive_run(stepper, t_end, control, callback=accept, result=counts)
             except SolverError as err:
-                if not adaptive:
-                    raise
-                stats["rejected_steps"] += 1
-                dt = h * tm["cut"]
-                if dt < setup.dt_min:
+                stats["rejected_steps"] = rejected_before + counts.rejected
+                if err.reason == "max_steps":
                     raise SolverError(
-                        f"time step fell below dt_min = {setup.dt_min * tau:.3g} s at "
-                        f"t = {sim.t * tau:.6g} s; last failure: {err}"
+                        f"max_steps = {tm['max_steps']} reached at t = {sim.t * tau:.6g} s "
+                        f"before end = {tm['end']} s"
                     ) from err
-                continue
-            step += 1
-            its = int(obs["newton_iterations"])
-            stats["accepted_steps"] += 1
-            stats["newton_iterations"] += its
-            stats["max_newton"] = max(stats["max_newton"], its)
-            rows.append(_row(obs, step, tau))
-            if adaptive and its <= few:
-                dt = min(max(dt, h) * tm["growth"], setup.dt_max)
-            if progress is not None:
-                progress.update(sim.t * tau, h * tau, its)
-            if step % oc["every"] == 0:
-                write_outputs(fields=True)
-            if oc["checkpoint_every"] and step % oc["checkpoint_every"] == 0:
-                checkpoint()
+                raise SolverError(
+                    f"time step fell below dt_min = {setup.dt_min * tau:.3g} s at "
+                    f"t = {sim.t * tau:.6g} s; last failure: {err}",
+                    reason=err.reason,
+                ) from err
+            stats["rejected_steps"] = rejected_before + counts.rejected
+        else:
+            for h in time_steps(sim.t, dt, t_end=t_end):
+                if step >= tm["max_steps"]:
+                    raise SolverError(
+                        f"max_steps = {tm['max_steps']} reached at t = {sim.t * tau:.6g} s "
+                        f"before end = {tm['end']} s"
+                    )
+                record(sim.advance(h))
     except SolverError as err:
         if progress is not None:
             progress.close()

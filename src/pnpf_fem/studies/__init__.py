@@ -1,6 +1,6 @@
 """Studies of the PNPF paper's Section 4 that run FEM and FV side by side."""
 
-from pnpf_fem.studies.adaptive import (
+from pnpf_fem.adaptive import (
     AdaptiveControl,
     AdaptiveResult,
     FEMStepper,

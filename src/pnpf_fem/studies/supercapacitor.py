@@ -7,7 +7,7 @@ Charging (§4.3.1): the comb cell of `pnpf_fem.geometries.supercapacitor`, c¹ =
 C_T = 194, k ≈ 702.5, τ ≈ 0.97 µs — so the paper's t = 30 µs is t ≈ 30.8 τ.
 
 Both discretizations run on the *same* conformed triangulation (FEM P1 and FV Voronoi boxes share
-the vertices), each with the adaptive stepper of `pnpf_fem.studies.adaptive`, and record per
+the vertices), each with the adaptive stepper of `pnpf_fem.adaptive`, and record per
 accepted step: total mass Σ_ℓ⟨c^ℓ,1⟩, S = S1 + S2 of (2.4)/(3.11), min c, min T and max/mean
 ΔT = (T − 1)·T0 in kelvin (Fig. 4 and Fig. 5 quantities).
 
@@ -38,16 +38,16 @@ from typing import Any
 
 import numpy as np
 
-from pnpf_fem.errors import InputError
-from pnpf_fem.geometries.supercapacitor import CombElectrodes, supercapacitor_mesh
-from pnpf_fem.meshing import TaggedTriangulation
-from pnpf_fem.studies.adaptive import (
+from pnpf_fem.adaptive import (
     AdaptiveControl,
     AdaptiveResult,
     FEMStepper,
     FVStepper,
     adaptive_run,
 )
+from pnpf_fem.errors import InputError
+from pnpf_fem.geometries.supercapacitor import CombElectrodes, supercapacitor_mesh
+from pnpf_fem.meshing import TaggedTriangulation
 from pnpf_fem.units import DimensionlessPNPF, nondimensionalize, supercapacitor_parameters
 
 __all__ = [
@@ -192,7 +192,7 @@ def run_fv(
     series.psi_star.append(psi_t(0.0))
     series.setup_time = time.perf_counter() - start
 
-    def callback(obs: dict[str, Any]) -> None:
+    def callback(obs: dict[str, Any], dt_next: float) -> None:
         series.record(obs, stepper.state.T, weights, T0)
         series.psi_star.append(psi_t(obs["t"]))
 
@@ -238,7 +238,7 @@ def run_fem(
     series.psi_star.append(psi_t(0.0))
     series.setup_time = time.perf_counter() - start
 
-    def callback(obs: dict[str, Any]) -> None:
+    def callback(obs: dict[str, Any], dt_next: float) -> None:
         series.record(obs, temperature(), weights, T0)
         series.psi_star.append(psi_t(obs["t"]))
 

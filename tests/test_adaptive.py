@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from pnpf_fem.adaptive import AdaptiveControl, FEMStepper, FVStepper, adaptive_run
 from pnpf_fem.errors import InputError, SolverError
-from pnpf_fem.studies.adaptive import AdaptiveControl, FEMStepper, FVStepper, adaptive_run
 
 
 class FakeFEM:
@@ -92,7 +92,7 @@ def test_gives_up_at_dt_min_and_after_max_retries():
 
 
 def test_max_steps_and_bad_control():
-    with pytest.raises(RuntimeError, match="steps reached"):
+    with pytest.raises(SolverError, match="steps reached"):
         adaptive_run(
             FEMStepper(FakeFEM(10.0)),
             1.0,

@@ -144,26 +144,30 @@ def adaptive_run(
     t_end: float,
     control: AdaptiveControl,
     breakpoints: Sequence[float] = (),
-    callback: Callable[[dict[str, Any]], None] | None = None,
+    callback: Callable[[dict[str, Any], float], None] | None = None,
+    result: AdaptiveResult | None = None,
 ) -> AdaptiveResult:
     """Advance `stepper` from its time to `t_end` with adaptive Δt.
 
     Steps are shortened to land exactly on `t_end` and on every `breakpoints` time in between
     (e.g. the corners of a cyclic-voltammetry ramp). Raises SolverError when a step still fails
-    at dt_min or after max_retries cuts (the stepper is left at the last accepted step), and
-    RuntimeError when max_steps is exceeded.
+    at dt_min or after max_retries cuts (the stepper is left at the last accepted step), or when
+    max_steps is exceeded (reason "max_steps"). `callback(obs, dt_next)` sees every accepted
+    step and the step proposed after it (to checkpoint a run that can continue). Pass `result`
+    to keep the counts of a run that ends in an exception.
     """
     start = time.perf_counter()
     if not math.isfinite(t_end):
         raise InputError(f"adaptive_run: t_end must be finite, got {t_end}")
     tol = 1e-12 * max(1.0, abs(t_end))
     stops = [*sorted(b for b in breakpoints if stepper.t + tol < b < t_end - tol), t_end]
-    result = AdaptiveResult()
+    result = result if result is not None else AdaptiveResult()
     dt = control.dt0
     while stepper.t < t_end - tol:
         if result.accepted >= control.max_steps:
-            raise RuntimeError(
-                f"adaptive_run: {control.max_steps} steps reached at t = {stepper.t:g} < {t_end:g}"
+            raise SolverError(
+                f"adaptive_run: {control.max_steps} steps reached at t = {stepper.t:g} < {t_end:g}",
+                reason="max_steps",
             )
         while stops[0] <= stepper.t + tol:
             stops.pop(0)
@@ -192,8 +196,6 @@ def adaptive_run(
         obs["rejected"] = retries
         result.history.append(obs)
         result.accepted += 1
-        if callback is not None:
-            callback(obs)
         its = int(obs.get("newton_iterations", 0))
         # after a cut, continue with the step that worked; otherwise scale the proposed step
         # (not a step that was shortened to land on a stop)
@@ -205,6 +207,8 @@ def adaptive_run(
         else:
             nxt = base
         dt = min(max(nxt, control.dt_min), control.dt_max)
+        if callback is not None:
+            callback(obs, dt)
     result.last_dt = dt
     result.wall_time = time.perf_counter() - start
     return result

@@ -47,8 +47,8 @@ from pnpf_fem.fv.operators import (
     scatter_edges,
     weighted_stiffness,
 )
-from pnpf_fem.fv.problem import FVState, PNPFProblem
-from pnpf_fem.fv.solver import SolverControl, newton, sparse_solve
+from pnpf_fem.fv.problem import FVScheme, FVState
+from pnpf_fem.fv.solver import newton, sparse_solve
 
 __all__ = ["SchemeI"]
 
@@ -60,15 +60,10 @@ def _mobility(mesh: VoronoiMesh, c: FloatArray) -> FloatArray:
     return harmonic_average_with_derivatives(mesh, c, check=False)[0]
 
 
-class SchemeI:
+class SchemeI(FVScheme):
     """Scheme I on a Voronoi mesh: `step(state, dt)` → (new state, observables)."""
 
     name = "fv1"
-
-    def __init__(self, problem: PNPFProblem, control: SolverControl | None = None) -> None:
-        self.problem = problem
-        self.control = control or SolverControl()
-        self._poisson = problem.poisson_matrix()
 
     def residual_function(self, state: FVState, dt: float):
         """The (c, ψ) step's residual closure x ↦ (R(x), J(x) or None), x = [η¹..η^M, ψ]."""

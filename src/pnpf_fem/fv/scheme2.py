@@ -31,23 +31,18 @@ from pnpf_fem.errors import InputError
 from pnpf_fem.fv.assembly import BlockCoo
 from pnpf_fem.fv.observables import observables
 from pnpf_fem.fv.operators import harmonic_average_with_derivatives, scatter_edges
-from pnpf_fem.fv.problem import FVState, PNPFProblem
-from pnpf_fem.fv.solver import SolverControl, newton
+from pnpf_fem.fv.problem import FVScheme, FVState
+from pnpf_fem.fv.solver import newton
 
 __all__ = ["SchemeII"]
 
 FloatArray = npt.NDArray[np.float64]
 
 
-class SchemeII:
+class SchemeII(FVScheme):
     """Scheme II on a Voronoi mesh: `step(state, dt)` → (new state, observables)."""
 
     name = "fv2"
-
-    def __init__(self, problem: PNPFProblem, control: SolverControl | None = None) -> None:
-        self.problem = problem
-        self.control = control or SolverControl()
-        self._poisson = problem.poisson_matrix()
 
     def residual_function(self, state: FVState, dt: float):
         """The step's residual closure x ↦ (R(x), J(x) or None), x = [η¹..η^M, ψ, ξ]."""

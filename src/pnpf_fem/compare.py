@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -169,6 +170,17 @@ def format_compare_table(result: dict[str, Any]) -> str:
 def _run(args: argparse.Namespace) -> int:
     from mpi4py import MPI
 
+    if args.case_file is not None:
+        from pnpf_fem.compare_case import compare_case, format_case_comparison
+        from pnpf_fem.output import RunDirectory
+
+        if args.case != "all":
+            raise InputError("give either a case file or --case, not both")
+        result = compare_case(args.case_file, args.order)
+        if args.output is not None:
+            RunDirectory(args.output).write_json("comparison.json", result)
+        print(json.dumps(result, indent=2) if args.json else format_case_comparison(result))
+        return 0
     cases = CASES if args.case == "all" else (args.case,)
     results = [compare(c, args.order, args.levels) for c in cases]
     if MPI.COMM_WORLD.rank == 0:
@@ -181,9 +193,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "compare", help="run FEM and FV on the same meshes and print their differences"
+        "compare",
+        help="run FEM and FV on the same meshes and print their differences",
+        description="FEM against FV on one mesh: a case file (pnpf-fem compare CASE.toml), or "
+        "the built-in mesh-refinement studies (--case mms|charging|all).",
     )
-    p.add_argument("--case", default="all", help="mms | charging | all")
+    p.add_argument("case_file", nargs="?", default=None, help="a case file (TOML) to compare")
+    p.add_argument("--case", default="all", help="built-in study: mms | charging | all")
+    p.add_argument("--output", type=Path, default=None, help="write comparison.json here")
     p.add_argument("--order", default="1", help="1: fem1 vs fv1 (Scheme I); 2: fem2 vs fv2")
     p.add_argument("--levels", type=int, default=3, help="meshes h = 1/8, 1/16, ...")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -32,7 +32,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +51,20 @@ from pnpf_fem.meshing import TaggedTriangulation
 from pnpf_fem.units import DimensionlessPNPF, nondimensionalize, supercapacitor_parameters
 
 __all__ = [
+    "PAPER_SCAN_RATES",
+    "PSI_MAX_CV",
     "QUICK",
     "ChargingConfig",
     "Series",
     "charging_study",
     "compare",
     "cv_config",
+    "cv_half_period",
+    "cv_study",
+    "fit_power_law",
+    "heating_slope",
+    "last_cycle",
+    "loop_intersections",
     "run_fem",
     "run_fv",
     "scan_rate_to_dimensionless",
@@ -96,6 +104,7 @@ class ChargingConfig:
     )
     breakpoints: tuple[float, ...] = ()
     fem_options: Any = None  # pnpf_fem.fem.SolverOptions (None: FEM_PETSC_OPTIONS)
+    snapshots: tuple[float, ...] = ()  # times [τ] at which vertex fields are kept
 
     def __post_init__(self) -> None:
         if self.fv_scheme not in FV_SCHEMES:
@@ -104,6 +113,13 @@ class ChargingConfig:
             raise InputError(f"fem_scheme must be one of {FEM_SCHEMES}, got {self.fem_scheme!r}")
         if not (math.isfinite(self.t_end) and self.t_end > 0):
             raise InputError(f"t_end must be positive, got {self.t_end}")
+        for t in self.snapshots:
+            if not 0 < t <= self.t_end:
+                raise InputError(f"snapshot time {t} must lie in (0, t_end = {self.t_end}]")
+
+    def stops(self) -> tuple[float, ...]:
+        """Times the steps must land on: the CV corners and the snapshot times."""
+        return tuple(sorted(set(self.breakpoints) | {t for t in self.snapshots if t < self.t_end}))
 
 
 # The quick variant: two fingers with one branch pair, 0.5 nm at the electrodes (~350 vertices),
@@ -136,11 +152,16 @@ class Series:
     mean_dT_K: list[float] = field(default_factory=list)
     psi_star: list[float] = field(default_factory=list)
     current: list[float] = field(default_factory=list)  # FEM: current_gamma2 (dQ/dt); FV: nan
+    # ionic charge Σ_ℓ z_ℓ⟨c^ℓ, 1⟩ in the half x > 0 (vertices on x = 0 count half): its time
+    # derivative is the bulk current through the mid-plane x = 0 (Fig. 6(a)), for FEM and FV alike
+    charge_right: list[float] = field(default_factory=list)
     newton_iterations: list[int] = field(default_factory=list)
     accepted: int = 0
     rejected: int = 0
     run_time: float = 0.0  # wall time of the time loop [s]
     setup_time: float = 0.0  # problem/scheme construction [s]
+    # snapshot time [τ] → vertex fields c1, c2, psi, dT_K (triangulation vertex order)
+    snapshots: dict[float, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def record(self, obs: dict[str, Any], T: np.ndarray, weights: np.ndarray, T0: float) -> None:
         self.t.append(float(obs["t"]))
@@ -156,7 +177,31 @@ class Series:
         self.newton_iterations.append(int(obs.get("newton_iterations", 0)))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {k: np.asarray(v) for k, v in asdict(self).items() if isinstance(v, list)}
+        return {k: np.asarray(v) for k, v in vars(self).items() if isinstance(v, list)}
+
+    def bulk_current(self) -> np.ndarray:
+        """I(t) = −dQ₊/dt at the accepted steps (backward differences; 0 at t = 0).
+
+        The ionic current through the mid-plane x = 0 from Γ2 (x > 0) towards Γ3, so charging
+        the positive electrode Γ2 gives I > 0 (the sign of Fig. 6(a)).
+        """
+        t, q = np.asarray(self.t), np.asarray(self.charge_right)
+        out = np.zeros_like(t)
+        out[1:] = -np.diff(q) / np.diff(t)
+        return out
+
+    def keep_snapshot(
+        self, t: float, snapshot_times: Sequence[float], fields: Callable[[], dict[str, np.ndarray]]
+    ) -> None:
+        for ts in snapshot_times:
+            if abs(t - ts) <= 1e-9 * max(1.0, ts) and ts not in self.snapshots:
+                self.snapshots[ts] = fields()
+
+
+def _right_half_weights(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Control-volume weights of the half x > 0, vertices on the mid-plane counted half."""
+    tol = 1e-12 * max(1.0, float(np.abs(x).max()))
+    return weights * np.where(x > tol, 1.0, np.where(x < -tol, 0.0, 0.5))
 
 
 def study_mesh(config: ChargingConfig) -> TaggedTriangulation:
@@ -169,8 +214,14 @@ def _psi_of_t(config: ChargingConfig) -> Callable[[float], float]:
     return p if callable(p) else (lambda _t: float(p))
 
 
+Progress = Callable[[float, float, int], None]  # (t, dt_next, Newton iterations)
+
+
 def run_fv(
-    tri: TaggedTriangulation, model: DimensionlessPNPF, config: ChargingConfig
+    tri: TaggedTriangulation,
+    model: DimensionlessPNPF,
+    config: ChargingConfig,
+    progress: Progress | None = None,
 ) -> tuple[Series, Any]:
     """FV (Scheme I or II) run of `config`; returns the series and the final FVState."""
     from pnpf_fem import fv
@@ -186,23 +237,44 @@ def run_fv(
     stepper = FVStepper(scheme, state)
     T0 = model.scales.temperature if model.scales else 300.0
     weights = pb.mesh.volumes
+    right = _right_half_weights(np.asarray(tri.points)[:, 0], weights)
+    z = np.asarray(model.valences)
     series = Series(config.fv_scheme, pb.mesh.num_vertices)
     psi_t = _psi_of_t(config)
-    series.record(fv.observables(pb, state, 0.0, 0, 0.0), state.T, weights, T0)
-    series.psi_star.append(psi_t(0.0))
+
+    def fields() -> dict[str, np.ndarray]:
+        s = stepper.state
+        return {
+            "c1": s.c[0].copy(),
+            "c2": s.c[1].copy(),
+            "psi": s.psi.copy(),
+            "dT_K": (s.T - 1.0) * T0,
+        }
+
+    def record(obs: dict[str, Any]) -> None:
+        series.record(obs, stepper.state.T, weights, T0)
+        series.psi_star.append(psi_t(obs["t"]))
+        series.charge_right.append(float(right @ (z @ stepper.state.c)))
+        series.keep_snapshot(obs["t"], config.snapshots, fields)
+
+    record(fv.observables(pb, state, 0.0, 0, 0.0))
     series.setup_time = time.perf_counter() - start
 
     def callback(obs: dict[str, Any], dt_next: float) -> None:
-        series.record(obs, stepper.state.T, weights, T0)
-        series.psi_star.append(psi_t(obs["t"]))
+        record(obs)
+        if progress is not None:
+            progress(obs["t"], dt_next, int(obs.get("newton_iterations", 0)))
 
-    result = adaptive_run(stepper, config.t_end, config.control, config.breakpoints, callback)
+    result = adaptive_run(stepper, config.t_end, config.control, config.stops(), callback)
     _finish(series, result)
     return series, stepper.state
 
 
 def run_fem(
-    tri: TaggedTriangulation, model: DimensionlessPNPF, config: ChargingConfig
+    tri: TaggedTriangulation,
+    model: DimensionlessPNPF,
+    config: ChargingConfig,
+    progress: Progress | None = None,
 ) -> tuple[Series, Any]:
     """FEM (P1; fem1/fem2/fem-be) run of `config`; returns the series and the scheme."""
     import ufl
@@ -232,18 +304,39 @@ def run_fem(
         return np.exp(scheme.u.x.array.reshape(-1, M + 2)[:, M + 1])
 
     T0 = model.scales.temperature if model.scales else 300.0
+    right = _right_half_weights(scheme.V.tabulate_dof_coordinates()[:, 0], weights)
+    z = np.asarray(model.valences)
     series = Series(config.fem_scheme, tri.num_vertices)
     psi_t = _psi_of_t(config)
-    series.record(scheme.initial_observables(), temperature(), weights, T0)
-    series.psi_star.append(psi_t(0.0))
+
+    def fields() -> dict[str, np.ndarray]:
+        def col(i: int) -> np.ndarray:
+            return fem.gather_vertex_values(fmesh, scheme.u, i)
+
+        return {
+            "c1": np.exp(col(0)),
+            "c2": np.exp(col(1)),
+            "psi": col(M),
+            "dT_K": (np.exp(col(M + 1)) - 1.0) * T0,
+        }
+
+    def record(obs: dict[str, Any]) -> None:
+        series.record(obs, temperature(), weights, T0)
+        series.psi_star.append(psi_t(obs["t"]))
+        c = np.exp(scheme.u.x.array.reshape(-1, M + 2)[:, :M])
+        series.charge_right.append(float(right @ (c @ z)))
+        series.keep_snapshot(obs["t"], config.snapshots, fields)
+
+    record(scheme.initial_observables())
     series.setup_time = time.perf_counter() - start
 
     def callback(obs: dict[str, Any], dt_next: float) -> None:
-        series.record(obs, temperature(), weights, T0)
-        series.psi_star.append(psi_t(obs["t"]))
+        record(obs)
+        if progress is not None:
+            progress(obs["t"], dt_next, int(obs.get("newton_iterations", 0)))
 
     result = adaptive_run(
-        FEMStepper(scheme), config.t_end, config.control, config.breakpoints, callback
+        FEMStepper(scheme), config.t_end, config.control, config.stops(), callback
     )
     _finish(series, result)
     return series, scheme
@@ -259,6 +352,7 @@ def charging_study(
     config: ChargingConfig = QUICK,
     methods: Sequence[str] = ("fv", "fem"),
     tri: TaggedTriangulation | None = None,
+    progress: Callable[[str], Progress | None] | None = None,
 ) -> dict[str, Series]:
     """Run `config` with FV and/or FEM on the same mesh; series keyed "fv" / "fem"."""
     unknown = set(methods) - {"fv", "fem"}
@@ -267,10 +361,10 @@ def charging_study(
     model = nondimensionalize(supercapacitor_parameters())
     tri = tri if tri is not None else study_mesh(config)
     out: dict[str, Series] = {}
-    if "fv" in methods:
-        out["fv"] = run_fv(tri, model, config)[0]
-    if "fem" in methods:
-        out["fem"] = run_fem(tri, model, config)[0]
+    for method, run in (("fv", run_fv), ("fem", run_fem)):
+        if method in methods:
+            bar = progress(method) if progress is not None else None
+            out[method] = run(tri, model, config, bar)[0]
     return out
 
 
@@ -334,6 +428,12 @@ def summary(results: dict[str, Series]) -> dict[str, Any]:
 # --- cyclic voltammetry (4.4) -----------------------------------------------------------------
 
 
+# The paper's constant 25 in (4.4), read as the upper voltage in units of k_BT0/e (0.646 V).
+PSI_MAX_CV = 25.0
+# The scan rates of Fig. 7(b) [V/µs].
+PAPER_SCAN_RATES = (1.29, 2.58, 3.87, 5.16)
+
+
 def scan_rate_to_dimensionless(rate_V_per_us: float, model: DimensionlessPNPF) -> float:
     """A scan rate ν in V/µs in units of (k_BT0/e)/τ."""
     if model.scales is None:
@@ -361,7 +461,7 @@ def triangular_wave(psi_max: float, rate: float) -> tuple[Callable[[float], floa
 def cv_config(
     rate_V_per_us: float,
     cycles: int = 1,
-    psi_max: float = 2.0,
+    psi_max: float = PSI_MAX_CV,
     base: ChargingConfig = QUICK,
 ) -> ChargingConfig:
     """A CV run of `cycles` periods 2 t0 at scan rate ν [V/µs], steps landing on the corners."""
@@ -372,6 +472,109 @@ def cv_config(
     ctl = replace(base.control, dt_max=min(base.control.dt_max, t0 / 20.0))
     ctl = replace(ctl, dt0=min(ctl.dt0, ctl.dt_max))
     return replace(base, psi_star=wave, t_end=2 * cycles * t0, breakpoints=corners, control=ctl)
+
+
+def cv_half_period(rate_V_per_us: float, psi_max: float = PSI_MAX_CV) -> float:
+    """t0 of (4.4) in τ for a scan rate in V/µs."""
+    model = nondimensionalize(supercapacitor_parameters())
+    return psi_max / scan_rate_to_dimensionless(rate_V_per_us, model)
+
+
+def cv_study(
+    rates: Sequence[float] = PAPER_SCAN_RATES,
+    cycles: int = 3,
+    psi_max: float = PSI_MAX_CV,
+    base: ChargingConfig = QUICK,
+    methods: Sequence[str] = ("fv", "fem"),
+    tri: TaggedTriangulation | None = None,
+    progress: Callable[[str], Progress | None] | None = None,
+) -> dict[float, dict[str, Series]]:
+    """CV runs (4.4) at each scan rate [V/µs] with FV and/or FEM on one mesh."""
+    if cycles < 1:
+        raise InputError(f"cycles must be at least 1, got {cycles}")
+    if not rates or any(not (r > 0) for r in rates):
+        raise InputError(f"scan rates must be positive, got {tuple(rates)}")
+    tri = tri if tri is not None else study_mesh(base)
+    out: dict[float, dict[str, Series]] = {}
+    for rate in rates:
+        cfg = cv_config(rate, cycles, psi_max, base)
+        label = (lambda m, r=rate: progress(f"CV {r:g} V/us {m}")) if progress else None
+        out[float(rate)] = charging_study(cfg, methods, tri=tri, progress=label)
+    return out
+
+
+def heating_slope(series: Series, t0: float, cycles: int, time_unit_us: float) -> float:
+    """Cycle-averaged slope χ of the mean ΔT [K/µs]: from the end of cycle 1 to the last one.
+
+    Sampling ΔT at the cycle ends 2k t0 removes the reversible oscillation within a cycle; with
+    one cycle the slope from t = 0 is used.
+    """
+    a = series.arrays()
+    t, dT = a["t"], a["mean_dT_K"]
+
+    def at(tk: float) -> float:
+        return float(np.interp(tk, t, dT))
+
+    if cycles == 1:
+        return at(2 * t0) / (2 * t0 * time_unit_us)
+    return (at(2 * cycles * t0) - at(2 * t0)) / (2 * (cycles - 1) * t0 * time_unit_us)
+
+
+def fit_power_law(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
+    """Least-squares fit log y = a + b log x: exponent b, its standard error and prefactor e^a.
+
+    The standard error is sqrt(SSR/(n−2) / Σ(log x − mean)²) (nan for two points).
+    """
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    if lx.size < 2 or not np.all(np.isfinite(ly)):
+        raise InputError(f"a power-law fit needs ≥ 2 positive values, got {list(y)}")
+    b, a = np.polyfit(lx, ly, 1)
+    n = lx.size
+    ssr = float(np.sum((ly - (a + b * lx)) ** 2))
+    sxx = float(np.sum((lx - lx.mean()) ** 2))
+    stderr = math.sqrt(ssr / (n - 2) / sxx) if n > 2 else math.nan
+    return {"exponent": float(b), "exponent_stderr": stderr, "prefactor": float(math.exp(a))}
+
+
+def last_cycle(series: Series, t0: float, cycles: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ψ*, I) of the last cycle 2(n−1)t0 ≤ t ≤ 2n t0, I the bulk current dQ₊/dt."""
+    t = np.asarray(series.t)
+    keep = t >= 2 * (cycles - 1) * t0 * (1 - 1e-12)
+    return np.asarray(series.psi_star)[keep], series.bulk_current()[keep]
+
+
+def _segments_cross(p1, p2, q1, q2) -> tuple[float, float] | None:
+    d = (p2[0] - p1[0]) * (q2[1] - q1[1]) - (p2[1] - p1[1]) * (q2[0] - q1[0])
+    if d == 0.0:
+        return None
+    s = ((q1[0] - p1[0]) * (q2[1] - q1[1]) - (q1[1] - p1[1]) * (q2[0] - q1[0])) / d
+    u = ((q1[0] - p1[0]) * (p2[1] - p1[1]) - (q1[1] - p1[1]) * (p2[0] - p1[0])) / d
+    if 0.0 < s < 1.0 and 0.0 < u < 1.0:
+        return (p1[0] + s * (p2[0] - p1[0]), p1[1] + s * (p2[1] - p1[1]))
+    return None
+
+
+def loop_intersections(psi: Sequence[float], current: Sequence[float]) -> list[tuple[float, float]]:
+    """Self-intersections (ψ, I) of the I–V polyline, i.e. crossings of its charging and
+    discharging branches (Fig. 7(b)); adjacent segments and the closing corner are ignored.
+
+    Both axes are scaled to unit range first, so the test does not depend on units.
+    """
+    x, y = np.asarray(psi, float), np.asarray(current, float)
+    if x.size < 4:
+        return []
+    sx, sy = np.ptp(x) or 1.0, np.ptp(y) or 1.0
+    pts = np.column_stack([(x - x.min()) / sx, (y - y.min()) / sy])
+    found: list[tuple[float, float]] = []
+    n = len(pts) - 1
+    for i in range(n):
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue
+            hit = _segments_cross(pts[i], pts[i + 1], pts[j], pts[j + 1])
+            if hit is not None:
+                found.append((x.min() + hit[0] * sx, y.min() + hit[1] * sy))
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -406,7 +609,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     info = summary(results)
     print(json.dumps(info, indent=2))
     if args.json is not None:
-        payload = {"summary": info, "series": {k: asdict(s) for k, s in results.items()}}
+        series = {k: {n: v.tolist() for n, v in s.arrays().items()} for k, s in results.items()}
+        payload = {"summary": info, "series": series}
         args.json.write_text(json.dumps(payload))
 
 

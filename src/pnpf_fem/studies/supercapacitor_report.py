@@ -1,0 +1,489 @@
+"""`pnpf-fem reproduce supercapacitor`: the PNPF paper's §4.3 study as one command.
+
+Runs the charging case (Figs. 4–5) and cyclic voltammetry at the paper's scan rates (Figs. 6–7)
+with FV Scheme II and FEM (fem2) on the same comb mesh, and writes to one output folder:
+
+- `summary.json` and `summary.txt`: the set-up (scales we chose where the paper is silent),
+  per-method figures, the FEM–FV comparison, the CV heating slopes χ with the fitted exponent of
+  χ ∝ ν^b and its standard error, and the detected I–V loop intersections;
+- CSV time series (`charging_<method>.csv`, `cv_<rate>_<method>.csv`);
+- VTX folders for ParaView (`charging_<method>.bp`: c1, c2, ψ, ΔT at the snapshot times);
+- PNG figures in the style of Figs. 4–7.
+
+Everything is written into a hidden sibling folder first and moved into place at the end, so an
+interrupted run leaves no half-written result. The study runs in serial (it gathers vertex values).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pnpf_fem.errors import InputError
+from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.output import RunDirectory, git_commit
+from pnpf_fem.progress import TimeProgress
+from pnpf_fem.studies.supercapacitor import (
+    PAPER_SCAN_RATES,
+    PSI_MAX_CV,
+    QUICK,
+    ChargingConfig,
+    Series,
+    charging_study,
+    cv_half_period,
+    cv_study,
+    fit_power_law,
+    heating_slope,
+    last_cycle,
+    loop_intersections,
+    study_mesh,
+    summary,
+)
+from pnpf_fem.units import nondimensionalize, supercapacitor_parameters
+
+__all__ = ["ReproductionPlan", "SupercapacitorResults", "register", "reproduce_supercapacitor"]
+
+SNAPSHOT_TIMES_US = (0.1, 1.0, 30.0)  # Fig. 5
+
+
+@dataclass(frozen=True)
+class ReproductionPlan:
+    """What one reproduction runs: the charging case, the CV rates [V/µs] and cycles."""
+
+    charging: ChargingConfig
+    cv_base: ChargingConfig
+    rates: tuple[float, ...]
+    cycles: int
+    psi_max: float
+    methods: tuple[str, ...]
+    label: str
+
+    @classmethod
+    def full(cls, methods: Sequence[str] = ("fv", "fem")) -> ReproductionPlan:
+        tau = _tau_us()
+        base = ChargingConfig()
+        charging = replace(base, snapshots=tuple(t / tau for t in SNAPSHOT_TIMES_US))
+        return cls(charging, base, PAPER_SCAN_RATES, 3, PSI_MAX_CV, tuple(methods), "full")
+
+    @classmethod
+    def quick(cls, methods: Sequence[str] = ("fv", "fem")) -> ReproductionPlan:
+        """Coarse comb (≈350 vertices), 3 τ of charging, two rates with two cycles each."""
+        tau = _tau_us()
+        snaps = (0.1 / tau, 1.0 / tau, QUICK.t_end)
+        charging = replace(QUICK, snapshots=snaps)
+        rates = (PAPER_SCAN_RATES[0], PAPER_SCAN_RATES[-1])
+        return cls(charging, QUICK, rates, 2, PSI_MAX_CV, tuple(methods), "quick")
+
+
+@dataclass(frozen=True, eq=False)
+class SupercapacitorResults:
+    """The summary (as written to summary.json) and the time series of every run."""
+
+    info: dict[str, Any]
+    charging: dict[str, Series]
+    cv: dict[float, dict[str, Series]]
+
+
+def _tau_us() -> float:
+    model = nondimensionalize(supercapacitor_parameters())
+    return model.scales.time * 1e6
+
+
+# -- series → rows ---------------------------------------------------------------------------
+def _rows(series: Series, tau_us: float) -> list[dict[str, Any]]:
+    a = series.arrays()
+    current = series.bulk_current()
+    keys = ("dt", "mass", "S", "S1", "S2", "min_c", "min_T", "max_dT_K", "mean_dT_K", "psi_star")
+    rows = []
+    for i, t in enumerate(a["t"]):
+        row: dict[str, Any] = {"t_us": t * tau_us, "t_tau": t}
+        row |= {k: float(a[k][i]) for k in keys}
+        row["bulk_current"] = float(current[i])
+        row["newton_iterations"] = int(a["newton_iterations"][i])
+        rows.append(row)
+    return rows
+
+
+def _write_vtx(tri: TaggedTriangulation, series: Series, path: Path, tau_us: float) -> None:
+    """The snapshot fields as P1 functions on the DOLFINx mesh of `tri` (VTX, time in µs)."""
+    from dolfinx import fem as dfem
+    from dolfinx.io import VTXWriter
+    from mpi4py import MPI
+
+    from pnpf_fem.compat import lagrange_space
+    from pnpf_fem.fem import from_triangulation
+
+    fmesh = from_triangulation(tri, MPI.COMM_SELF)
+    V = lagrange_space(fmesh.mesh, 1)
+    names = ("c1", "c2", "psi", "dT_K")
+    funcs = {n: dfem.Function(V, name=n) for n in names}
+    ncells = fmesh.mesh.topology.index_map(2).size_local
+    dofs = np.asarray(V.dofmap.list[:ncells]).ravel()
+    verts = fmesh.input_vertex[np.asarray(fmesh.mesh.geometry.dofmap[:ncells]).ravel()]
+    with VTXWriter(MPI.COMM_SELF, str(path), list(funcs.values()), engine="BP4") as writer:
+        for t in sorted(series.snapshots):
+            fields = series.snapshots[t]
+            for n, f in funcs.items():
+                f.x.array[dofs] = fields[n][verts]
+            writer.write(t * tau_us)
+
+
+# -- figures ---------------------------------------------------------------------------------
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_charging(results: dict[str, Series], tau_us: float, path: Path) -> None:
+    """Fig. 4 style: entropy and its parts, mass, min c, ΔT against time (log axis)."""
+    plt = _plt()
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7), constrained_layout=True)
+    panels = [
+        ("entropy S", "S"),
+        ("S1 (temperature part)", "S1"),
+        ("S2 (ionic part)", "S2"),
+        ("relative mass change", "mass"),
+        ("min c", "min_c"),
+        ("ΔT [K] (max, mean --)", "max_dT_K"),
+    ]
+    for ax, (title, key) in zip(axes.ravel(), panels, strict=True):
+        for s in results.values():
+            a = s.arrays()
+            t = a["t"][1:] * tau_us
+            y = a[key][1:]
+            if key == "mass":
+                y = y / a["mass"][0] - 1.0
+            (line,) = ax.plot(t, y, marker=".", ms=3, label=s.method)
+            if key == "max_dT_K":
+                ax.plot(t, a["mean_dT_K"][1:], ls="--", color=line.get_color())
+        ax.set_xscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("t [µs]")
+        ax.legend(fontsize=8)
+        ax.ticklabel_format(axis="y", useOffset=False)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_snapshots(tri: TaggedTriangulation, series: Series, tau_us: float, path: Path) -> None:
+    """Fig. 5 style: c¹, ψ and ΔT at the snapshot times (rows: times)."""
+    plt = _plt()
+    from matplotlib.tri import Triangulation
+
+    mtri = Triangulation(tri.points[:, 0], tri.points[:, 1], tri.triangles)
+    times = sorted(series.snapshots)
+    cols = (("c1", "c¹ / c₀"), ("psi", "ψ [k_BT₀/e]"), ("dT_K", "ΔT [K]"))
+    fig, axes = plt.subplots(
+        len(times), 3, figsize=(14, 3.4 * len(times)), squeeze=False, constrained_layout=True
+    )
+    for r, t in enumerate(times):
+        for c, (key, label) in enumerate(cols):
+            ax = axes[r, c]
+            im = ax.tripcolor(mtri, series.snapshots[t][key], shading="gouraud", cmap="viridis")
+            ax.set_aspect("equal")
+            ax.set_title(f"{label}, t = {t * tau_us:.3g} µs ({series.method})", fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_cv(
+    cv: dict[float, dict[str, Series]], slopes: dict[str, Any], tau_us: float, path: Path
+) -> None:
+    """Fig. 6 style: bulk current, ΔT, χ against ν (log–log, fit), S1 and S2 (fastest rate)."""
+    plt = _plt()
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8), constrained_layout=True)
+    fastest = max(cv)
+    for rate, runs in sorted(cv.items()):
+        for method, s in runs.items():
+            a = s.arrays()
+            ls = "-" if method == "fem" else ":"
+            axes[0, 0].plot(a["t"] * tau_us, s.bulk_current(), ls, label=f"{rate:g} V/µs {method}")
+            axes[0, 1].plot(a["t"] * tau_us, a["mean_dT_K"], ls, label=f"{rate:g} V/µs {method}")
+    axes[0, 0].set(title="bulk current I/I₀ at x = 0", xlabel="t [µs]")
+    axes[0, 1].set(title="mean ΔT [K]", xlabel="t [µs]")
+    ax = axes[1, 0]
+    for method, fit in slopes["fits"].items():
+        nu = np.asarray(slopes["rates"])
+        chi = np.asarray(slopes["chi_K_per_us"][method])
+        (pts,) = ax.loglog(nu, chi, "o", label=f"{method}: χ ∝ ν^{fit['exponent']:.2f}")
+        ax.loglog(nu, fit["prefactor"] * nu ** fit["exponent"], "-", lw=0.8, color=pts.get_color())
+    nu = np.asarray(slopes["rates"])
+    chi0 = np.asarray(next(iter(slopes["chi_K_per_us"].values())))
+    ax.loglog(nu, chi0[0] * (nu / nu[0]) ** 2, "k--", lw=0.8, label="ν² (paper)")
+    ax.set(title="heating slope χ [K/µs]", xlabel="scan rate ν [V/µs]")
+    ax = axes[1, 1]
+    for method, s in cv[fastest].items():
+        a = s.arrays()
+        t = a["t"] * tau_us
+        ax.plot(t, a["S1"] - a["S1"][0], label=f"S1 − S1(0) {method}")
+        ax.plot(t, a["S2"] - a["S2"][0], label=f"S2 − S2(0) {method}")
+        ax.plot(t, a["S"] - a["S"][0], label=f"S − S(0) {method}")
+    ax.set(title=f"entropy and its parts, ν = {fastest:g} V/µs", xlabel="t [µs]")
+    for ax in axes.ravel():
+        ax.legend(fontsize=7)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_iv(cv: dict[float, dict[str, Series]], loops: dict[str, Any], path: Path) -> None:
+    """Fig. 7(b) style: I/I₀ against ψ*(t) over the last cycle, crossings marked."""
+    plt = _plt()
+    methods = sorted({m for runs in cv.values() for m in runs})
+    fig, axes = plt.subplots(1, len(methods), figsize=(6 * len(methods), 4.6), squeeze=False)
+    for ax, method in zip(axes[0], methods, strict=True):
+        for rate in sorted(cv):
+            info = loops[f"{rate:g}"][method]
+            psi, cur = np.asarray(info["psi"]), np.asarray(info["current"])
+            (line,) = ax.plot(psi, cur, label=f"{rate:g} V/µs")
+            for x, y in info["intersections"]:
+                ax.plot([x], [y], "o", mfc="none", ms=9, color=line.get_color())
+        ax.set(title=f"I–V loops, last cycle ({method}); o = crossing", xlabel="ψ* [k_BT₀/e]")
+        ax.set_ylabel("I/I₀")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- the study -------------------------------------------------------------------------------
+def _cv_analysis(
+    cv: dict[float, dict[str, Series]], plan: ReproductionPlan, tau_us: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    rates = sorted(cv)
+    methods = sorted({m for runs in cv.values() for m in runs})
+    chi: dict[str, list[float]] = {m: [] for m in methods}
+    loops: dict[str, Any] = {}
+    for rate in rates:
+        t0 = cv_half_period(rate, plan.psi_max)
+        loops[f"{rate:g}"] = {}
+        for m in methods:
+            s = cv[rate][m]
+            chi[m].append(heating_slope(s, t0, plan.cycles, tau_us))
+            psi, cur = last_cycle(s, t0, plan.cycles)
+            loops[f"{rate:g}"][m] = {
+                "t0_us": t0 * tau_us,
+                "psi": psi.tolist(),
+                "current": cur.tolist(),
+                "intersections": loop_intersections(psi, cur),
+                "max_current": float(np.max(np.abs(cur))),
+            }
+    fits = {m: fit_power_law(rates, chi[m]) for m in methods if len(rates) >= 2}
+    slopes = {"rates": rates, "chi_K_per_us": chi, "fits": fits}
+    return slopes, loops
+
+
+def _summary_text(info: dict[str, Any]) -> str:
+    lines = [f"PNPF supercapacitor reproduction ({info['plan']})", ""]
+    lines.append("charging (paper: steady ΔT ≈ 2.37 K)")
+    lines.append(
+        f"{'method':>8} {'steps':>6} {'rej':>4} {'wall s':>8} {'ΔT max K':>9} "
+        f"{'ΔT mean K':>9} {'mass drift':>10} {'min dS':>10} {'min c':>9}"
+    )
+    for m, s in info["charging"].items():
+        if m == "fem_vs_fv":
+            continue
+        lines.append(
+            f"{s['method']:>8} {s['steps']:6d} {s['rejected']:4d} {s['run_time_s']:8.1f} "
+            f"{s['max_dT_K_final']:9.4f} {s['mean_dT_K_final']:9.4f} "
+            f"{s['mass_rel_drift']:10.2e} {s['min_dS']:10.2e} {s['min_c']:9.2e}"
+        )
+    if "fem_vs_fv" in info["charging"]:
+        c = info["charging"]["fem_vs_fv"]
+        lines.append(
+            f"FEM vs FV: final ΔT max rel. diff {c['max_dT_K_rel_diff_final']:.3%}, "
+            f"largest |ΔT diff| over time {c['max_dT_K_abs_diff_series']:.3g} K, "
+            f"S2 rel. diff {c['S2_rel_diff_final']:.2e}"
+        )
+    cv = info["cv"]
+    lines += ["", f"cyclic voltammetry (ψ* from 0 to {info['psi_max_V']:.3f} V, (4.4))"]
+    methods = list(cv["chi_K_per_us"])
+    lines.append(
+        f"{'ν V/µs':>8} {'t0 µs':>7}"
+        + "".join(
+            f" {'χ ' + m + ' K/µs':>13} {'|I|max ' + m:>11} {'cross ' + m:>8}" for m in methods
+        )
+    )
+    for i, rate in enumerate(cv["rates"]):
+        loop = info["iv_loops"][f"{rate:g}"]
+        row = f"{rate:8.3g} {loop[methods[0]]['t0_us']:7.3f}"
+        for m in methods:
+            row += (
+                f" {cv['chi_K_per_us'][m][i]:13.4g} {loop[m]['max_current']:11.4g}"
+                f" {len(loop[m]['intersections']):8d}"
+            )
+        lines.append(row)
+    for m, fit in cv["fits"].items():
+        lines.append(
+            f"{m}: χ ∝ ν^b with b = {fit['exponent']:.3f} ± {fit['exponent_stderr']:.3f} "
+            "(paper: b = 2)"
+        )
+    lines += ["", f"wall time {info['wall_time_s']:.0f} s; output {info['output']}"]
+    return "\n".join(lines)
+
+
+def _move_into_place(tmp: Path, final: Path) -> None:
+    final.mkdir(parents=True, exist_ok=True)
+    for item in sorted(tmp.iterdir()):
+        target = final / item.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(item, target)
+    tmp.rmdir()
+
+
+def reproduce_supercapacitor(
+    plan: ReproductionPlan,
+    output: Path,
+    quiet: bool = False,
+    tri: TaggedTriangulation | None = None,
+) -> dict[str, Any]:
+    """Run `plan`, write the folder `output`, return the summary dict."""
+    from mpi4py import MPI
+
+    if MPI.COMM_WORLD.size != 1:
+        raise InputError("reproduce supercapacitor runs in serial: drop mpirun")
+    unknown = set(plan.methods) - {"fv", "fem"}
+    if unknown or not plan.methods:
+        raise InputError(f"--methods must be a subset of fv,fem; got {','.join(plan.methods)}")
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise InputError(f"--output {output} exists and is not a folder")
+    start = time.perf_counter()
+    tau_us = _tau_us()
+    model = nondimensionalize(supercapacitor_parameters())
+    tri = tri if tri is not None else study_mesh(plan.charging)
+
+    def bar(t_end: float):
+        """Progress-bar factory for runs ending at `t_end` (one bar per run, closed at the end)."""
+
+        def make(label: str):
+            p = TimeProgress(0.0, t_end, enabled=not quiet, description=label)
+
+            def update(t: float, dt: float, its: int) -> None:
+                p.update(t, dt, its)
+                if t >= t_end * (1 - 1e-12):
+                    p.close()
+
+            return update
+
+        return make
+
+    charging = charging_study(
+        plan.charging, plan.methods, tri=tri, progress=bar(plan.charging.t_end)
+    )
+    cv_base = replace(plan.cv_base, snapshots=())
+    cv_end = {r: 2 * plan.cycles * cv_half_period(r, plan.psi_max) for r in plan.rates}
+    cv: dict[float, dict[str, Series]] = {}
+    for rate in plan.rates:
+        cv |= cv_study(
+            (rate,), plan.cycles, plan.psi_max, cv_base, plan.methods, tri, bar(cv_end[rate])
+        )
+    slopes, loops = _cv_analysis(cv, plan, tau_us)
+
+    scales = model.scales
+    info: dict[str, Any] = {
+        "plan": plan.label,
+        "git_commit": git_commit(),
+        "choices": {
+            "L_nm": scales.length * 1e9,
+            "c0_M": 0.2,
+            "T0_K": scales.temperature,
+            "nu0": "ν¹ (the cation friction): τ = L²ν0/(k_B T0)",
+            "tau_us": tau_us,
+            "eps": model.eps,
+            "heat_capacity": model.heat_capacity,
+            "conductivity": model.conductivity,
+            "psi_star_charging_kT_e": plan.charging.psi_star,
+            "cv_voltage": "(4.4) with its constant 25 read as ψ_max = 25 k_BT0/e",
+            "bulk_current": "I = −dQ₊/dt, Q₊ the ionic charge in x > 0: current through x = 0",
+        },
+        "mesh": {"vertices": tri.num_vertices, "triangles": len(tri.triangles)},
+        "psi_max_V": plan.psi_max * scales.potential,
+        "charging": summary(charging),
+        "cv": slopes,
+        "cv_runs": {f"{r:g}": summary(runs) for r, runs in cv.items()},
+        "iv_loops": loops,
+    }
+
+    tmp = output.parent / f".{output.name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        out = RunDirectory(tmp)
+        for m, s in charging.items():
+            out.write_csv(f"charging_{m}.csv", _rows(s, tau_us))
+            if s.snapshots:
+                _write_vtx(tri, s, tmp / f"charging_{m}.bp", tau_us)
+                plot_snapshots(tri, s, tau_us, tmp / f"fig5_snapshots_{m}.png")
+        for rate, runs in cv.items():
+            for m, s in runs.items():
+                out.write_csv(f"cv_{rate:g}_{m}.csv", _rows(s, tau_us))
+        plot_charging(charging, tau_us, tmp / "fig4_charging.png")
+        plot_cv(cv, slopes, tau_us, tmp / "fig6_cv.png")
+        plot_iv(cv, loops, tmp / "fig7_iv_loops.png")
+        info["wall_time_s"] = time.perf_counter() - start
+        info["output"] = str(output)
+        out.write_json("summary.json", info)
+        text = _summary_text(info)
+        out.write_text("summary.txt", text + "\n")
+        _move_into_place(tmp, output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if not quiet:
+        print(text)
+    return SupercapacitorResults(info, charging, cv)
+
+
+def _main(args: argparse.Namespace) -> int:
+    methods = tuple(m for m in args.methods.split(",") if m)
+    plan = ReproductionPlan.quick(methods) if args.quick else ReproductionPlan.full(methods)
+    changes: dict[str, Any] = {}
+    if args.rates:
+        try:
+            changes["rates"] = tuple(float(r) for r in args.rates.split(","))
+        except ValueError:
+            msg = f"--rates must be numbers separated by commas, got {args.rates!r}"
+            raise InputError(msg) from None
+    if args.cycles is not None:
+        if args.cycles < 1:
+            raise InputError(f"--cycles must be at least 1, got {args.cycles}")
+        changes["cycles"] = args.cycles
+    plan = replace(plan, **changes)
+    if any(not (r > 0 and math.isfinite(r)) for r in plan.rates):
+        raise InputError(f"--rates must be positive, got {plan.rates}")
+    output = args.output or Path("results") / f"supercapacitor{'-quick' if args.quick else ''}"
+    reproduce_supercapacitor(plan, output, quiet=args.quiet)
+    return 0
+
+
+def register(studies: argparse._SubParsersAction) -> None:
+    p = studies.add_parser(
+        "supercapacitor",
+        help="PNPF paper §4.3: charging and cyclic voltammetry of the comb supercapacitor, FV+FEM",
+        description="Charging (Figs. 4-5) and cyclic voltammetry (Figs. 6-7) of the comb "
+        "supercapacitor with FV Scheme II and FEM on one mesh; writes CSV, VTX, PNG and a summary.",
+    )
+    p.add_argument("--quick", action="store_true", help="coarse mesh, short run (the CI variant)")
+    p.add_argument("--output", type=Path, default=None, help="output folder")
+    p.add_argument("--methods", default="fv,fem", help="fv, fem or fv,fem (default)")
+    p.add_argument("--rates", default=None, help="CV scan rates in V/µs, comma separated")
+    p.add_argument("--cycles", type=int, default=None, help="CV cycles per rate")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or table")
+    p.set_defaults(func=_main)

@@ -110,7 +110,10 @@ def test_tiny_case_writes_every_output(tmp_path, method):
     fields = "fields.bp" if method == "fem1" else "fields.pvd"
     for f in ("observables.csv", "summary.json", "observables.png", "fields.png", fields):
         assert f in names, f
-    assert "checkpoint.npz" in names and not any(n.endswith(".tmp") for n in names)
+    assert "checkpoint.npz" in names and not any(n.startswith(".") for n in names)
+    # the PyVista off-screen snapshot (Xvfb is part of the environment)
+    assert "fields_pyvista.png" in names
+    assert (out / "fields_pyvista.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = read_rows(out)
     assert [r["step"] for r in rows] == list(range(7))
     assert rows[-1]["t_s"] == pytest.approx(6e-9, rel=1e-12)

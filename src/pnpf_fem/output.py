@@ -6,6 +6,7 @@ Every shared file is written to a temporary name in the same folder and renamed 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -13,11 +14,11 @@ import math
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunDirectory", "atomic_write_text", "git_commit", "json_ready"]
+__all__ = ["RunDirectory", "atomic_path", "atomic_write_text", "git_commit", "json_ready"]
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -34,6 +35,24 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside `path` to write to (e.g. `savefig`); renamed to `path` on success,
+    removed on failure. The suffix is kept, so writers that infer the format from it still work."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

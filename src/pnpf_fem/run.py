@@ -37,7 +37,7 @@ from pnpf_fem.adaptive import AdaptiveControl, AdaptiveResult, adaptive_run
 from pnpf_fem.case import Case, load_case
 from pnpf_fem.errors import InputError, SolverError
 from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, unit_square
-from pnpf_fem.output import RunDirectory, git_commit
+from pnpf_fem.output import RunDirectory, atomic_path, git_commit
 from pnpf_fem.progress import TimeProgress
 from pnpf_fem.timeloop import time_steps
 from pnpf_fem.units import DimensionlessPNPF, nondimensionalize
@@ -315,7 +315,8 @@ def plot_observables(rows: list[dict[str, Any]], species: tuple[str, ...], path:
         if len(keys) > 1:
             ax.legend(fontsize=8)
         ax.ticklabel_format(axis="y", useOffset=False)
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
 
 
@@ -344,11 +345,29 @@ def plot_fields(
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     fig.suptitle(f"t = {t_s:.4g} s (dimensionless fields; x, y in units of L)")
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
 
 
 # -- the run ------------------------------------------------------------------------------------
+def pyvista_fields(
+    tri: TaggedTriangulation, fields: dict[str, np.ndarray], t_s: float, path: Path
+) -> str:
+    """PyVista off-screen snapshot of the final fields; returns what was done (for the summary).
+
+    Rendering needs an X display or Xvfb; without them the run goes on with the matplotlib
+    `fields.png` and says so.
+    """
+    from pnpf_fem.snapshots import field_snapshot
+
+    try:
+        field_snapshot(tri, fields, path, title=f"t = {t_s:.4g} s")
+    except (ImportError, RuntimeError) as err:
+        return f"PyVista snapshot skipped: {err}"
+    return f"PyVista snapshot {path.name}"
+
+
 class _SimulationStepper:
     """`adaptive_run`'s stepper protocol over a FEM or FV simulation."""
 
@@ -580,15 +599,21 @@ def run_case(
     write_outputs(fields=step % oc["every"] != 0)
     if oc["checkpoint_every"]:
         checkpoint()
+    plots_note = "plots disabled ([output] plots = false)"
     if oc["plots"]:
+        plots_note = "plots written on rank 0"
         start = time.perf_counter()
         fields = sim.vertex_fields()
         if writer:
             plot_observables(rows, sim.species_names, run_dir.file("observables.png"))
             plot_fields(setup.tri, fields, sim.t * tau, run_dir.file("fields.png"))
+            plots_note = pyvista_fields(
+                setup.tri, fields, sim.t * tau, run_dir.file("fields_pyvista.png")
+            )
         output_time += time.perf_counter() - start
     sim.close()
     result = summary("completed")
+    result["plots"] = plots_note
     run_dir.write_json("summary.json", result)
     return result
 

@@ -1,0 +1,95 @@
+"""PyVista off-screen snapshots of vertex fields on a `TaggedTriangulation`.
+
+VTK as packaged by Debian renders through X, so without a display we start a private Xvfb server
+for the duration of the rendering (`offscreen_display`) and stop it afterwards — unlike
+`pyvista.start_xvfb`, which leaves the server running. When neither a display nor Xvfb is
+available, `field_snapshot` raises `RuntimeError` and callers fall back to matplotlib.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.output import atomic_path
+
+__all__ = ["field_snapshot", "offscreen_display"]
+
+
+@contextmanager
+def offscreen_display(timeout: float = 10.0) -> Iterator[str]:
+    """A usable X display: the existing $DISPLAY, or a private Xvfb stopped on exit."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        raise RuntimeError("no X display and no Xvfb: PyVista cannot render off-screen")
+    number = 100 + os.getpid() % 800
+    while Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists():
+        number += 1
+    proc = subprocess.Popen(
+        [xvfb, f":{number}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    socket = Path(f"/tmp/.X11-unix/X{number}")
+    deadline = time.monotonic() + timeout
+    while not socket.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"Xvfb :{number} did not start")
+        time.sleep(0.05)
+    os.environ["DISPLAY"] = f":{number}"
+    try:
+        yield os.environ["DISPLAY"]
+    finally:
+        del os.environ["DISPLAY"]
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def field_snapshot(
+    tri: TaggedTriangulation,
+    fields: Mapping[str, np.ndarray],
+    path: str | os.PathLike[str],
+    title: str = "",
+    columns: int = 2,
+) -> None:
+    """One PNG with a panel per field (vertex values), rendered by PyVista off-screen."""
+    import pyvista as pv
+
+    points = np.column_stack([tri.points, np.zeros(tri.num_vertices)])
+    cells = np.column_stack([np.full(len(tri.triangles), 3), tri.triangles]).ravel()
+    grid = pv.UnstructuredGrid(cells, np.full(len(tri.triangles), pv.CellType.TRIANGLE), points)
+    names = list(fields)
+    rows = -(-len(names) // columns)
+    shape = (rows, min(columns, len(names)))
+    with offscreen_display():
+        plotter = pv.Plotter(off_screen=True, shape=shape, window_size=(560 * shape[1], 420 * rows))
+        for k, name in enumerate(names):
+            plotter.subplot(k // columns, k % columns)
+            mesh = grid.copy()
+            mesh.point_data[name] = np.asarray(fields[name], dtype=float)
+            plotter.add_mesh(
+                mesh,
+                scalars=name,
+                cmap="viridis",
+                scalar_bar_args={"title": name, "vertical": True, "fmt": "%.5g"},
+            )
+            plotter.add_text(f"{name} {title}".strip(), font_size=10)
+            plotter.view_xy()
+        with atomic_path(path) as tmp:
+            plotter.screenshot(str(tmp))
+        plotter.close()

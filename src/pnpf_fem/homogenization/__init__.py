@@ -7,12 +7,12 @@ package is cheap.
     from pnpf_fem.homogenization import make_cell, compute_effective_tensors
     cell = make_cell("circle", porosity=0.6, mesh_size=0.05)      # gmsh, periodic faces
     t = compute_effective_tensors(cell, 80.0, 4.5).tensors       # λ² (electrolyte), α (solid)
-    t.eps_eff, t.M, t.D, t.porosity                              # D = D^r / (z_r u_0^r)
+    t.eps_eff, t.M, t.D, t.porosity, t.tortuosity                # D = D^r / (z_r u_0^r)
     t.to_json("cell.json")
 
-Modules: `cells` (geometry, meshes), `periodic` (MPC constraints), `cell_problems` ((44), (45)),
-`effective` ((26), identities, result dataclass), `bounds` (Wiener, Hashin–Shtrikman, MG),
-`cli` (`pnpf-fem cell`).
+Modules: `cells` (geometry, meshes), `periodic` (MPC constraints), `cell_problems` ((44), (45)
+and the classical tortuosity problem on Y^s), `effective` ((26), identities, result dataclass),
+`bounds` (Wiener, Hashin–Shtrikman, MG), `cli` (`pnpf-fem cell`).
 """
 
 from pnpf_fem.homogenization.bounds import (
@@ -27,6 +27,7 @@ from pnpf_fem.homogenization.cell_problems import (
     SolverSettings,
     solve_ionic_correctors,
     solve_permittivity_correctors,
+    solve_tortuosity_correctors,
 )
 from pnpf_fem.homogenization.cells import (
     FLUID_TAG,
@@ -64,5 +65,6 @@ __all__ = [
     "porosity_range",
     "solve_ionic_correctors",
     "solve_permittivity_correctors",
+    "solve_tortuosity_correctors",
     "wiener",
 ]

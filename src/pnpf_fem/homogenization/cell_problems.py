@@ -3,6 +3,10 @@
 (44): find ξ^{3_j} ∈ W_♯(Y) with (κ∇ξ^{3_j}, ∇w)_Y = (κ, ∂_{y_j} w)_Y, κ = λ² in Y^s, α in the
 solid, nothing imposed on the interface (transmission conditions are natural, digest §4.1).
 
+Tortuosity (classical perforated-domain homogenization, not in the paper): find χ^k ∈ W_♯(Y^s)
+with (∇χ^k, ∇w)_{Y^s} = (∂_{y_k} w)_{Y^s}, i.e. -Δχ^k = 0 in Y^s with the natural condition
+(∇χ^k - e_k)·n = 0 on the solid interface; Π_ik = |Y|^{-1} ∫_{Y^s} (δ_ik - ∂_i χ^k).
+
 (45)–(46): find ξ^{r_j} ∈ W_♯(Y^s) with (∇ξ^{r_j}, ∇φ)_{Y^s} = -(z_r u_0^r ∇ξ^{3_j}, ∇φ)_{Y^s}, on
 the electrolyte submesh only (natural no-flux condition on the solid interface, §4.2). Since
 z_r u_0^r is a y-constant factor, we solve for η^j := ξ^{r_j} / (z_r u_0^r), i.e. with the factor 1.
@@ -31,6 +35,7 @@ __all__ = [
     "fluid_submesh",
     "solve_ionic_correctors",
     "solve_permittivity_correctors",
+    "solve_tortuosity_correctors",
 ]
 
 _REASON_NAMES = {
@@ -400,3 +405,34 @@ def solve_ionic_correctors(
     nonzero = max(bounds) > 0.0
     sol = _solve_periodic(a, rhs, bounds, Vs, cell, settings, nonzero, "xir")
     return sol, tuple(restricted)
+
+
+def solve_tortuosity_correctors(
+    cell: PeriodicCell,
+    settings: SolverSettings | None = None,
+    *,
+    degree: int = 1,
+) -> CorrectorSolution:
+    """χ^k, k = 1..N, of the Neumann cell problem of a perforated domain, on the electrolyte Y^s.
+
+    (∇χ^k, ∇w)_{Y^s} = (∂_{y_k} w)_{Y^s} for all periodic w on the fluid submesh: -Δχ^k = 0 in
+    Y^s, (∇χ^k - e_k)·n = 0 on the solid interface (natural), periodic on ∂Y. The tortuosity
+    (effective diffusivity) tensor is Π_ik = |Y|^{-1} ∫_{Y^s} (δ_ik - ∂_i χ^k) (`effective.py`).
+    It is the insulating-solid limit α → 0 of ε⁰ at λ² = 1. Where Y^s does not percolate in
+    direction k (e.g. across a laminate's solid layer), χ^k = y_k up to a constant on each
+    fluid layer and Π_kk = 0.
+    """
+    import ufl
+    from dolfinx import fem
+
+    settings = settings or SolverSettings()
+    sub, _ = fluid_submesh(cell)
+    V = fem.functionspace(sub, ("Lagrange", int(degree)))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    dx = ufl.Measure("dx", domain=sub)
+    a = ufl.inner(ufl.grad(u), ufl.grad(v)) * dx
+    rhs = [v.dx(k) * dx for k in range(cell.dim)]
+    # |(∂_k w)_{Y^s}| ≤ |Y^s|^{1/2} sqrt(a(w, w)) by Cauchy–Schwarz
+    vol_fluid = _scalar(fem.Constant(sub, 1.0) * dx, sub.comm)
+    bound = float(np.sqrt(vol_fluid))
+    return _solve_periodic(a, rhs, [bound] * cell.dim, V, cell, settings, cell.has_solid(), "chi")

@@ -6,6 +6,10 @@ Boxed form of (26) (digest §5.1, note N3: the Σ_j applies to the δ_ij term on
     ε⁰_ik  = |Y|^{-1} ∫_Y κ (δ_ik - ∂_i ξ^{3_k}),
     D^r_ik = |Y|^{-1} ∫_{Y^s} ∂_i ξ^{r_k}   (read with δ_ik - ∂_i ξ^{3_k} as the digest explains).
 
+Tortuosity (classical perforated-domain closure, not in the paper):
+    Π_ik   = |Y|^{-1} ∫_{Y^s} (δ_ik - ∂_i χ^k),  χ^k the Neumann cell problem on Y^s
+(`cell_problems.solve_tortuosity_correctors`); symmetric (checked) with 0 ≼ Π ≼ pI.
+
 ξ^{r_k} = z_r u_0^r η^k factorizes (§4.2), so `D` below is D^r / (z_r u_0^r), computed from its
 own cell problem (45); `EffectiveTensors.D_r(z, u0)` restores the factor. The identities
 (I1) ε⁰ = αI + (λ² - α)M and (I2) D^r = z_r u_0^r (M - pI) are verified to solver tolerance,
@@ -30,12 +34,14 @@ from pnpf_fem.homogenization.cell_problems import (
     SolverSettings,
     solve_ionic_correctors,
     solve_permittivity_correctors,
+    solve_tortuosity_correctors,
 )
 from pnpf_fem.homogenization.cells import PeriodicCell
 
 __all__ = ["CellSolution", "EffectiveTensors", "compute_effective_tensors"]
 
 Matrix = tuple[tuple[float, ...], ...]
+_TENSORS = ("eps_eff", "M", "D", "tortuosity")
 
 
 def _tup(a: npt.ArrayLike) -> Matrix:
@@ -46,7 +52,9 @@ def _tup(a: npt.ArrayLike) -> Matrix:
 class EffectiveTensors:
     """The effective tensors of one periodic cell (all matrices as nested tuples, row-major).
 
-    eps_eff: ε⁰ (26)_3; M: (26)_2; D: D^r / (z_r u_0^r) from (45); porosity: p on the mesh.
+    eps_eff: ε⁰ (26)_3; M: (26)_2; D: D^r / (z_r u_0^r) from (45); porosity: p on the mesh;
+    tortuosity: Π of the perforated-domain Neumann cell problem (empty in JSON written before
+    it existed).
     The `*_residual` fields are relative residuals of the derived identities (digest §5.2):
     identity_I1 = |ε⁰ - αI - (λ²-α)M| / |ε⁰|, identity_I2 = |D - (M - pI)| / max(|M|, p),
     factorization = ||∇(η^k + ξ^{3_k})||_{Y^s} / ||∇ξ^{3_k}||_{Y^s}, energy = |ε⁰(26) - ε⁰(E)|/|ε⁰|,
@@ -76,11 +84,14 @@ class EffectiveTensors:
     energy_residual: float = 0.0
     symmetry_residual: float = 0.0
     eps_eigenvalues: tuple[float, ...] = field(default=())
+    tortuosity: Matrix = field(default=())
 
     def array(self, name: str) -> npt.NDArray[np.float64]:
-        """One tensor ("eps_eff", "M" or "D") as a numpy array."""
-        if name not in ("eps_eff", "M", "D"):
+        """One tensor ("eps_eff", "M", "D" or "tortuosity") as a numpy array."""
+        if name not in _TENSORS:
             raise KeyError(name)
+        if name == "tortuosity" and not self.tortuosity:
+            raise KeyError("tortuosity (not computed for these tensors)")
         return np.asarray(getattr(self, name), dtype=float)
 
     def D_r(self, z: float, u0: float) -> npt.NDArray[np.float64]:
@@ -89,7 +100,7 @@ class EffectiveTensors:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("eps_eff", "M", "D"):
+        for k in _TENSORS:
             d[k] = [list(r) for r in d[k]]
         d["iterations"] = list(self.iterations)
         d["eps_eigenvalues"] = list(self.eps_eigenvalues)
@@ -108,6 +119,7 @@ class EffectiveTensors:
         kw = {k: v for k, v in data.items() if k in known}
         for k in ("eps_eff", "M", "D"):
             kw[k] = _tup(kw[k])
+        kw["tortuosity"] = _tup(kw["tortuosity"]) if kw.get("tortuosity") else ()
         kw["iterations"] = tuple(int(i) for i in kw.get("iterations", ()))
         kw["eps_eigenvalues"] = tuple(float(e) for e in kw.get("eps_eigenvalues", ()))
         return cls(**kw)
@@ -125,6 +137,7 @@ class CellSolution:
     xi3: CorrectorSolution
     xir: CorrectorSolution
     xi3_fluid: tuple
+    chi: CorrectorSolution | None = None  # tortuosity correctors on Y^s
 
 
 def _integral(form_, comm: MPI.Comm) -> float:
@@ -142,7 +155,7 @@ def compute_effective_tensors(
     settings: SolverSettings | None = None,
     identity_tol: float = 1e-8,
 ) -> CellSolution:
-    """Solve (44) and (45) on `cell` and return ε⁰, M, D, p with the identity checks.
+    """Solve (44), (45) and the tortuosity cell problem; return ε⁰, M, D, Π, p with checks.
 
     Raises SolverError if a solve fails, ε⁰ is not symmetric positive definite, or an
     identity residual exceeds `identity_tol` (relative).
@@ -159,6 +172,7 @@ def compute_effective_tensors(
     d = cell.dim
     xi3 = solve_permittivity_correctors(cell, lam2, alpha, degree=degree, settings=settings)
     xir, xi3_fluid = solve_ionic_correctors(cell, xi3, settings=settings)
+    chi = solve_tortuosity_correctors(cell, settings, degree=degree)
 
     dx = ufl.Measure("dx", domain=mesh, subdomain_data=cell.cell_tags)
     one = fem.Constant(mesh, 1.0)
@@ -221,6 +235,19 @@ def compute_effective_tensors(
         )
         fact.append(num / den if den > 0 else num)
 
+    # Π_ik = |Y|^{-1} ∫_{Y^s} (δ_ik - ∂_i χ^k) on the fluid submesh
+    dx_f = ufl.dx(domain=chi.space.mesh)
+    chik = chi.correctors
+    vol_fluid = _integral(fem.Constant(chi.space.mesh, 1.0) * dx_f, comm)
+    Pi = (
+        vol_fluid * eye
+        - np.array([[_integral(chik[k].dx(i) * dx_f, comm) for k in range(d)] for i in range(d)])
+    ) / vol_box
+    scale_pi = max(float(np.max(np.abs(Pi))), p)
+    res_pi_sym = float(np.max(np.abs(Pi - Pi.T))) / scale_pi
+    if res_pi_sym > identity_tol:
+        raise SolverError(f"tortuosity Π is not symmetric: relative asymmetry {res_pi_sym:.2e}")
+
     norm_eps = float(np.max(np.abs(eps)))
     res_I1 = float(np.max(np.abs(eps - alpha * eye - (lam2 - alpha) * M))) / norm_eps
     res_I2 = float(np.max(np.abs(D - (M - p * eye)))) / max(float(np.max(np.abs(M))), p)
@@ -258,12 +285,13 @@ def compute_effective_tensors(
         target_porosity=cell.target_porosity,
         num_cells=int(n_cells),
         solver=settings.method if settings.method == "lu" else f"cg+{settings.amg}",
-        iterations=tuple(xi3.iterations) + tuple(xir.iterations),
+        iterations=tuple(xi3.iterations) + tuple(xir.iterations) + tuple(chi.iterations),
         identity_I1_residual=res_I1,
         identity_I2_residual=res_I2,
         factorization_residual=float(max(fact)),
         energy_residual=res_E,
         symmetry_residual=res_sym,
         eps_eigenvalues=tuple(float(e) for e in eig),
+        tortuosity=_tup(Pi),
     )
-    return CellSolution(tensors=tensors, xi3=xi3, xir=xir, xi3_fluid=tuple(xi3_fluid))
+    return CellSolution(tensors=tensors, xi3=xi3, xir=xir, xi3_fluid=tuple(xi3_fluid), chi=chi)

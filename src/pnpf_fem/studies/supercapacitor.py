@@ -11,9 +11,12 @@ the vertices), each with the adaptive stepper of `pnpf_fem.adaptive`, and record
 accepted step: total mass Σ_ℓ⟨c^ℓ,1⟩, S = S1 + S2 of (2.4)/(3.11), min c, min T and max/mean
 ΔT = (T − 1)·T0 in kelvin (Fig. 4 and Fig. 5 quantities).
 
-Cyclic voltammetry (§4.3.2, (4.4)): the paper's constant 25 and its t0 are not defined; we use
-the triangular wave between 0 and ψ_max (default 2 k_BT0/e) with t0 = ψ_max/ν, i.e. ψ*(t) = ν t
-rising for 2(n−1)t0 ≤ t ≤ (2n−1)t0 and ψ_max − ν(t − (2n−1)t0) falling until 2n t0.
+Cyclic voltammetry (§4.3.2, (4.4)): the paper does not define t0 nor the units of its constant
+25; we read 25 as the upper voltage ψ_max = 25 k_BT0/e (0.646 V) and t0 = ψ_max/ν, i.e.
+ψ*(t) = ν(t − 2(n−1)t0) rising for 2(n−1)t0 ≤ t ≤ (2n−1)t0 and ψ_max − ν(t − (2n−1)t0) falling
+until 2n t0. The bulk current is I = −dQ₊/dt with Q₊ the ionic charge in x > 0 (the current
+through the mid-plane), the same observable for FEM and FV. `pnpf-fem reproduce supercapacitor`
+(`supercapacitor_report.py`) runs the whole study and writes the figures.
 
     python -m pnpf_fem.studies.supercapacitor --quick            # coarse mesh, 3 τ, FV + FEM
     python -m pnpf_fem.studies.supercapacitor --mesh meshes/supercapacitor.npz --t-end 40

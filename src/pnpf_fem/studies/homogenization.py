@@ -1,0 +1,488 @@
+"""`pnpf-fem reproduce homogenization`: pore-resolved PNP against the two effective models.
+
+The microscale problem (20) is solved on Ω = (0, 1) × (0, s): one row of 1/s periodic cells of
+side s, each with a centred square solid inclusion (porosity p = 0.75), ions on the electrolyte
+only (`pnpf_fem.porous.microscale`). The row is bounded above and below by zero-flux walls, which
+by the mirror symmetry of the cell is the same problem as the infinite periodic array; the
+macroscopic solution then depends on x only. The effective models (`pnpf_fem.porous.macroscale`)
+use the tensors of the same cell computed by the cell problems on a fine periodic mesh:
+
+* ``schmuck``: (25)/(28) as written — the averaged ionic flux reduces to p(∇u + z u∇ψ), no
+  tortuosity (identity (I3));
+* ``perforated``: the classical perforated-domain closure Π(∇u + z u∇ψ), Π the tortuosity tensor.
+
+Both use −div(ε⁰∇ψ) = p(u¹ − u²). At each comparison time, the resolved cell averages (ions over
+the electrolyte part of the cell, ψ over the whole cell) are compared with the macroscopic
+solution averaged over the same cell; the error is the largest difference over the cells, for
+the ions (both species) and for ψ. Both sides use implicit Euler with the same Δt.
+
+Cases (all dimensionless, λ² the electrolyte and α the solid permittivity of (18)):
+
+* ``relaxation`` (near equilibrium): closed ions, ψ = V on the left and 0 on the right with a
+  small V; ions relax towards the Boltzmann equilibrium;
+* ``driven``: ion reservoirs at both ends with a salt contrast (2 : 1) and a voltage that drives
+  a current through the medium — transport-dominated.
+
+Regime probes at one s (`regimes`): thin Debye layers (small λ²), high permittivity contrast
+(α/λ² ≫ 1) and strong driving (large V).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pnpf_fem.errors import InputError
+
+__all__ = [
+    "CASES",
+    "MODELS",
+    "HomogenizationCase",
+    "case_error_table",
+    "effective_medium",
+    "register",
+    "run_case",
+    "s_study",
+]
+
+MODELS = ("schmuck", "perforated")
+POROSITY = 0.75
+
+
+@dataclass(frozen=True)
+class HomogenizationCase:
+    """One comparison set-up (dimensionless)."""
+
+    name: str
+    lambda_sq: float = 0.05
+    alpha: float = 0.0125
+    voltage: float = 0.5  # ψ on the left; ψ = 0 on the right
+    reservoirs: tuple[float, float] | None = None  # salt at x = 0 and x = 1, or closed
+    times: tuple[float, ...] = (0.02, 0.1, 0.3)
+    dt: float = 0.005
+    cells_per_side: int = 8  # resolved mesh: elements per cell side
+    macro_elements: int = 256  # macroscale mesh: elements along x
+
+    def __post_init__(self) -> None:
+        for key in ("lambda_sq", "alpha", "dt"):
+            v = getattr(self, key)
+            if not (math.isfinite(v) and v > 0):
+                raise InputError(f"case {self.name}: {key} must be positive, got {v}")
+        if not self.times or sorted(self.times) != list(self.times) or self.times[0] <= 0:
+            raise InputError(f"case {self.name}: times must be increasing and positive")
+
+
+CASES = {
+    "relaxation": HomogenizationCase("relaxation"),
+    "driven": HomogenizationCase("driven", voltage=4.0, reservoirs=(2.0, 1.0)),
+}
+
+
+def _world():
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD
+
+
+def effective_medium(lambda_sq: float, alpha: float, mesh_size: float = 0.02, comm=None):
+    """The EffectiveMedium (p, ε⁰, M, D, Π) of the square-inclusion cell, from the cell problems."""
+    from pnpf_fem.homogenization import compute_effective_tensors, make_cell
+    from pnpf_fem.porous.macroscale import EffectiveMedium
+
+    cell = make_cell("square", POROSITY, mesh_size, comm=comm or _world())
+    tensors = compute_effective_tensors(cell, lambda_sq, alpha).tensors
+    return EffectiveMedium.from_tensors(tensors), tensors
+
+
+def _macro_mesh(nx: int, height: float, comm):
+    from dolfinx import mesh as dmesh
+
+    msh = dmesh.create_rectangle(
+        comm, [np.zeros(2), np.array([1.0, height])], [nx, 2], dmesh.CellType.triangle
+    )
+    fdim = msh.topology.dim - 1
+    left = dmesh.locate_entities_boundary(msh, fdim, lambda x: np.isclose(x[0], 0.0))
+    right = dmesh.locate_entities_boundary(msh, fdim, lambda x: np.isclose(x[0], 1.0))
+    facets = np.concatenate([left, right]).astype(np.int32)
+    values = np.concatenate([np.full(len(left), 1), np.full(len(right), 2)]).astype(np.int32)
+    order = np.argsort(facets)
+    tags = dmesh.meshtags(msh, fdim, facets[order], values[order])
+    return msh, tags
+
+
+def _macro_solver(case: HomogenizationCase, medium, transport: str, comm):
+    from pnpf_fem.fem.snes import SolverOptions
+    from pnpf_fem.porous.macroscale import MacroscaleSolver
+
+    msh, tags = _macro_mesh(case.macro_elements, 1.0 / case.macro_elements, comm)
+    conc = None
+    initial: dict[str, Any] = {"u1": 1.0, "u2": 1.0}
+    if case.reservoirs is not None:
+        a, b = case.reservoirs
+        conc = {1: (a, a), 2: (b, b)}
+    return MacroscaleSolver(
+        msh,
+        medium,
+        initial=initial,
+        facet_tags=tags,
+        transport=transport,
+        potential={1: case.voltage, 2: 0.0},
+        concentrations=conc,
+        options=SolverOptions(rtol=1e-10, atol=1e-11),
+    )
+
+
+def _resolved_solver(case: HomogenizationCase, s: float, comm):
+    from pnpf_fem.porous.arrays import periodic_array
+    from pnpf_fem.porous.microscale import ResolvedPNP
+
+    array = periodic_array(
+        s, rows=1, porosity=POROSITY, cells_per_side=case.cells_per_side, comm=comm
+    )
+    ions = None
+    if case.reservoirs is not None:
+        a, b = case.reservoirs
+        ions = {"left": a, "right": b}
+    return ResolvedPNP(
+        array,
+        lambda_sq=case.lambda_sq,
+        alpha=case.alpha,
+        potential_bcs={"left": case.voltage, "right": 0.0},
+        ion_bcs=ions,
+        initial_densities=(1.0, 1.0),
+        name=f"micro_s{round(1 / s)}",
+    )
+
+
+def _macro_cell_averages(solver, s: float, columns: int, height: float) -> dict[str, np.ndarray]:
+    """u¹, u², ψ of the macroscopic solution averaged over each cell [i s, (i+1) s] (in x)."""
+    out = {"u1": np.empty(columns), "u2": np.empty(columns), "psi": np.empty(columns)}
+    for i in range(columns):
+        avg = solver.box_average([i * s, 0.0], [(i + 1) * s, height])
+        for k in out:
+            out[k][i] = avg[k]
+    return out
+
+
+@dataclass
+class CaseResult:
+    """Errors of both models against the resolved solution for one case and one s."""
+
+    case: str
+    s: float
+    times: list[float]
+    errors: dict[str, dict[str, list[float]]]  # model -> {"ions": [...], "psi": [...]} per time
+    resolved_seconds: float
+    macro_seconds: dict[str, float]
+    resolved_dofs: dict[str, int]
+    profiles: dict[str, Any] = field(default_factory=dict)  # last time: x, resolved, models
+
+
+def run_case(
+    case: HomogenizationCase,
+    s: float,
+    medium,
+    models: Sequence[str] = MODELS,
+    macro: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+    comm=None,
+) -> CaseResult:
+    """Resolved run at cell size s and the effective models (solved once, cached in `macro`)."""
+    comm = comm or _world()
+    columns = round(1.0 / s)
+    if abs(columns * s - 1.0) > 1e-12:
+        raise InputError(f"1/s must be an integer, got s = {s}")
+    start = time.perf_counter()
+    resolved = _resolved_solver(case, s, comm)
+    micro = []
+    for t in case.times:
+        resolved.advance(t, case.dt)
+        micro.append(resolved.cell_averages())
+        if progress is not None:
+            progress(f"{case.name} s=1/{columns} resolved t={t:g}")
+    resolved_seconds = time.perf_counter() - start
+    dofs = dict(resolved.dofs)
+    resolved.close()
+
+    macro = {} if macro is None else macro
+    errors: dict[str, dict[str, list[float]]] = {}
+    macro_seconds: dict[str, float] = {}
+    profiles: dict[str, Any] = {
+        "x": micro[-1].centres[:, 0, 0].tolist(),
+        "resolved": {
+            "n_plus": micro[-1].n_plus[:, 0].tolist(),
+            "n_minus": micro[-1].n_minus[:, 0].tolist(),
+            "psi": micro[-1].psi[:, 0].tolist(),
+        },
+    }
+    for model in models:
+        key = (model, s)
+        if key not in macro:
+            t0 = time.perf_counter()
+            solver = _macro_solver(case, medium, model, comm)
+            snaps = []
+            for t in case.times:
+                while t - solver.t > 1e-9 * case.dt:
+                    remaining = t - solver.t
+                    solver.step(remaining if remaining <= case.dt * (1 + 1e-9) else case.dt)
+                snaps.append(_macro_cell_averages(solver, s, columns, 1.0 / case.macro_elements))
+            macro[key] = (snaps, time.perf_counter() - t0)
+        snaps, seconds = macro[key]
+        macro_seconds[model] = seconds
+        ions, psi = [], []
+        for m, avg in zip(micro, snaps, strict=True):
+            e_ions = max(
+                float(np.max(np.abs(m.n_plus[:, 0] - avg["u1"]))),
+                float(np.max(np.abs(m.n_minus[:, 0] - avg["u2"]))),
+            )
+            ions.append(e_ions)
+            psi.append(float(np.max(np.abs(m.psi[:, 0] - avg["psi"]))))
+        errors[model] = {"ions": ions, "psi": psi}
+        profiles[model] = {k: v.tolist() for k, v in snaps[-1].items()}
+    return CaseResult(
+        case.name, s, list(case.times), errors, resolved_seconds, macro_seconds, dofs, profiles
+    )
+
+
+def _rate(s: Sequence[float], e: Sequence[float]) -> float | None:
+    if len(s) < 2 or min(e) <= 0:
+        return None
+    return float(np.polyfit(np.log(s), np.log(e), 1)[0])
+
+
+def s_study(
+    case: HomogenizationCase,
+    s_values: Sequence[float],
+    models: Sequence[str] = MODELS,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Errors against s for both models; rates fitted over all s (log–log least squares)."""
+    t0 = time.perf_counter()
+    medium, tensors = effective_medium(case.lambda_sq, case.alpha)
+    cell_seconds = time.perf_counter() - t0
+    results = [run_case(case, s, medium, models, {}, progress) for s in s_values]
+    rates: dict[str, dict[str, list[float | None]]] = {}
+    for model in models:
+        rates[model] = {}
+        for q in ("ions", "psi"):
+            rates[model][q] = [
+                _rate(s_values, [r.errors[model][q][k] for r in results])
+                for k in range(len(case.times))
+            ]
+    return {
+        "case": asdict(case),
+        "s": list(s_values),
+        "tensors": {
+            "porosity": tensors.porosity,
+            "eps_eff": tensors.eps_eff,
+            "tortuosity": tensors.tortuosity,
+            "M": tensors.M,
+            "cell_seconds": cell_seconds,
+        },
+        "results": [asdict(r) for r in results],
+        "rates": rates,
+    }
+
+
+def case_error_table(study: dict[str, Any]) -> str:
+    """Plain-text error-versus-s table (errors at every comparison time, rate in s)."""
+    case = study["case"]
+    times = case["times"]
+    models = list(study["rates"])
+    lines = [
+        f"case {case['name']}: λ² = {case['lambda_sq']:g}, α = {case['alpha']:g}, "
+        f"V = {case['voltage']:g}, reservoirs = {case['reservoirs']}, Δt = {case['dt']:g}"
+    ]
+    head = f"{'1/s':>5} {'resolved s':>10}"
+    for m in models:
+        for t in times:
+            head += f" {m[:5] + ' t=' + format(t, 'g'):>16}"
+    lines.append(head + "   (max cell error: ions | ψ)")
+    for r in study["results"]:
+        row = f"{round(1 / r['s']):5d} {r['resolved_seconds']:10.1f}"
+        for m in models:
+            for k in range(len(times)):
+                row += f" {r['errors'][m]['ions'][k]:7.2e}|{r['errors'][m]['psi'][k]:7.1e}"
+        lines.append(row)
+    row = f"{'rate':>5} {'':>10}"
+    for m in models:
+        for k in range(len(times)):
+            ri, rp = study["rates"][m]["ions"][k], study["rates"][m]["psi"][k]
+            ri = math.nan if ri is None else ri
+            rp = math.nan if rp is None else rp
+            row += f" {ri:7.2f}|{rp:7.2f}"
+    lines.append(row)
+    return "\n".join(lines)
+
+
+# -- regimes --------------------------------------------------------------------------------------
+REGIMES = {
+    "baseline": {},
+    "thin Debye layers (λ² = 1e-3)": {"lambda_sq": 1e-3, "alpha": 2.5e-4},
+    "high permittivity contrast (α/λ² = 100)": {"alpha": 5.0},
+    "strong driving (V = 20)": {"voltage": 20.0},
+}
+
+
+def regime_study(
+    base: HomogenizationCase, s: float, progress: Callable[[str], None] | None = None
+) -> list[dict[str, Any]]:
+    """Errors of both models at one s for the regime probes (at the last comparison time)."""
+    rows = []
+    for label, changes in REGIMES.items():
+        case = replace(base, name=label, **changes)
+        medium, _ = effective_medium(case.lambda_sq, case.alpha)
+        try:
+            r = run_case(case, s, medium, MODELS, {}, progress)
+        except Exception as err:  # a failed probe is a result too
+            rows.append({"regime": label, "error": f"{type(err).__name__}: {err}"})
+            continue
+        rows.append(
+            {
+                "regime": label,
+                "s": s,
+                "t": case.times[-1],
+                **{f"{m}_{q}": r.errors[m][q][-1] for m in MODELS for q in ("ions", "psi")},
+            }
+        )
+    return rows
+
+
+# -- figures & command ----------------------------------------------------------------------------
+def plot_study(studies: dict[str, dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pnpf_fem.output import atomic_path
+
+    n = len(studies)
+    fig, axes = plt.subplots(2, n, figsize=(6 * n, 8), squeeze=False)
+    for col, (name, st) in enumerate(studies.items()):
+        s = np.asarray(st["s"])
+        ax = axes[0, col]
+        for m in st["rates"]:
+            e = [r["errors"][m]["ions"][-1] for r in st["results"]]
+            ax.loglog(s, e, "o-", label=f"{m}: ions (rate {st['rates'][m]['ions'][-1] or 0:.2f})")
+            e = [r["errors"][m]["psi"][-1] for r in st["results"]]
+            ax.loglog(s, e, "s--", label=f"{m}: ψ (rate {st['rates'][m]['psi'][-1] or 0:.2f})")
+        ax.loglog(s, s * (max(ax.get_ylim()[1], 1e-12) / s.max()) * 0.3, "k:", label="O(s)")
+        ax.set(title=f"{name}: max cell error at t = {st['case']['times'][-1]:g}", xlabel="s")
+        ax.legend(fontsize=7)
+        ax = axes[1, col]
+        prof = st["results"][-1]["profiles"]
+        x = np.asarray(prof["x"])
+        ax.plot(x, prof["resolved"]["n_plus"], "k.", label="resolved ⟨n⁺⟩ (finest s)")
+        ax.plot(x, prof["resolved"]["n_minus"], "kx", ms=4, label="resolved ⟨n⁻⟩")
+        for m in st["rates"]:
+            ax.plot(x, prof[m]["u1"], "-", label=f"{m} u¹")
+            ax.plot(x, prof[m]["u2"], "--", label=f"{m} u²")
+        ax.set(title=f"{name}: cell averages at t = {st['case']['times'][-1]:g}", xlabel="x")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+
+
+QUICK_S = (0.25, 0.125)
+FULL_S = (0.25, 0.125, 0.0625, 0.03125)
+
+
+def reproduce_homogenization(
+    quick: bool, output: Path, quiet: bool = False, s_values: Sequence[float] | None = None
+) -> dict[str, Any]:
+    """The s-study for every case (+ regime probes unless quick); writes `output`."""
+    from mpi4py import MPI
+
+    from pnpf_fem.output import RunDirectory, git_commit
+
+    comm = MPI.COMM_WORLD
+    s_values = tuple(s_values or (QUICK_S if quick else FULL_S))
+    for s in s_values:
+        if not (s > 0 and abs(round(1 / s) * s - 1) < 1e-12):
+            raise InputError(f"--s values must be 1/n for an integer n, got {s}")
+    cases = dict(CASES)
+    if quick:
+        cases = {k: replace(c, times=(0.02, 0.1)) for k, c in cases.items()}
+    say = (lambda msg: print(msg, flush=True)) if (not quiet and comm.rank == 0) else None
+    start = time.perf_counter()
+    studies = {name: s_study(case, s_values, MODELS, say) for name, case in cases.items()}
+    regimes = [] if quick else regime_study(cases["driven"], 0.0625, say)
+    info = {
+        "plan": "quick" if quick else "full",
+        "git_commit": git_commit(),
+        "ranks": comm.size,
+        "studies": studies,
+        "regimes": regimes,
+        "wall_time_s": time.perf_counter() - start,
+    }
+    text = "\n\n".join(case_error_table(st) for st in studies.values())
+    if regimes:
+        lines = ["regimes at s = 1/16, driven case, last time (max cell error ions | ψ):"]
+        for r in regimes:
+            if "error" in r:
+                lines.append(f"  {r['regime']}: failed: {r['error']}")
+                continue
+            lines.append(
+                f"  {r['regime']:<42} schmuck {r['schmuck_ions']:.2e} | {r['schmuck_psi']:.2e}"
+                f"   perforated {r['perforated_ions']:.2e} | {r['perforated_psi']:.2e}"
+            )
+        text += "\n\n" + "\n".join(lines)
+    text += f"\n\nwall time {info['wall_time_s']:.0f} s on {comm.size} rank(s)"
+    if comm.rank == 0:
+        tmp = output.parent / f".{output.name}.partial-{os.getpid()}"
+        try:
+            out = RunDirectory(tmp)
+            out.write_json("summary.json", info)
+            out.write_text("summary.txt", text + "\n")
+            plot_study(studies, tmp / "homogenization_errors.png")
+            output.mkdir(parents=True, exist_ok=True)
+            for item in tmp.iterdir():
+                os.replace(item, output / item.name)
+            tmp.rmdir()
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if not quiet:
+            print(text)
+    return info
+
+
+def _main(args: argparse.Namespace) -> int:
+    s_values = None
+    if args.s:
+        try:
+            s_values = tuple(1.0 / int(v) for v in args.s.split(","))
+        except (ValueError, ZeroDivisionError):
+            raise InputError(
+                f"--s takes integers 1/s separated by commas, got {args.s!r}"
+            ) from None
+    output = args.output or Path("results") / f"homogenization{'-quick' if args.quick else ''}"
+    reproduce_homogenization(args.quick, Path(output), args.quiet, s_values)
+    return 0
+
+
+def register(studies: argparse._SubParsersAction) -> None:
+    p = studies.add_parser(
+        "homogenization",
+        help="pore-resolved PNP against the paper's effective model and the tortuosity model",
+        description="The s-study of issue 7: a periodic row of square-inclusion cells of size s, "
+        "resolved, against the upscaled models (25)/(28) ('schmuck') and the classical "
+        "perforated-domain model ('perforated'); errors of the cell averages and rates in s.",
+    )
+    p.add_argument("--quick", action="store_true", help="s = 1/4, 1/8 and two times (CI)")
+    p.add_argument("--s", default=None, help="values of 1/s, e.g. 4,8,16,32")
+    p.add_argument("--output", type=Path, default=None, help="output folder")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_main)

@@ -108,6 +108,7 @@ def _rows(series: Series, tau_us: float) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"t_us": t * tau_us, "t_tau": t}
         row |= {k: float(a[k][i]) for k in keys}
         row["bulk_current"] = float(current[i])
+        row["charge_right"] = float(series.charge_right[i])
         row["newton_iterations"] = int(a["newton_iterations"][i])
         rows.append(row)
     return rows
@@ -310,6 +311,12 @@ def _summary_text(info: dict[str, Any]) -> str:
             f"largest |ΔT diff| over time {c['max_dT_K_abs_diff_series']:.3g} K, "
             f"S2 rel. diff {c['S2_rel_diff_final']:.2e}"
         )
+    for m, e in info["charging_energy"].items():
+        lines.append(
+            f"{m}: heat released C_T ΔT |Ω| = {e['heat']:.4f} = {e['heat_per_charge_voltage']:.3f} "
+            f"× Q ψ* with stored charge Q = {e['stored_charge']:.4f} (scaled): ΔT follows the "
+            "electrode capacity per electrolyte area"
+        )
     cv = info["cv"]
     lines += ["", f"cyclic voltammetry (ψ* from 0 to {info['psi_max_V']:.3f} V, (4.4))"]
     methods = list(cv["chi_K_per_us"])
@@ -397,6 +404,19 @@ def reproduce_supercapacitor(
     slopes, loops = _cv_analysis(cv, plan, tau_us)
 
     scales = model.scales
+    e1 = tri.points[tri.triangles[:, 1]] - tri.points[tri.triangles[:, 0]]
+    e2 = tri.points[tri.triangles[:, 2]] - tri.points[tri.triangles[:, 0]]
+    area = float(0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).sum())
+    energy = {}
+    for m, srs in charging.items():
+        # heat released per unit of stored charge: explains the steady ΔT (see README)
+        heat = model.heat_capacity * srs.mean_dT_K[-1] / scales.temperature * area
+        q = abs(srs.charge_right[-1])
+        energy[m] = {
+            "stored_charge": q,
+            "heat": heat,
+            "heat_per_charge_voltage": heat / (q * float(plan.charging.psi_star)),
+        }
     info: dict[str, Any] = {
         "plan": plan.label,
         "git_commit": git_commit(),
@@ -416,6 +436,8 @@ def reproduce_supercapacitor(
         "mesh": {"vertices": tri.num_vertices, "triangles": len(tri.triangles)},
         "psi_max_V": plan.psi_max * scales.potential,
         "charging": summary(charging),
+        "electrolyte_area": area,
+        "charging_energy": energy,
         "cv": slopes,
         "cv_runs": {f"{r:g}": summary(runs) for r, runs in cv.items()},
         "iv_loops": loops,

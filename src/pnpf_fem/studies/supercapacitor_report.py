@@ -487,6 +487,10 @@ def _main(args: argparse.Namespace) -> int:
         if args.cycles < 1:
             raise InputError(f"--cycles must be at least 1, got {args.cycles}")
         changes["cycles"] = args.cycles
+    if args.psi_max is not None:
+        if not (args.psi_max > 0 and math.isfinite(args.psi_max)):
+            raise InputError(f"--psi-max must be positive, got {args.psi_max}")
+        changes["psi_max"] = args.psi_max
     plan = replace(plan, **changes)
     if any(not (r > 0 and math.isfinite(r)) for r in plan.rates):
         raise InputError(f"--rates must be positive, got {plan.rates}")
@@ -507,5 +511,11 @@ def register(studies: argparse._SubParsersAction) -> None:
     p.add_argument("--methods", default="fv,fem", help="fv, fem or fv,fem (default)")
     p.add_argument("--rates", default=None, help="CV scan rates in V/µs, comma separated")
     p.add_argument("--cycles", type=int, default=None, help="CV cycles per rate")
+    p.add_argument(
+        "--psi-max",
+        type=float,
+        default=None,
+        help="upper CV voltage in k_BT0/e (default 25, the paper's constant in (4.4))",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars or table")
     p.set_defaults(func=_main)

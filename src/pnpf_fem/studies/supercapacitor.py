@@ -417,7 +417,22 @@ def compare(fv: Series, fem: Series) -> dict[str, float]:
         "max_dT_K_abs_diff_series": float(np.max(np.abs(dT_fem - dT_fv))),
         "mean_dT_K_abs_diff_series": float(np.max(np.abs(mean_fem - a["mean_dT_K"]))),
         "S2_rel_diff_final": float(abs(b["S2"][-1] - a["S2"][-1]) / abs(a["S2"][-1])),
+        # entropy curves and bulk current (FEM interpolated onto the FV steps)
+        "S_rel_diff_series": _rel_series(a, b, "S"),
+        "S1_rel_diff_series": _rel_series(a, b, "S1"),
+        "S2_rel_diff_series": _rel_series(a, b, "S2"),
+        "current_rel_diff_series": float(
+            np.max(np.abs(np.interp(a["t"], b["t"], fem.bulk_current()) - fv.bulk_current()))
+            / max(float(np.max(np.abs(fv.bulk_current()))), 1e-300)
+        ),
     }
+
+
+def _rel_series(a: dict[str, np.ndarray], b: dict[str, np.ndarray], key: str) -> float:
+    """max_t |FEM − FV| / max_t |FV − FV(0)|: the difference relative to the curve's change."""
+    diff = np.abs(np.interp(a["t"], b["t"], b[key]) - a[key])
+    scale = float(np.max(np.abs(a[key] - a[key][0])))
+    return float(diff.max() / scale) if scale > 0 else float(diff.max())
 
 
 def summary(results: dict[str, Series]) -> dict[str, Any]:
@@ -528,9 +543,10 @@ def fit_power_law(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
 
     The standard error is sqrt(SSR/(n−2) / Σ(log x − mean)²) (nan for two points).
     """
-    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
-    if lx.size < 2 or not np.all(np.isfinite(ly)):
-        raise InputError(f"a power-law fit needs ≥ 2 positive values, got {list(y)}")
+    xa, ya = np.asarray(x, float), np.asarray(y, float)
+    if xa.size < 2 or xa.shape != ya.shape or np.any(xa <= 0) or np.any(ya <= 0):
+        raise InputError(f"a power-law fit needs ≥ 2 positive pairs, got {list(x)}, {list(y)}")
+    lx, ly = np.log(xa), np.log(ya)
     b, a = np.polyfit(lx, ly, 1)
     n = lx.size
     ssr = float(np.sum((ly - (a + b * lx)) ** 2))

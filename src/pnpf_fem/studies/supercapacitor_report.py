@@ -335,6 +335,15 @@ def _summary_text(info: dict[str, Any]) -> str:
                 f" {len(loop[m]['intersections']):8d}"
             )
         lines.append(row)
+    for rate in cv["rates"]:
+        c = info["cv_runs"][f"{rate:g}"].get("fem_vs_fv")
+        if c:
+            lines.append(
+                f"FEM vs FV at {rate:g} V/µs: final ΔT {c['mean_dT_K_rel_diff_final']:.1%}, "
+                f"bulk current {c['current_rel_diff_series']:.1%} of max |I|, entropy curves "
+                f"S1 {c['S1_rel_diff_series']:.1%}, S2 {c['S2_rel_diff_series']:.1%} "
+                "of their change"
+            )
     for m, fit in cv["fits"].items():
         lines.append(
             f"{m}: χ ∝ ν^b with b = {fit['exponent']:.3f} ± {fit['exponent_stderr']:.3f} "

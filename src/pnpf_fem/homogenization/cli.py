@@ -285,7 +285,8 @@ def _solve_one(req: CellRequest, porosity: float):
 
 def _summary(t) -> dict[str, Any]:
     d = t.to_dict()
-    head = {k: d[k] for k in ("porosity", "eps_eff", "M", "D", "dofs", "solve_seconds")}
+    keys = ("porosity", "eps_eff", "M", "D", "tortuosity", "dofs", "solve_seconds")
+    head = {k: d[k] for k in keys if k in d}
     head.update({k: v for k, v in d.items() if k not in head})
     return head
 
@@ -306,6 +307,11 @@ def _text(t) -> str:
         _fmt_matrix("eps_eff", t.eps_eff),
         _fmt_matrix("M", t.M),
         _fmt_matrix("D", t.D) + "   (D = D^r / (z_r u_0^r))",
+        *(
+            [_fmt_matrix("tortuosity", t.tortuosity) + "   (Π: Neumann cell problem on Y^s)"]
+            if t.tortuosity
+            else []
+        ),
         f"identity residuals: I1 {t.identity_I1_residual:.1e}, I2 {t.identity_I2_residual:.1e}, "
         f"factorization {t.factorization_residual:.1e}, energy {t.energy_residual:.1e}, "
         f"symmetry {t.symmetry_residual:.1e}",

@@ -22,8 +22,7 @@ from dolfinx import fem
 from petsc4py import PETSc
 
 from pnpf_fem.compat import BlockAssembler
-from pnpf_fem.errors import SolverError
-from pnpf_fem.fem.snes import _KSP_REASONS, _SNES_REASONS, SolverOptions
+from pnpf_fem.fem.snes import SolverOptions, converged_or_raise, release
 
 __all__ = ["BlockNonlinearSolver", "BlockSNESProblem"]
 
@@ -114,23 +113,12 @@ class BlockNonlinearSolver:
             self.snes.solve(None, self._x)
         finally:
             self.solve_time += time.perf_counter() - start
-        reason = self.snes.getConvergedReason()
-        ksp_reason = self.snes.getKSP().getConvergedReason()
-        history = list(self.snes.getConvergenceHistory()[0])
-        if reason <= 0 or ksp_reason < 0:
+
+        def restore() -> None:
             for ui, arr in zip(self.u, backup, strict=True):
                 ui.x.array[:] = arr
-            if reason <= 0:
-                raise SolverError(
-                    f"SNES {self.prefix} did not converge",
-                    reason=_SNES_REASONS.get(reason, str(reason)),
-                    history=history,
-                )
-            raise SolverError(
-                f"KSP of SNES {self.prefix} did not converge",
-                reason=_KSP_REASONS.get(ksp_reason, str(ksp_reason)),
-                history=history,
-            )
+
+        converged_or_raise(self.snes, self.prefix, restore)
         self._x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
         asm.to_functions(self._x, self.u)
         its = int(self.snes.getIterationNumber())
@@ -150,10 +138,4 @@ class BlockNonlinearSolver:
         return float(self._b.norm())
 
     def __del__(self) -> None:
-        opts = PETSc.Options()
-        for k in getattr(self, "_option_keys", []):
-            opts.delValue(k)
-        for obj in ("snes", "_A", "_b", "_x"):
-            o = getattr(self, obj, None)
-            if o is not None:
-                o.destroy()
+        release(self)

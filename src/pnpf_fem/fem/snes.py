@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,14 @@ from petsc4py import PETSc
 
 from pnpf_fem.errors import InputError, SolverError
 
-__all__ = ["LINEAR_SOLVERS", "NonlinearSolver", "SNESProblem", "SolverOptions"]
+__all__ = [
+    "LINEAR_SOLVERS",
+    "NonlinearSolver",
+    "SNESProblem",
+    "SolverOptions",
+    "converged_or_raise",
+    "release",
+]
 
 LINEAR_SOLVERS = ("lu", "iterative")
 
@@ -103,6 +110,39 @@ class SolverOptions:
             else:
                 opts |= {"pc_type": "hypre", "pc_hypre_type": "boomeramg"}
         return opts | dict(self.petsc_options)
+
+
+def converged_or_raise(snes: PETSc.SNES, prefix: str, restore: Callable[[], None]) -> None:
+    """Return if SNES and its last KSP converged; else call `restore()` (put the unknowns back)
+    and raise `SolverError` naming the SNES or KSP reason, with the residual history."""
+    reason = snes.getConvergedReason()
+    ksp_reason = snes.getKSP().getConvergedReason()
+    if reason > 0 and ksp_reason >= 0:
+        return
+    restore()
+    history = list(snes.getConvergenceHistory()[0])
+    if reason <= 0:
+        raise SolverError(
+            f"SNES {prefix} did not converge",
+            reason=_SNES_REASONS.get(reason, str(reason)),
+            history=history,
+        )
+    raise SolverError(
+        f"KSP of SNES {prefix} did not converge",
+        reason=_KSP_REASONS.get(ksp_reason, str(ksp_reason)),
+        history=history,
+    )
+
+
+def release(solver: Any) -> None:
+    """Drop a solver's PETSc options (by its unique prefix) and destroy its PETSc objects."""
+    opts = PETSc.Options()
+    for k in getattr(solver, "_option_keys", []):
+        opts.delValue(k)
+    for name in ("snes", "_A", "_b", "_x"):
+        obj = getattr(solver, name, None)
+        if obj is not None:
+            obj.destroy()
 
 
 class SNESProblem:
@@ -179,25 +219,15 @@ class NonlinearSolver:
         start = time.perf_counter()
         self.snes.solve(None, self._x)
         self.solve_time += time.perf_counter() - start
-        reason = self.snes.getConvergedReason()
-        ksp_reason = self.snes.getKSP().getConvergedReason()
-        history = list(self.snes.getConvergenceHistory()[0])
-        if reason <= 0 or ksp_reason < 0:
+
+        def restore() -> None:
             backup.copy(self.u.x.petsc_vec)
             self.u.x.scatter_forward()
+
+        try:
+            converged_or_raise(self.snes, self.prefix, restore)
+        finally:
             backup.destroy()
-            if reason <= 0:
-                raise SolverError(
-                    f"SNES {self.prefix} did not converge",
-                    reason=_SNES_REASONS.get(reason, str(reason)),
-                    history=history,
-                )
-            raise SolverError(
-                f"KSP of SNES {self.prefix} did not converge",
-                reason=_KSP_REASONS.get(ksp_reason, str(ksp_reason)),
-                history=history,
-            )
-        backup.destroy()
         self._x.copy(self.u.x.petsc_vec)
         self.u.x.scatter_forward()
         its = int(self.snes.getIterationNumber())
@@ -206,10 +236,4 @@ class NonlinearSolver:
         return its
 
     def __del__(self) -> None:
-        opts = PETSc.Options()
-        for k in getattr(self, "_option_keys", []):
-            opts.delValue(k)
-        for obj in ("snes", "_A", "_b", "_x"):
-            o = getattr(self, obj, None)
-            if o is not None:
-                o.destroy()
+        release(self)

@@ -1,8 +1,9 @@
 """The s-study of issue 7 at two coarse s: pore-resolved PNP against both effective models.
 
-Measured (quick times 0.02, 0.1; s = 1/4 → 1/8): the perforated-domain (tortuosity) model's
-largest cell error falls (driven case, t = 0.1: ions 1.7e-2 → 9.9e-3, ψ 2.7e-3 → 1.7e-3), the
-paper's model (no tortuosity) does not (4.1e-2 → 4.9e-2). Serial ≈ 25 s.
+Measured (quick times 0.02, 0.1; s = 1/4 → 1/8; cell tensors on the resolved cell mesh): the
+perforated-domain (tortuosity) model's largest cell error falls like s² (driven case, t = 0.1:
+ions 1.0e-2 → 2.5e-3, ψ 2.4e-3 → 7.3e-4), the paper's model (no tortuosity) does not
+(4.3e-2 → 5.1e-2). Serial ≈ 20 s.
 """
 
 from dataclasses import replace

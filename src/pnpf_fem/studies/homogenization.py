@@ -519,6 +519,7 @@ def reproduce_homogenization(
     """The s-study for every case (+ regime probes unless quick); writes `output`."""
     from mpi4py import MPI
 
+    from pnpf_fem.info import environment_report
     from pnpf_fem.output import RunDirectory, git_commit
 
     comm = MPI.COMM_WORLD
@@ -536,6 +537,7 @@ def reproduce_homogenization(
     info = {
         "plan": "quick" if quick else "full",
         "git_commit": git_commit(),
+        "environment": environment_report(),
         "ranks": comm.size,
         "studies": studies,
         "regimes": regimes,

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from pnpf_fem.errors import InputError
+from pnpf_fem.info import environment_report
 from pnpf_fem.meshing import TaggedTriangulation
 from pnpf_fem.output import RunDirectory, git_commit
 from pnpf_fem.progress import TimeProgress
@@ -429,6 +430,7 @@ def reproduce_supercapacitor(
     info: dict[str, Any] = {
         "plan": plan.label,
         "git_commit": git_commit(),
+        "environment": environment_report(),
         "choices": {
             "L_nm": scales.length * 1e9,
             "c0_M": 0.2,

@@ -13,7 +13,6 @@ unknown as it was, and a converged solve copies the iterate into the Functions.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Sequence
 
@@ -22,11 +21,9 @@ from dolfinx import fem
 from petsc4py import PETSc
 
 from pnpf_fem.compat import BlockAssembler
-from pnpf_fem.fem.snes import SolverOptions, converged_or_raise, release
+from pnpf_fem.fem.snes import SolverOptions, converged_or_raise, make_snes, release
 
 __all__ = ["BlockNonlinearSolver", "BlockSNESProblem"]
-
-_counter = itertools.count()
 
 
 class BlockSNESProblem:
@@ -80,24 +77,20 @@ class BlockNonlinearSolver:
         options = options or SolverOptions()
         self.u = list(u)
         self.problem = BlockSNESProblem(F, u, bcs, entity_maps)
-        self.prefix = f"pnpf_{name}_{next(_counter)}_"
-        comm = self.u[0].function_space.mesh.comm
         asm = self.problem.assembler
         self._b = asm.create_vector()
         self._A = asm.create_matrix()
         self._x = asm.create_vector()
-        self.snes = PETSc.SNES().create(comm)
-        self.snes.setOptionsPrefix(self.prefix)
-        opts = PETSc.Options()
-        self._option_keys = []
-        for k, v in options.options(1).items():
-            opts[self.prefix + k] = v
-            self._option_keys.append(self.prefix + k)
-        self.snes.setFunction(self.problem.F, self._b)
-        self.snes.setJacobian(self.problem.J, self._A)
-        self.snes.setConvergenceHistory(reset=True)
-        self.snes.setFromOptions()
-        self.snes.getKSP().setFromOptions()
+        self.snes, self.prefix, self._option_keys = make_snes(
+            self.u[0].function_space.mesh.comm,
+            name,
+            options,
+            1,
+            self.problem.F,
+            self.problem.J,
+            self._b,
+            self._A,
+        )
         self.solve_time = 0.0
         self.iterations = 0
         self.linear_iterations = 0

@@ -35,6 +35,7 @@ __all__ = [
     "SNESProblem",
     "SolverOptions",
     "converged_or_raise",
+    "make_snes",
     "release",
 ]
 
@@ -110,6 +111,34 @@ class SolverOptions:
             else:
                 opts |= {"pc_type": "hypre", "pc_hypre_type": "boomeramg"}
         return opts | dict(self.petsc_options)
+
+
+def make_snes(
+    comm: Any,
+    name: str,
+    options: SolverOptions,
+    block_size: int,
+    F: Callable,
+    J: Callable,
+    b: PETSc.Vec,
+    A: PETSc.Mat,
+) -> tuple[PETSc.SNES, str, list[str]]:
+    """A SNES with the unique options prefix `pnpf_<name>_<n>_`, `options` set under it, the
+    F/J callbacks and a residual history; returns (snes, prefix, the option keys set)."""
+    prefix = f"pnpf_{name}_{next(_counter)}_"
+    snes = PETSc.SNES().create(comm)
+    snes.setOptionsPrefix(prefix)
+    opts = PETSc.Options()
+    keys = []
+    for k, v in options.options(block_size).items():
+        opts[prefix + k] = v
+        keys.append(prefix + k)
+    snes.setFunction(F, b)
+    snes.setJacobian(J, A)
+    snes.setConvergenceHistory(reset=True)
+    snes.setFromOptions()
+    snes.getKSP().setFromOptions()
+    return snes, prefix, keys
 
 
 def converged_or_raise(snes: PETSc.SNES, prefix: str, restore: Callable[[], None]) -> None:
@@ -190,24 +219,19 @@ class NonlinearSolver:
         options = options or SolverOptions()
         self.u = u
         self.problem = SNESProblem(F, u, bcs)
-        self.prefix = f"pnpf_{name}_{next(_counter)}_"
-        comm = u.function_space.mesh.comm
         self._b = create_vector(self.problem.L)
         self._A = create_matrix(self.problem.a)
         self._x = u.x.petsc_vec.copy()
-        self.snes = PETSc.SNES().create(comm)
-        self.snes.setOptionsPrefix(self.prefix)
-        opts = PETSc.Options()
-        bs = u.function_space.dofmap.index_map_bs
-        self._option_keys = []
-        for k, v in options.options(bs).items():
-            opts[self.prefix + k] = v
-            self._option_keys.append(self.prefix + k)
-        self.snes.setFunction(self.problem.F, self._b)
-        self.snes.setJacobian(self.problem.J, self._A)
-        self.snes.setConvergenceHistory(reset=True)
-        self.snes.setFromOptions()
-        self.snes.getKSP().setFromOptions()
+        self.snes, self.prefix, self._option_keys = make_snes(
+            u.function_space.mesh.comm,
+            name,
+            options,
+            u.function_space.dofmap.index_map_bs,
+            self.problem.F,
+            self.problem.J,
+            self._b,
+            self._A,
+        )
         self.solve_time = 0.0  # wall time of snes.solve, assembly included (for benchmarks)
         self.iterations = 0  # Newton iterations over all successful solves
         self.linear_iterations = 0

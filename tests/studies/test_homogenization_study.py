@@ -21,6 +21,7 @@ from pnpf_fem.studies.homogenization import (
     CASES,
     case_error_table,
     effective_medium,
+    error_rows,
     run_case,
     s_study,
 )
@@ -44,6 +45,7 @@ def test_perforated_model_error_decreases_with_s(driven):
     rate = driven["rates"]["perforated"]["ions"][-1]
     assert rate is not None and rate > 0.3
     assert "rate" in case_error_table(driven)
+    assert len(error_rows(driven)) == 2 * 2 * 2  # s × times × models
     # (I3): the paper's D^r and M terms cancel on the solver's own assembled operators
     for r in driven["results"]:
         assert r["cancellation_residual"] < 1e-8

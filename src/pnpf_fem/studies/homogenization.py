@@ -20,6 +20,9 @@ the ions (both species) and for ψ. Both sides use implicit Euler with the same 
 
 Cases (all dimensionless, λ² the electrolyte and α the solid permittivity of (18)):
 
+Outputs: summary.json/summary.txt (tables, rates, verdicts, regimes), errors_<case>.csv,
+homogenization_errors.png.
+
 * ``relaxation`` (near equilibrium): closed ions, ψ = V on the left and 0 on the right with a
   small V; ions relax towards the Boltzmann equilibrium;
 * ``driven``: ion reservoirs at both ends with a salt contrast (2 : 1) and a voltage that drives
@@ -48,12 +51,17 @@ from pnpf_fem.errors import InputError
 __all__ = [
     "CASES",
     "MODELS",
+    "REGIMES",
     "HomogenizationCase",
     "case_error_table",
     "effective_medium",
+    "error_rows",
+    "regime_study",
     "register",
+    "reproduce_homogenization",
     "run_case",
     "s_study",
+    "verdict",
 ]
 
 MODELS = ("schmuck", "perforated")
@@ -359,6 +367,18 @@ def verdict(study: dict[str, Any]) -> str:
     return text
 
 
+def error_rows(study: dict[str, Any]) -> list[dict[str, Any]]:
+    """One CSV row per (s, time, model): the largest cell errors of the ions and of ψ."""
+    rows = []
+    for r in study["results"]:
+        for k, t in enumerate(r["times"]):
+            for m, e in r["errors"].items():
+                rows.append(
+                    {"s": r["s"], "t": t, "model": m, "ions": e["ions"][k], "psi": e["psi"][k]}
+                )
+    return rows
+
+
 def case_error_table(study: dict[str, Any]) -> str:
     """Plain-text error-versus-s table (errors at every comparison time, rate in s)."""
     case = study["case"]
@@ -552,6 +572,8 @@ def reproduce_homogenization(
         try:
             out = RunDirectory(tmp)
             out.write_json("summary.json", info)
+            for name, st in studies.items():
+                out.write_csv(f"errors_{name}.csv", error_rows(st))
             out.write_text("summary.txt", text + "\n")
             plot_study(studies, tmp / "homogenization_errors.png")
             output.mkdir(parents=True, exist_ok=True)

@@ -20,16 +20,16 @@ the ions (both species) and for ψ. Both sides use implicit Euler with the same 
 
 Cases (all dimensionless, λ² the electrolyte and α the solid permittivity of (18)):
 
-Outputs: summary.json/summary.txt (tables, rates, verdicts, regimes), errors_<case>.csv,
-homogenization_errors.png.
-
 * ``relaxation`` (near equilibrium): closed ions, ψ = V on the left and 0 on the right with a
   small V; ions relax towards the Boltzmann equilibrium;
 * ``driven``: ion reservoirs at both ends with a salt contrast (2 : 1) and a voltage that drives
   a current through the medium — transport-dominated.
 
-Regime probes at one s (`regimes`): thin Debye layers (small λ²), high permittivity contrast
-(α/λ² ≫ 1) and strong driving (large V).
+Regime probes (`regime_study`, driven case, s = 1/8, 1/16, 1/32): thin Debye layers (small λ²),
+high permittivity contrast (α/λ² ≫ 1), strong driving (large V) and the approach to steady state.
+
+Outputs: summary.json/summary.txt (tables, rates, verdicts, regimes), errors_<case>.csv,
+homogenization_errors.png.
 """
 
 from __future__ import annotations

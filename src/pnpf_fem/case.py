@@ -115,6 +115,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "linear": Key(str, "lu", check=_one_of("lu", "iterative")),
         "petsc_options": Key(dict, None),
     },
+    # the upscaled porous-medium PNP system (isothermal) with the tensors of `pnpf-fem cell`
+    "porous": {
+        "tensors": Key(str, required=True),  # JSON written by pnpf-fem cell (relative: to case)
+        "transport": Key(str, "perforated", check=_one_of("perforated", "schmuck")),
+    },
     "output": {
         "directory": Key(str, None),
         "every": Key(int, 1, check=_positive),
@@ -124,7 +129,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
 }
 SECTIONS = tuple(SCHEMA)
-REQUIRED_SECTIONS = ("mesh", "species", "parameters", "time")
+REQUIRED_SECTIONS = ("mesh", "species", "parameters", "time")  # [porous] is optional
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,7 @@ class Case:
     discretization: Mapping[str, Any]
     solver: Mapping[str, Any]
     output: Mapping[str, Any] = field(default_factory=dict)
+    porous: Mapping[str, Any] | None = None
 
     def physical_parameters(self) -> PNPFParameters:
         """The SI parameter object; c0 defaults to the first species' initial concentration."""
@@ -275,7 +281,35 @@ def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
     if discretization["method"].startswith("fv") and solver["petsc_options"]:
         raise InputError(f"{source}: [solver] petsc_options apply to FEM methods only")
     output = _section(source, "output", data.get("output", {}), SCHEMA["output"])
-    return Case(source, mesh, species, parameters, boundary, time, discretization, solver, output)
+    porous = None
+    if "porous" in data:
+        porous = _section(source, "porous", data["porous"], SCHEMA["porous"])
+        _check_porous(source, species, discretization)
+    return Case(
+        source, mesh, species, parameters, boundary, time, discretization, solver, output, porous
+    )
+
+
+def _check_porous(
+    source: str, species: tuple[Mapping[str, Any], ...], discretization: Mapping[str, Any]
+) -> None:
+    """What the upscaled model (two monovalent ions, implicit Euler, P1) can run."""
+    if discretization["method"] != "fem-be" or discretization["degree"] != 1:
+        raise InputError(
+            f"{source}: [porous] runs the upscaled PNP system with implicit Euler and P1: set "
+            f'[discretization] method = "fem-be", degree = 1 (got '
+            f"{discretization['method']!r}, {discretization['degree']})"
+        )
+    valences = sorted(s["valence"] for s in species)
+    if valences != [-1, 1]:
+        raise InputError(
+            f"{source}: [porous] needs two species with valences +1 and -1, got {valences}"
+        )
+    if species[0]["friction"] != species[1]["friction"]:
+        raise InputError(
+            f"{source}: [porous] needs equal frictions for both species (one diffusivity), "
+            f"got {species[0]['friction']} and {species[1]['friction']}"
+        )
 
 
 def load_case(path: str | Path) -> Case:

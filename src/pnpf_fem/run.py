@@ -251,6 +251,15 @@ def build_simulation(setup: RunSetup, outdir: Path) -> Any:
 
     comm = _comm()
     fmesh = from_triangulation(setup.tri, comm)
+    options = SolverOptions(
+        linear_solver=solver["linear"],
+        rtol=solver["rtol"],
+        atol=solver["atol"],
+        max_it=solver["max_iterations"],
+        petsc_options=dict(solver["petsc_options"] or {}),
+    )
+    if case.porous is not None:
+        return build_porous_simulation(setup, fmesh, options, outdir)
     problem = PNPFProblem(
         model=model,
         mesh=fmesh,
@@ -259,15 +268,73 @@ def build_simulation(setup: RunSetup, outdir: Path) -> Any:
         neumann=[NeumannBC(t, v) for t, v in setup.neumann.items()],
         degree=case.discretization["degree"],
     )
-    options = SolverOptions(
-        linear_solver=solver["linear"],
-        rtol=solver["rtol"],
-        atol=solver["atol"],
-        max_it=solver["max_iterations"],
-        petsc_options=dict(solver["petsc_options"] or {}),
-    )
     scheme = make_scheme(setup.method, problem, options)
     return FEMSimulation(scheme, fmesh, setup.tri if comm.rank == 0 else None, outdir)
+
+
+def porous_medium(case: Case, eps: float) -> Any:
+    """The case's `EffectiveMedium`: the tensors file of [porous], with ε⁰ rescaled to ε².
+
+    `pnpf-fem cell` solves the cell problems with the permittivities it is given (e.g. 80 and
+    4.5); ε⁰ is homogeneous of degree one in them, so ε⁰ ε²/κ_electrolyte is the tensor for the
+    case's dimensionless electrolyte permittivity ε² with the same contrast. M, D, Π and p do not
+    depend on the scale.
+    """
+    from pnpf_fem.porous import EffectiveMedium
+
+    path = Path(case.porous["tensors"])
+    if not path.is_absolute():
+        path = Path(case.source).parent / path
+    if not path.is_file():
+        raise InputError(f"{case.source}: [porous] tensors file {str(path)!r} does not exist")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"{case.source}: [porous] tensors {path} is not JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{case.source}: [porous] tensors {path} must hold a JSON object")
+    kf = data.get("electrolyte_permittivity")
+    if not isinstance(kf, (int, float)) or not kf > 0:
+        raise InputError(
+            f"{case.source}: [porous] tensors {path} lacks a positive 'electrolyte_permittivity' "
+            "(write it with pnpf-fem cell)"
+        )
+    transport = case.porous["transport"]
+    need = "tortuosity" if transport == "perforated" else "M"
+    if not data.get(need):
+        raise InputError(
+            f"{case.source}: [porous] transport = {transport!r} needs {need!r} in {path}"
+        )
+    eps_eff = (np.asarray(data.get("eps_eff", []), dtype=float) * (eps**2 / kf)).tolist()
+    try:
+        return EffectiveMedium.from_dict(data | {"eps_eff": eps_eff})
+    except InputError as err:
+        raise InputError(f"{case.source}: [porous] tensors {path}: {err}") from None
+
+
+def build_porous_simulation(setup: RunSetup, fmesh: Any, options: Any, outdir: Path) -> Any:
+    """The upscaled porous-medium PNP system of a case with a [porous] section (isothermal)."""
+    from pnpf_fem.porous import MacroscaleSolver
+    from pnpf_fem.simulation import PorousSimulation
+
+    case, model = setup.case, setup.model
+    medium = porous_medium(case, model.eps)
+    if medium.dim != 2:
+        raise InputError(f"{case.source}: [porous] tensors are {medium.dim}D; the mesh is 2D")
+    z = dict(zip(model.species_names, model.valences, strict=True))
+    cation = next(n for n in model.species_names if z[n] > 0)
+    anion = next(n for n in model.species_names if z[n] < 0)
+    solver = MacroscaleSolver(
+        fmesh,
+        medium,
+        initial={"u1": setup.initial_c[cation], "u2": setup.initial_c[anion]},
+        transport=case.porous["transport"],
+        potential=dict(setup.dirichlet),
+        displacement=dict(setup.neumann),
+        options=options,
+    )
+    nu = model.frictions[model.species_names.index(cation)]
+    return PorousSimulation(solver, fmesh, outdir, (cation, anion), model.eps / nu)
 
 
 def few_newton_iterations(case: Case) -> int:
@@ -295,7 +362,6 @@ def plot_observables(rows: list[dict[str, Any]], species: tuple[str, ...], path:
     import matplotlib.pyplot as plt
 
     t = np.array([r["t_s"] for r in rows])
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), constrained_layout=True)
     panels = [
         ("entropy S", ["S"]),
         ("S1 (temperature part)", ["S1"]),
@@ -303,8 +369,20 @@ def plot_observables(rows: list[dict[str, Any]], species: tuple[str, ...], path:
         ("relative mass change", [f"mass_{n}" for n in species]),
         ("min c", ["min_c"]),
         ("min T", ["min_T"]),
+        ("total charge", ["charge"]),
     ]
-    for ax, (title, keys) in zip(axes.ravel(), panels, strict=True):
+    # only what the model reports (the isothermal porous model has no T and no entropy)
+    panels = [(title, keys) for title, keys in panels if all(k in rows[0] for k in keys)]
+    if "S" in rows[0]:
+        panels = [p for p in panels if p[0] != "total charge"]
+    ncol = 3 if len(panels) > 4 else 2
+    nrow = -(-len(panels) // ncol)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(4 * ncol, 3.25 * nrow), squeeze=False, constrained_layout=True
+    )
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (title, keys) in zip(axes.ravel(), panels, strict=False):
         for k in keys:
             y = np.array([r[k] for r in rows], dtype=float)
             if k.startswith("mass_"):
@@ -464,6 +542,7 @@ def run_case(
                     "discretization",
                     "solver",
                     "output",
+                    "porous",
                 )
             },
             "mesh": {

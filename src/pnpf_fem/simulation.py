@@ -1,6 +1,7 @@
 """One interface for a running FEM or FV simulation, as the `run` command drives it.
 
-`Simulation` (FEM: `FEMSimulation`, FV: `FVSimulation`) hides the discretization behind
+`Simulation` (FEM: `FEMSimulation`, FV: `FVSimulation`, the upscaled porous-medium model of a
+case with a [porous] section: `PorousSimulation`) hides the discretization behind
 
 * ``t`` (dimensionless time), ``initial_observables()``, ``advance(dt) -> observables`` — a failed
   step raises `SolverError` and leaves the state untouched;
@@ -25,7 +26,7 @@ from pnpf_fem.errors import InputError
 from pnpf_fem.meshing import TaggedTriangulation
 from pnpf_fem.output import atomic_write_text
 
-__all__ = ["FEMSimulation", "FVSimulation", "Simulation", "atomic_savez"]
+__all__ = ["FEMSimulation", "FVSimulation", "PorousSimulation", "Simulation", "atomic_savez"]
 
 
 class Simulation(Protocol):
@@ -277,3 +278,107 @@ class FVSimulation:
 
     def close(self) -> None:
         pass
+
+
+class PorousSimulation:
+    """The upscaled porous-medium PNP system (`pnpf_fem.porous.MacroscaleSolver`, isothermal).
+
+    The case's dimensionless time t (units τ of `units.nondimensionalize`) maps to the solver's
+    time (units L²ν/(k_BT)) by t_solver = (ε/ν̃) t, ε = λ_D/L and ν̃ the species' common scaled
+    friction, so the upscaled equations p∂u/∂t = div(F(u, ψ)), −div(ε⁰∇ψ) = p(u¹ − u²) with
+    ε⁰ ∝ ε² are the case's PNP equations in the porous medium. Observables use the case's names:
+    mass_<species> = ∫ p c (the storage quadrature), min_c, charge.
+    """
+
+    def __init__(
+        self, solver: Any, fmesh: Any, outdir: Path, species: tuple[str, str], time_factor: float
+    ) -> None:
+        from dolfinx import fem
+
+        from pnpf_fem.compat import interpolation_points, lagrange_space
+
+        self.solver = solver
+        self.fmesh = fmesh
+        self.outdir = outdir
+        self.comm = fmesh.comm
+        self.species_names = species  # (cation, anion) = (u1, u2)
+        self.time_factor = float(time_factor)
+        V1 = lagrange_space(fmesh.mesh, 1)
+        names = (f"c_{species[0]}", f"c_{species[1]}", "psi")
+        self._p1 = {
+            n: (fem.Function(V1, name=n), fem.Expression(e, interpolation_points(V1)))
+            for n, e in zip(names, solver.fields(), strict=True)
+        }
+        self._writer: Any = None
+
+    @property
+    def t(self) -> float:
+        return float(self.solver.t) / self.time_factor
+
+    def _observables(self, raw: dict[str, Any], dt: float, iterations: int) -> dict[str, Any]:
+        a, b = self.species_names
+        return {
+            "t": self.t,
+            "dt": dt,
+            "newton_iterations": iterations,
+            f"mass_{a}": raw["amount_u1"],
+            f"mass_{b}": raw["amount_u2"],
+            "min_c": min(raw["min_u1"], raw["min_u2"]),
+            "charge": raw["charge"],
+        }
+
+    def initial_observables(self) -> dict[str, Any]:
+        return self._observables(self.solver.observables(), 0.0, 0)
+
+    def advance(self, dt: float) -> dict[str, Any]:
+        raw = self.solver.step(dt * self.time_factor)
+        return self._observables(raw, dt, int(raw["newton_iterations"]))
+
+    def save_checkpoint(self, path: Path, meta: dict[str, Any]) -> None:
+        from pnpf_fem.fem.mesh import gather_vertex_values
+
+        state = np.column_stack(
+            [gather_vertex_values(self.fmesh, self.solver.u, i) for i in range(3)]
+        )
+        if self.comm.rank == 0:
+            atomic_savez(path, {"vertex_state": state}, dict(meta, t=self.t))
+        self.comm.barrier()
+
+    def load_checkpoint(self, path: Path) -> dict[str, Any]:
+        arrays, meta = _load_npz(path)
+        vals = arrays.get("vertex_state")
+        if vals is None:
+            raise InputError(f"checkpoint {path} holds no vertex state")
+        _check_shape(path, "vertex_state", vals, (self.fmesh.num_input_vertices, 3))
+        domain = self.fmesh.mesh
+        cols = self.solver.u.x.array.reshape(-1, 3)
+        dofs = np.asarray(self.solver.W.dofmap.list).ravel()
+        cols[dofs] = vals[self.fmesh.input_vertex[np.asarray(domain.geometry.dofmap).ravel()]]
+        self.solver.u.x.scatter_forward()
+        self.solver.u_n.x.array[:] = self.solver.u.x.array
+        self.solver.t = float(meta["t"]) * self.time_factor
+        return meta
+
+    def _update_p1(self) -> None:
+        for f, expr in self._p1.values():
+            f.interpolate(expr)
+
+    def write_fields(self, t_seconds: float, name: str = "fields.bp") -> None:
+        from dolfinx.io import VTXWriter
+
+        self._update_p1()
+        if self._writer is None:
+            funcs = [f for f, _ in self._p1.values()]
+            self._writer = VTXWriter(self.comm, str(self.outdir / name), funcs, engine="BP4")
+        self._writer.write(t_seconds)
+
+    def vertex_fields(self) -> dict[str, np.ndarray]:
+        from pnpf_fem.fem.mesh import gather_vertex_values
+
+        self._update_p1()
+        return {n: gather_vertex_values(self.fmesh, f) for n, (f, _) in self._p1.items()}
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

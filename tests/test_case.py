@@ -101,3 +101,14 @@ def test_missing_or_broken_file(tmp_path):
     broken.write_text("[time\nend = 1")
     with pytest.raises(InputError, match="not valid TOML"):
         load_case(broken)
+
+
+def test_every_schema_key_is_documented():
+    """docs/case_files.md names every section and key of the case schema."""
+    from pnpf_fem.case import SCHEMA
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "case_files.md").read_text()
+    for section, keys in SCHEMA.items():
+        assert f"[{section}" in doc, section
+        for key in keys:
+            assert f"`{key}`" in doc, (section, key)

@@ -85,7 +85,39 @@ def _check_shape(path: Path, name: str, arr: np.ndarray, shape: tuple[int, ...])
         )
 
 
-class FEMSimulation:
+class _P1Fields:
+    """Field output shared by the DOLFINx simulations: `_p1` maps a name to a P1 Function and
+    the Expression interpolated into it; `fmesh`, `comm` and `outdir` are set by the owner."""
+
+    _p1: dict[str, tuple[Any, Any]]
+    _writer: Any = None
+
+    def _update_p1(self) -> None:
+        for f, expr in self._p1.values():
+            f.interpolate(expr)
+
+    def write_fields(self, t_seconds: float, name: str = "fields.bp") -> None:
+        from dolfinx.io import VTXWriter
+
+        self._update_p1()
+        if self._writer is None:
+            funcs = [f for f, _ in self._p1.values()]
+            self._writer = VTXWriter(self.comm, str(self.outdir / name), funcs, engine="BP4")
+        self._writer.write(t_seconds)
+
+    def vertex_fields(self) -> dict[str, np.ndarray]:
+        from pnpf_fem.fem.mesh import gather_vertex_values
+
+        self._update_p1()
+        return {n: gather_vertex_values(self.fmesh, f) for n, (f, _) in self._p1.items()}
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class FEMSimulation(_P1Fields):
     """A DOLFINx scheme (`pnpf_fem.fem.make_scheme`) on the mesh built from `tri`."""
 
     def __init__(self, scheme: Any, fmesh: Any, tri: TaggedTriangulation | None, outdir: Path):
@@ -179,31 +211,6 @@ class FEMSimulation:
         s.observables._q_prev = s.observables.charges()  # electrode currents continue exactly
         return meta
 
-    # -- fields ------------------------------------------------------------------------------------
-    def _update_p1(self) -> None:
-        for f, expr in self._p1.values():
-            f.interpolate(expr)
-
-    def write_fields(self, t_seconds: float, name: str = "fields.bp") -> None:
-        from dolfinx.io import VTXWriter
-
-        self._update_p1()
-        if self._writer is None:
-            funcs = [f for f, _ in self._p1.values()]
-            self._writer = VTXWriter(self.comm, str(self.outdir / name), funcs, engine="BP4")
-        self._writer.write(t_seconds)
-
-    def vertex_fields(self) -> dict[str, np.ndarray]:
-        from pnpf_fem.fem.mesh import gather_vertex_values
-
-        self._update_p1()
-        return {n: gather_vertex_values(self.fmesh, f) for n, (f, _) in self._p1.items()}
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
 
 class FVSimulation:
     """A finite-volume scheme (`SchemeI`/`SchemeII`) and its immutable state (serial)."""
@@ -280,7 +287,7 @@ class FVSimulation:
         pass
 
 
-class PorousSimulation:
+class PorousSimulation(_P1Fields):
     """The upscaled porous-medium PNP system (`pnpf_fem.porous.MacroscaleSolver`, isothermal).
 
     The case's dimensionless time t (units τ of `units.nondimensionalize`) maps to the solver's
@@ -358,27 +365,3 @@ class PorousSimulation:
         self.solver.u_n.x.array[:] = self.solver.u.x.array
         self.solver.t = float(meta["t"]) * self.time_factor
         return meta
-
-    def _update_p1(self) -> None:
-        for f, expr in self._p1.values():
-            f.interpolate(expr)
-
-    def write_fields(self, t_seconds: float, name: str = "fields.bp") -> None:
-        from dolfinx.io import VTXWriter
-
-        self._update_p1()
-        if self._writer is None:
-            funcs = [f for f, _ in self._p1.values()]
-            self._writer = VTXWriter(self.comm, str(self.outdir / name), funcs, engine="BP4")
-        self._writer.write(t_seconds)
-
-    def vertex_fields(self) -> dict[str, np.ndarray]:
-        from pnpf_fem.fem.mesh import gather_vertex_values
-
-        self._update_p1()
-        return {n: gather_vertex_values(self.fmesh, f) for n, (f, _) in self._p1.items()}
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None

@@ -43,7 +43,6 @@ import numpy as np
 
 from pnpf_fem.adaptive import (
     AdaptiveControl,
-    AdaptiveResult,
     FEMStepper,
     FVStepper,
     adaptive_run,
@@ -246,7 +245,6 @@ def run_fv(
     right = _right_half_weights(np.asarray(tri.points)[:, 0], weights)
     z = np.asarray(model.valences)
     series = Series(config.fv_scheme, pb.mesh.num_vertices)
-    psi_t = _psi_of_t(config)
 
     def fields() -> dict[str, np.ndarray]:
         s = stepper.state
@@ -257,22 +255,11 @@ def run_fv(
             "dT_K": (s.T - 1.0) * T0,
         }
 
-    def record(obs: dict[str, Any]) -> None:
-        series.record(obs, stepper.state.T, weights, T0)
-        series.psi_star.append(psi_t(obs["t"]))
-        series.charge_right.append(float(right @ (z @ stepper.state.c)))
-        series.keep_snapshot(obs["t"], config.snapshots, fields)
+    def nodal() -> tuple[np.ndarray, np.ndarray]:
+        return stepper.state.T, stepper.state.c.T
 
-    record(fv.observables(pb, state, 0.0, 0, 0.0))
-    series.setup_time = time.perf_counter() - start
-
-    def callback(obs: dict[str, Any], dt_next: float) -> None:
-        record(obs)
-        if progress is not None:
-            progress(obs["t"], dt_next, int(obs.get("newton_iterations", 0)))
-
-    result = adaptive_run(stepper, config.t_end, config.control, config.stops(), callback)
-    _finish(series, result)
+    initial = fv.observables(pb, state, 0.0, 0, 0.0)
+    _drive(series, stepper, config, progress, initial, start, nodal, fields, weights, right, z, T0)
     return series, stepper.state
 
 
@@ -309,14 +296,10 @@ def run_fem(
     # lumped P1 masses ∫φ_i dx: weights of the mean temperature, as FV's m(V_i)
     weights = dfem.assemble_vector(dfem.form(ufl.TestFunction(scheme.V) * ufl.dx)).array.copy()
 
-    def temperature() -> np.ndarray:
-        return np.exp(scheme.u.x.array.reshape(-1, M + 2)[:, M + 1])
-
     T0 = model.scales.temperature if model.scales else 300.0
     right = _right_half_weights(scheme.V.tabulate_dof_coordinates()[:, 0], weights)
     z = np.asarray(model.valences)
     series = Series(config.fem_scheme, tri.num_vertices)
-    psi_t = _psi_of_t(config)
 
     def fields() -> dict[str, np.ndarray]:
         def col(i: int) -> np.ndarray:
@@ -329,14 +312,45 @@ def run_fem(
             "dT_K": (np.exp(col(M + 1)) - 1.0) * T0,
         }
 
+    def nodal() -> tuple[np.ndarray, np.ndarray]:
+        cols = scheme.u.x.array.reshape(-1, M + 2)
+        return np.exp(cols[:, M + 1]), np.exp(cols[:, :M])
+
+    initial = scheme.initial_observables()
+    stepper = FEMStepper(scheme)
+    _drive(series, stepper, config, progress, initial, start, nodal, fields, weights, right, z, T0)
+    return series, scheme
+
+
+def _drive(
+    series: Series,
+    stepper: Any,
+    config: ChargingConfig,
+    progress: Progress | None,
+    initial: dict[str, Any],
+    start: float,
+    nodal: Callable[[], tuple[np.ndarray, np.ndarray]],
+    fields: Callable[[], dict[str, np.ndarray]],
+    weights: np.ndarray,
+    right: np.ndarray,
+    z: np.ndarray,
+    T0: float,
+) -> None:
+    """Record the initial state, run `config` adaptively and record every accepted step.
+
+    nodal() gives (T, c) at the nodes, c of shape (nodes, species); weights/right are the node
+    weights of the whole domain and of the half x > 0 (for Q₊, the bulk current).
+    """
+    psi_t = _psi_of_t(config)
+
     def record(obs: dict[str, Any]) -> None:
-        series.record(obs, temperature(), weights, T0)
+        T, c = nodal()
+        series.record(obs, T, weights, T0)
         series.psi_star.append(psi_t(obs["t"]))
-        c = np.exp(scheme.u.x.array.reshape(-1, M + 2)[:, :M])
         series.charge_right.append(float(right @ (c @ z)))
         series.keep_snapshot(obs["t"], config.snapshots, fields)
 
-    record(scheme.initial_observables())
+    record(initial)
     series.setup_time = time.perf_counter() - start
 
     def callback(obs: dict[str, Any], dt_next: float) -> None:
@@ -344,14 +358,7 @@ def run_fem(
         if progress is not None:
             progress(obs["t"], dt_next, int(obs.get("newton_iterations", 0)))
 
-    result = adaptive_run(
-        FEMStepper(scheme), config.t_end, config.control, config.stops(), callback
-    )
-    _finish(series, result)
-    return series, scheme
-
-
-def _finish(series: Series, result: AdaptiveResult) -> None:
+    result = adaptive_run(stepper, config.t_end, config.control, config.stops(), callback)
     series.accepted = result.accepted
     series.rejected = result.rejected
     series.run_time = result.wall_time

@@ -194,13 +194,17 @@ def _resolved_solver(case: HomogenizationCase, s: float, comm):
 
 
 def _macro_cell_averages(solver, s: float, columns: int, height: float) -> dict[str, np.ndarray]:
-    """u¹, u², ψ of the macroscopic solution averaged over each cell [i s, (i+1) s] (in x)."""
-    out = {"u1": np.empty(columns), "u2": np.empty(columns), "psi": np.empty(columns)}
-    for i in range(columns):
-        avg = solver.box_average([i * s, 0.0], [(i + 1) * s, height])
-        for k in out:
-            out[k][i] = avg[k]
-    return out
+    """u¹, u², ψ of the macroscopic solution averaged over each cell [i s, (i+1) s] (in x).
+
+    Gauss–Legendre with 4 × 4 points per cell, all cells in one (collective) evaluation.
+    """
+    g, w = np.polynomial.legendre.leggauss(4)
+    gx, gy = np.meshgrid(0.5 * s * (g + 1.0), 0.5 * height * (g + 1.0), indexing="ij")
+    weights = np.outer(w, w).ravel() / 4.0
+    local = np.column_stack([gx.ravel(), gy.ravel()])
+    points = np.concatenate([local + np.array([i * s, 0.0]) for i in range(columns)])
+    values = solver.evaluate(points)
+    return {k: v.reshape(columns, -1) @ weights for k, v in values.items()}
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -314,11 +313,6 @@ def _check_porous(
 
 def load_case(path: str | Path) -> Case:
     """Read and validate a TOML case file."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"case file {str(path)!r} does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path}: not valid TOML: {err}") from None
-    return parse_case(data, source=str(path))
+    from pnpf_fem.app.config import read_toml
+
+    return parse_case(read_toml(path, "case file"), source=str(path))

@@ -9,7 +9,9 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import IO, NoReturn
 
+from pnpf_fem.app.console import emit_error, is_root
 from pnpf_fem.errors import InputError, SolverError
 
 __all__ = ["build_parser", "main"]
@@ -25,10 +27,21 @@ _COMMAND_MODULES = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (an `InputError`) and help printed by rank 0 only."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{message} (see {self.prog} --help)")
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        if message and is_root():
+            super()._print_message(message, file)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pnpf_fem import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pnpf-fem",
         description="Poisson–Nernst–Planck–Fourier ion transport with heat generation "
         "(FEM with DOLFINx 0.9, homogenization, finite volumes).",
@@ -47,28 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except InputError as err:
-        _report(f"pnpf-fem: error: {err}")
+        emit_error(f"pnpf-fem: error: {err}")
         return 2
     except SolverError as err:
-        _report(f"pnpf-fem: solve failed: {err}")
+        emit_error(f"pnpf-fem: solve failed: {err}")
         return 1
 
-
-def _report(message: str) -> None:
-    """Print an error once under MPI (every rank fails the same way; rank 0 speaks)."""
-    try:
-        from mpi4py import MPI
-
-        rank = MPI.COMM_WORLD.rank
-    except ImportError:
-        rank = 0
-    if rank == 0:
-        print(message, file=sys.stderr)
 
 
 if __name__ == "__main__":

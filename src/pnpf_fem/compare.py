@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from pnpf_fem.app.console import emit, emit_json
 from pnpf_fem.convergence import observed_order
 from pnpf_fem.errors import InputError
 from pnpf_fem.meshing import TaggedTriangulation, unit_square
@@ -168,8 +169,6 @@ def format_compare_table(result: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mpi4py import MPI
-
     if args.case_file is not None:
         from pnpf_fem.compare_case import compare_case, format_case_comparison
         from pnpf_fem.output import RunDirectory
@@ -179,15 +178,14 @@ def _run(args: argparse.Namespace) -> int:
         result = compare_case(args.case_file, args.order)
         if args.output is not None:
             RunDirectory(args.output).write_json("comparison.json", result)
-        print(json.dumps(result, indent=2) if args.json else format_case_comparison(result))
+        emit(json.dumps(result, indent=2) if args.json else format_case_comparison(result))
         return 0
     cases = CASES if args.case == "all" else (args.case,)
     results = [compare(c, args.order, args.levels) for c in cases]
-    if MPI.COMM_WORLD.rank == 0:
-        if args.json:
-            print(json.dumps(results if len(results) > 1 else results[0], indent=2))
-        else:
-            print("\n\n".join(format_compare_table(r) for r in results))
+    if args.json:
+        emit_json(results if len(results) > 1 else results[0])
+    else:
+        emit("\n\n".join(format_compare_table(r) for r in results))
     return 0
 
 

@@ -6,7 +6,6 @@ import argparse
 import importlib
 import importlib.metadata
 import platform
-import sys
 from typing import Any
 
 __all__ = ["environment_report", "format_report", "register"]
@@ -71,16 +70,10 @@ def format_report(report: dict[str, Any]) -> str:
 def _run(args: argparse.Namespace) -> int:
     import json
 
-    report = environment_report()
-    try:
-        from mpi4py import MPI
+    from pnpf_fem.app.console import emit
 
-        rank = MPI.COMM_WORLD.rank
-    except Exception:
-        rank = 0
-    if rank == 0:
-        print(json.dumps(report, indent=2) if args.json else format_report(report))
-        sys.stdout.flush()
+    report = environment_report()
+    emit(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 
 

@@ -39,7 +39,9 @@ class TimeProgress:
                     total=1000,
                     desc=description,
                     file=self.stream,
-                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+                    # tqdm prefixes a string postfix with ", "; a one-item list is shown as is
+                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix[0]}",
+                    postfix=[f"t={t_start:.4g}"],
                     dynamic_ncols=True,
                 )
             except ImportError:
@@ -59,7 +61,8 @@ class TimeProgress:
         if self._bar is not None:
             frac = min(max((t - self.t_start) / (self.t_end - self.t_start), 0.0), 1.0)
             self._bar.n = round(1000 * frac)
-            self._bar.set_postfix_str(info, refresh=True)
+            self._bar.postfix = [info]
+            self._bar.refresh()
         else:
             self.stream.write(f"\r{info}")
             self.stream.flush()

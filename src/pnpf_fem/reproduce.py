@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 from typing import Any
 
+from pnpf_fem.app.console import emit, emit_json
 from pnpf_fem.errors import InputError
 
 __all__ = ["ACCURACY_METHODS", "format_accuracy_table", "register"]
@@ -60,9 +60,9 @@ def _accuracy(args: argparse.Namespace) -> int:
     module = importlib.import_module(ACCURACY_METHODS[args.method])
     result = module.accuracy_study(method=args.method, levels=args.levels, degree=args.degree)
     if args.json:
-        print(json.dumps(result, indent=2))
+        emit_json(result)
     else:
-        print(format_accuracy_table(result))
+        emit(format_accuracy_table(result))
     return 0
 
 

@@ -34,11 +34,13 @@ from typing import Any
 import numpy as np
 
 from pnpf_fem.adaptive import AdaptiveControl, AdaptiveResult, adaptive_run
+from pnpf_fem.app.console import emit, emit_error
 from pnpf_fem.case import Case, load_case
 from pnpf_fem.errors import InputError, SolverError
 from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, unit_square
 from pnpf_fem.output import RunDirectory, atomic_path, git_commit
 from pnpf_fem.progress import TimeProgress
+from pnpf_fem.resolution import RESOLUTION_THRESHOLD, diffuse_layer_resolution
 from pnpf_fem.timeloop import time_steps
 from pnpf_fem.units import DimensionlessPNPF, nondimensionalize
 
@@ -337,6 +339,33 @@ def build_porous_simulation(setup: RunSetup, fmesh: Any, options: Any, outdir: P
     return PorousSimulation(solver, fmesh, outdir, (cation, anion), model.eps / nu)
 
 
+def resolution_report(setup: RunSetup) -> dict[str, Any]:
+    """The diffuse-layer resolution estimate for summary.json; warns (rank 0) when unresolved."""
+    model = setup.model
+    layers = diffuse_layer_resolution(
+        setup.tri,
+        model.eps,
+        model.valences,
+        [setup.initial_c[n] for n in model.species_names],
+        setup.dirichlet,
+        setup.neumann,
+    )
+    poor = [r for r in layers if not r.resolved]
+    if poor:
+        worst = min(poor, key=lambda r: r.ratio)
+        emit_error(
+            f"pnpf-fem: warning: the mesh does not resolve the diffuse layer at "
+            f"{worst.tag!r}: local Debye length {worst.debye_length:.3g} L, cell height "
+            f"{worst.mesh_size:.3g} L (ratio {worst.ratio:.3g} < {RESOLUTION_THRESHOLD}); "
+            "refine the mesh there, or the results are not meaningful"
+        )
+    return {
+        "threshold": RESOLUTION_THRESHOLD,
+        "resolved": not poor,
+        "tags": [asdict(r) for r in layers],
+    }
+
+
 def few_newton_iterations(case: Case) -> int:
     """Δt grows after a step with at most this many Newton iterations (fem1: two solves)."""
     per_solve = max(3, case.solver["max_iterations"] // 5)
@@ -422,10 +451,32 @@ def plot_fields(
         fig.colorbar(im, ax=ax, shrink=0.85)
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
-    fig.suptitle(f"t = {t_s:.4g} s (dimensionless fields; x, y in units of L)")
+    fig.suptitle(f"t = {t_s:.4g} s (x, y in units of L)")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110)
     plt.close(fig)
+
+
+def fields_in_si(fields: dict[str, np.ndarray], scales: Any) -> dict[str, np.ndarray]:
+    """Vertex fields for plots in SI units: c in mol/m³ (= mM), ψ in V, dT = T − T0 in K.
+
+    The temperature of a run stays close to T0, so T itself would show as "300.0" everywhere;
+    its rise is what a reader looks for. Names are ASCII: VTK's default font has no ψ or Δ.
+    """
+    if scales is None:
+        return dict(fields)
+    out: dict[str, np.ndarray] = {}
+    for name, values in fields.items():
+        v = np.asarray(values, dtype=float)
+        if name == "T":
+            out["dT [K]"] = (v - 1.0) * scales.temperature
+        elif name == "psi":
+            out["psi [V]"] = v * scales.potential
+        elif name.startswith("c_"):
+            out[f"{name} [mol/m3]"] = v * scales.concentration
+        else:
+            out[name] = v
+    return out
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -481,6 +532,7 @@ def run_case(
         raise InputError(f"--restart: no checkpoint {ckpt} (set [output] checkpoint_every)")
     setup = prepare(case)
     sim = build_simulation(setup, out)
+    layers = resolution_report(setup)  # after every input check: a warning, not an error
     fingerprint = case_fingerprint(case)
     sc = setup.model.scales
     tau = sc.time if sc is not None else 1.0
@@ -585,6 +637,7 @@ def run_case(
                 "mean_per_step": stats["newton_iterations"] / max(stats["accepted_steps"], 1),
                 "few_iterations_threshold": few if adaptive else None,
             },
+            "resolution": layers,
             "steps": step,
             "t_final_s": sim.t * tau,
             "final_observables": rows[-1],
@@ -682,7 +735,7 @@ def run_case(
     if oc["plots"]:
         plots_note = "plots written on rank 0"
         start = time.perf_counter()
-        fields = sim.vertex_fields()
+        fields = fields_in_si(sim.vertex_fields(), sc)
         if writer:
             plot_observables(rows, sim.species_names, run_dir.file("observables.png"))
             plot_fields(setup.tri, fields, sim.t * tau, run_dir.file("fields.png"))
@@ -705,8 +758,8 @@ def _environment() -> dict[str, Any]:
 
 def _run(args: argparse.Namespace) -> int:
     result = run_case(args.case, output=args.output, quiet=args.quiet, restart=args.restart)
-    if not args.quiet and _comm().rank == 0:
-        print(
+    if not args.quiet:
+        emit(
             f"pnpf-fem run: {result['steps']} steps to t = {result['t_final_s']:.4g} s in "
             f"{result['timings_s']['total']:.1f} s; outputs in {result['output']}"
         )

@@ -60,6 +60,19 @@ def offscreen_display(timeout: float = 10.0) -> Iterator[str]:
             proc.kill()
 
 
+def _tick_format(values: np.ndarray) -> str:
+    """A printf format whose ticks differ over the range of `values` (no "1.00" five times)."""
+    lo, hi = float(np.min(values)), float(np.max(values))
+    span = hi - lo
+    scale = max(abs(lo), abs(hi))
+    if scale == 0 or span <= 1e-12 * scale:
+        return "%.3g"
+    if scale >= 1e4 or scale < 1e-3:
+        return "%.3e"
+    digits = max(0, int(np.ceil(-np.log10(span / 4))) + 1)
+    return f"%.{min(digits, 8)}f"
+
+
 def field_snapshot(
     tri: TaggedTriangulation,
     fields: Mapping[str, np.ndarray],
@@ -86,9 +99,20 @@ def field_snapshot(
                 mesh,
                 scalars=name,
                 cmap="viridis",
-                scalar_bar_args={"title": name, "vertical": True, "fmt": "%.5g"},
+                # PyVista keys scalar bars (and their colour ranges) by title: one per panel.
+                # The panel text names the field; the bar title stays short so it is not cut.
+                scalar_bar_args={
+                    "title": " " * (k + 1),
+                    "vertical": True,
+                    "fmt": _tick_format(mesh.point_data[name]),
+                    "position_x": 0.82,
+                    "position_y": 0.1,
+                    "height": 0.75,
+                    "width": 0.08,
+                    "label_font_size": 14,
+                },
             )
-            plotter.add_text(f"{name} {title}".strip(), font_size=10)
+            plotter.add_text(f"{name}   {title}".strip(), font_size=11)
             plotter.view_xy()
         with atomic_path(path) as tmp:
             plotter.screenshot(str(tmp))

@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pnpf_fem.app.console import emit, emit_json
 from pnpf_fem.errors import InputError
 
 __all__ = ["CellRequest", "format_table", "register", "request_from_args", "run_request"]
@@ -133,13 +132,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _load_config(path: str) -> dict[str, Any]:
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError as err:
-        raise InputError(f"config file {path!r} does not exist") from err
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise InputError(f"cannot read config file {path!r}: {err}") from err
+    from pnpf_fem.app.config import read_toml
+
+    data = read_toml(path, "cell config")
     data = data.get("cell", data)
+    if not isinstance(data, dict):
+        raise InputError(f"[cell] in {path!r} must be a table")
     out: dict[str, Any] = {}
     for key, val in data.items():
         k = key.replace("_", "-")
@@ -456,13 +454,11 @@ def handler(args: argparse.Namespace) -> int:
             written.append(outdir / f"{stem}.json")
         if req.write_correctors:
             written += _write_correctors(sol, outdir, stem)
-    if comm.rank == 0:
-        if req.json:
-            obj = {"sweep": [_summary(t) for t in results]} if req.sweep else _summary(results[0])
-            obj["written"] = [str(w) for w in written]
-            print(json.dumps(obj))
-        else:
-            print(text)
-            print("written: " + ", ".join(str(w) for w in written))
-        sys.stdout.flush()
+    written = comm.bcast(written, root=0)  # rank 0 wrote the files; every rank reports them
+    if req.json:
+        obj = {"sweep": [_summary(t) for t in results]} if req.sweep else _summary(results[0])
+        obj["written"] = [str(w) for w in written]
+        emit_json(obj, indent=None)
+    else:
+        emit(text + "\nwritten: " + ", ".join(str(w) for w in written))
     return 0

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from pnpf_fem.app.console import emit
 from pnpf_fem.errors import InputError
 
 __all__ = [
@@ -554,7 +555,7 @@ def reproduce_homogenization(
     cases = dict(CASES)
     if quick:
         cases = {k: replace(c, times=(0.02, 0.1)) for k, c in cases.items()}
-    say = (lambda msg: print(msg, flush=True)) if (not quiet and comm.rank == 0) else None
+    say = None if quiet else emit
     start = time.perf_counter()
     studies = {name: s_study(case, s_values, MODELS, say) for name, case in cases.items()}
     regimes = [] if quick else regime_study(cases["driven"], REGIME_S, say)
@@ -587,8 +588,8 @@ def reproduce_homogenization(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        if not quiet:
-            print(text)
+    if not quiet:
+        emit(text)
     return info
 
 

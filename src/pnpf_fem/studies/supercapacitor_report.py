@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from pnpf_fem.app.console import emit
 from pnpf_fem.errors import InputError
 from pnpf_fem.info import environment_report
 from pnpf_fem.meshing import TaggedTriangulation
@@ -480,7 +481,7 @@ def reproduce_supercapacitor(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if not quiet:
-        print(text)
+        emit(text)
     return SupercapacitorResults(info, charging, cv)
 
 

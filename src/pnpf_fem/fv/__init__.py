@@ -1,5 +1,9 @@
 """Vertex-centred Voronoi finite volumes: Scheme I (3.3)–(3.5) and Scheme II (3.14)–(3.15) of the
-PNPF paper (`/work/shared/papers/pnpf-fv-schemes.md`), on the FEM's `TaggedTriangulation`.
+PNPF paper, on the FEM's `TaggedTriangulation`.
+
+The PNPF paper: J. Ding, X. Ji, S. Zhou, "Entropy increasing numerical methods for prediction of
+reversible and irreversible heating in supercapacitors", arXiv:2407.10050 (equation numbers are
+the paper's). The schemes and this code's choices are written out in docs/theory.md.
 
     mesh = VoronoiMesh.from_triangulation(unit_square(16, "unstructured"))
     problem = PNPFProblem(mesh, DimensionlessPNPF.unit(), dirichlet={"left": 0.0, "right": 1.0})

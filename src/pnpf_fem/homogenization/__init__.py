@@ -1,6 +1,10 @@
 """Homogenization: periodic reference cells, cell problems (44)–(45) and effective tensors (26).
 
-See `shared/papers/porous-pnp-homogenization.md` (the implementer's digest) for the equations.
+Equation numbers are those of the porous-medium PNP paper: M. Schmuck, "New porous medium
+Poisson–Nernst–Planck equations for strongly oscillating electric potentials",
+J. Math. Phys. 54, 021504 (2013). docs/theory.md states the cell problems, the tensors, the
+identities (I1)–(I3) derived from them and the tortuosity tensor Π of the classical closure.
+
 Heavy imports (DOLFINx, dolfinx_mpc, gmsh) happen inside the functions, so importing this
 package is cheap.
 

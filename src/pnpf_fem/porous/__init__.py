@@ -1,6 +1,10 @@
 """Porous media: the upscaled PNP equations (25)/(28) and the pore-resolved model (19)/(20).
 
-See `shared/papers/porous-pnp-homogenization.md` (the implementer's digest).
+Equation numbers are those of the porous-medium PNP paper: M. Schmuck, "New porous medium
+Poisson–Nernst–Planck equations for strongly oscillating electric potentials",
+J. Math. Phys. 54, 021504 (2013). docs/theory.md states both closures and the pore-resolved
+problem.
+
 Modules: `macroscale` (effective equations, the paper's closure and the classical tortuosity
 closure), `microscale` (resolved periodic array of cells, ions on the electrolyte submesh),
 `arrays` (meshes of periodic arrays). DOLFINx is imported on first use of a name.

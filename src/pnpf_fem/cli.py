@@ -71,6 +71,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,6 +1,9 @@
 """Physical parameters in SI units and the one scaling step to the dimensionless PNPF system.
 
-The rescaling is that of `pnpf-fv-schemes.md` §1.3 (the paper's Section 2):
+The rescaling is that of Section 2 of the PNPF paper (J. Ding, X. Ji, S. Zhou, "Entropy
+increasing numerical methods for prediction of reversible and irreversible heating in
+supercapacitors", arXiv:2407.10050; equation numbers below are the paper's), written out with the
+choices of L, c0 and ν0 in docs/theory.md §2:
 
     x = L x̃,  t = τ t̃,  T = T0 T̃,  ψ = (k_B T0 / e) ψ̃,  c = c0 c̃,  ν = ν0 ν̃,
     λ_D = sqrt(ε0 ε_r k_B T0 / (e² c0)),  ε = λ_D / L,  τ = λ_D L ν0 / (k_B T0),

@@ -1,4 +1,8 @@
-"""Effective tensors (26) against the analytic limits and identities of the digest (§5.2, §7)."""
+"""Effective tensors (26) against analytic limits, classical bounds and derived identities.
+
+(26) is the porous-medium PNP paper's (M. Schmuck, J. Math. Phys. 54, 021504 (2013)); the
+identities (E), (I1), (I2) and the classical checks are those of docs/theory.md §8.
+"""
 
 from __future__ import annotations
 
@@ -56,7 +60,7 @@ def test_laminate_arithmetic_along_harmonic_across(dim, axis, lam2, alpha):
     b = wiener(p, lam2, alpha)
     expected = np.diag([b.lower if i == axis else b.upper for i in range(dim)])
     np.testing.assert_allclose(t.array("eps_eff"), expected, rtol=0, atol=1e-10 * b.upper)
-    # M_11 = pH/λ² across, p along; D = M - pI (digest §7 (a))
+    # M_11 = pH/λ² across, p along (H the harmonic mean); D = M - pI (docs/theory.md §8)
     m = np.diag([p * b.lower / lam2 if i == axis else p for i in range(dim)])
     np.testing.assert_allclose(t.array("M"), m, atol=1e-10)
     d_across = p * (1 - p) * (alpha - lam2) / (p * alpha + (1 - p) * lam2)
@@ -64,7 +68,9 @@ def test_laminate_arithmetic_along_harmonic_across(dim, axis, lam2, alpha):
     np.testing.assert_allclose(t.array("D"), d, atol=1e-10)
 
 
-def test_laminate_digest_example():
+def test_laminate_worked_example():
+    """p = 0.6, λ² = 1, α = 0.1: ε⁰ is 1/(0.6 + 0.4/0.1) = 5/23 across the layers, 0.6 + 0.04
+    along; M = p ε⁰/λ² across, p along."""
     t = tensors("laminate", 0.6, 1.0, 0.1, h=0.1, axis=0)
     assert t.eps_eff[0][0] == pytest.approx(0.2173913043478261, abs=1e-10)
     assert t.eps_eff[1][1] == pytest.approx(0.64, abs=1e-10)
@@ -96,7 +102,7 @@ def test_circle_is_isotropic_spd_and_within_bounds(circle):
     eps = circle.array("eps_eff")
     p, lam2, alpha = circle.porosity, circle.electrolyte_permittivity, circle.solid_permittivity
     assert np.all(np.linalg.eigvalsh(eps) > 0)
-    # 90° symmetry: isotropic up to the (non-symmetric) mesh, digest §7 (d)
+    # 90° symmetry: isotropic up to the (non-symmetric) mesh (docs/theory.md §8)
     assert abs(eps[0, 0] - eps[1, 1]) < 1e-3 * eps[0, 0]
     assert abs(eps[0, 1]) < 1e-3 * eps[0, 0]
     hs = hashin_shtrikman(p, lam2, alpha, 2)
@@ -105,7 +111,7 @@ def test_circle_is_isotropic_spd_and_within_bounds(circle):
         assert hs.contains(e) and w.contains(e)
     # FE values converge from above; MG (= HS with fluid reference) is close at moderate f
     assert eps[0, 0] == pytest.approx(maxwell_garnett(p, lam2, alpha, 2), rel=0.05)
-    # (I4): M between p and pα/(pα + (1-p)λ²)
+    # (I1) with the Wiener bounds on ε⁰: the eigenvalues of M lie between p and pα/(pα + (1-p)λ²)
     lo, hi = sorted([p, p * alpha / (p * alpha + (1 - p) * lam2)])
     for e in np.linalg.eigvalsh(circle.array("M")):
         assert lo - 1e-12 <= e <= hi + 1e-12
@@ -118,7 +124,8 @@ def test_scaling_and_keller_duality():
     np.testing.assert_allclose(b, 2.0 * a, rtol=1e-10)  # ε⁰(cλ², cα) = c ε⁰(λ², α)
     swapped = compute_effective_tensors(cell, 4.5, 80.0).tensors.array("eps_eff")
     # Keller–Mendelson (2D): ε*(λ², α) ε*(α, λ²) = λ² α for the meshed geometry; both FE
-    # values converge from above (§7 (c)), so the discrete product lies slightly above.
+    # values converge from above (conforming approximations of the minimum principle (E) of
+    # docs/theory.md §8), so the discrete product lies slightly above.
     ratio = a[0, 0] * swapped[0, 0] / (80.0 * 4.5)
     assert 1.0 - 1e-12 <= ratio < 1.03
 
@@ -243,8 +250,9 @@ def test_sphere_insulating_p2_within_hashin_shtrikman():
 
 
 def test_eps_converges_from_above_under_refinement():
-    """ε⁰ of the disc decreases monotonically (conforming FE, §7 (c)) at an observed order near 2
-    (geometry-limited: the polygonal disc changes p at O(h²)); see the slow test for 4 levels."""
+    """ε⁰ of the disc decreases monotonically (conforming FE for the minimum principle (E) of
+    docs/theory.md §8) at an observed order near 2 (geometry-limited: the polygonal disc changes
+    p at O(h²)); see the slow test for 4 levels."""
     vals = [tensors("circle", 0.6, 80.0, 4.5, h=h).eps_eff[0][0] for h in (0.1, 0.05, 0.025)]
     diffs = -np.diff(vals)
     assert np.all(diffs > 0)
@@ -256,7 +264,7 @@ def test_eps_converges_from_above_under_refinement():
 def test_translation_invariance_inclusion_split_across_periodic_faces(shape, h):
     """The same medium shifted by half a period (inclusion centred on the cell corner, cut by
     all periodic faces, corner and edge dofs inside the solid) gives the same tensors up to
-    discretization error (digest §7 (g)): a direct test of the corner/edge constraints."""
+    discretization error (docs/theory.md §8): a direct test of the corner/edge constraints."""
     centred = tensors(shape, 0.6, 80.0, 4.5, h=h)
     cornered = tensors(shape, 0.6, 80.0, 4.5, h=h, at_corner=True)
     assert cornered.porosity == pytest.approx(centred.porosity, abs=1e-3)

@@ -186,8 +186,8 @@ def test_mass_conservation_and_positivity(transport):
 
 @pytest.mark.mpi
 def test_mass_conservation_pure_neumann_potential():
-    """No Dirichlet potential (Lemma III.4's ∇_n ψ = 0 in conormal form, N11): ψ is pinned at
-    one node; ions are conserved to round-off."""
+    """No Dirichlet potential (Lemma III.4's ∇_n ψ = 0 in conormal form, docs/theory.md §10):
+    ψ is pinned at one node; ions are conserved to round-off."""
     fm = unit_square_mesh(8, kind="unstructured")
     solver = MacroscaleSolver(
         fm,

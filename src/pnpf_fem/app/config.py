@@ -69,7 +69,5 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
     names = set(data)
     for other, markers in KINDS.items():
         if other != what and names & markers and not names & KINDS[what]:
-            raise InputError(
-                f"{str(path)!r} is a {other} (for `{_COMMAND[other]}`), not a {what}"
-            )
+            raise InputError(f"{str(path)!r} is a {other} (for `{_COMMAND[other]}`), not a {what}")
     return data

@@ -1,9 +1,10 @@
 """Voronoi (boundary-conforming circumcentric) control volumes of a 2D Delaunay triangulation.
 
-The vertex-centred finite volumes of the PNPF paper (§3.1, "2.1 Mesh" of the transcription) are
-the Voronoi boxes V_i of the triangulation's vertices, restricted to Ω. We build them from
-per-triangle signed circumcentre pieces (the cotangent formula): in a triangle with angle θ_k at
-vertex k, the dual edge of the opposite edge has signed length ½|e_k| cot θ_k, so
+The vertex-centred finite volumes of the PNPF paper (Ding, Ji, Zhou, arXiv:2407.10050, §3.1;
+see docs/theory.md §4) are the Voronoi boxes V_i of the triangulation's vertices, restricted to
+Ω. We build them from per-triangle signed circumcentre pieces (the cotangent formula): in a
+triangle with angle θ_k at vertex k, the dual edge of the opposite edge has signed length
+½|e_k| cot θ_k, so
 
     τ_σ = m(σ)/d_σ = ½ Σ_{triangles ∋ σ} cot θ_opposite,
     m(V_i ∩ T) = ⅛ (|x_i x_j|² cot θ_k + |x_i x_k|² cot θ_j).

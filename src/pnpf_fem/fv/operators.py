@@ -1,4 +1,7 @@
-"""Discrete operators of §3.1 (transcription "2.2"–"2.4"), assembled from edge arrays.
+"""Discrete operators of the PNPF paper's §3.1, (3.1)–(3.2), assembled from edge arrays.
+
+The PNPF paper is Ding, Ji, Zhou, arXiv:2407.10050; docs/theory.md §4 states the operators and
+where the reconstructed cell gradient departs from the paper's.
 
 Conventions: an edge e = (i, j) of `VoronoiMesh.edges` has i < j; Du_σ = u_j − u_i is the oriented
 difference, and for V_i the difference Du_{i,σ} = u_j − u_i, for V_j it is u_i − u_j. All operators

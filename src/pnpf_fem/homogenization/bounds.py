@@ -1,4 +1,7 @@
-"""Classical bounds and estimates for ε⁰ of a two-phase composite (digest §7 (c), (e)).
+"""Classical bounds and estimates for ε⁰ of a two-phase composite.
+
+Wiener (arithmetic/harmonic mean) bounds, Hashin–Shtrikman bounds and the Maxwell-Garnett
+estimate, used as checks of the computed ε⁰ (docs/theory.md §8, "Classical checks").
 
 Fluid (matrix) permittivity λ² with volume fraction p, solid α with fraction f = 1 - p.
 """

@@ -1,14 +1,19 @@
-"""The periodic cell problems (44) and (45) of the digest, solved with dolfinx_mpc.
+"""The periodic cell problems (44) and (45) of the porous-medium PNP paper, with dolfinx_mpc.
+
+Equation numbers are those of M. Schmuck, J. Math. Phys. 54, 021504 (2013); docs/theory.md §7
+states the cell problems and §9 the tortuosity problem. W_♯(Y) = H¹_♯(Y)/ℝ is the space of
+Y-periodic H¹ functions modulo constants, represented by the zero-mean ones ((4)–(5)); W_♯(Y^s)
+is read the same way on Y^s.
 
 (44): find ξ^{3_j} ∈ W_♯(Y) with (κ∇ξ^{3_j}, ∇w)_Y = (κ, ∂_{y_j} w)_Y, κ = λ² in Y^s, α in the
-solid, nothing imposed on the interface (transmission conditions are natural, digest §4.1).
+solid, nothing imposed on the interface (transmission conditions are natural).
 
 Tortuosity (classical perforated-domain homogenization, not in the paper): find χ^k ∈ W_♯(Y^s)
 with (∇χ^k, ∇w)_{Y^s} = (∂_{y_k} w)_{Y^s}, i.e. -Δχ^k = 0 in Y^s with the natural condition
 (∇χ^k - e_k)·n = 0 on the solid interface; Π_ik = |Y|^{-1} ∫_{Y^s} (δ_ik - ∂_i χ^k).
 
 (45)–(46): find ξ^{r_j} ∈ W_♯(Y^s) with (∇ξ^{r_j}, ∇φ)_{Y^s} = -(z_r u_0^r ∇ξ^{3_j}, ∇φ)_{Y^s}, on
-the electrolyte submesh only (natural no-flux condition on the solid interface, §4.2). Since
+the electrolyte submesh only (natural no-flux condition on the solid interface). Since
 z_r u_0^r is a y-constant factor, we solve for η^j := ξ^{r_j} / (z_r u_0^r), i.e. with the factor 1.
 
 Every solve is checked: the KSP converged reason must be positive, the true residual of the
@@ -242,7 +247,7 @@ def _solve_periodic(
         u.x.array[:n] = uh.x.array[:n]
         u.x.scatter_forward()
         mean = _scalar(u * ufl.dx, comm) / mass
-        u.x.array[:] -= mean  # zero mean: the representative of W_♯ (digest §1)
+        u.x.array[:] -= mean  # zero mean: the representative in W_♯
         unorm = np.sqrt(_scalar(u * u * ufl.dx, comm))
         if bnorm > 1e-8 * b_scale and not unorm > 0.0:
             raise SolverError(f"cell problem {label}, direction {j}: corrector is identically zero")

@@ -1,7 +1,7 @@
 """Periodic reference cells Y: geometry, gmsh meshes with periodic node matching, cell tags.
 
 A cell is the box [lower, upper] with the electrolyte Y^s tagged `FLUID_TAG` and the solid
-Y \\ Y^s tagged `SOLID_TAG` (digest §1, §10). Opposite faces are meshed periodically
+Y \\ Y^s tagged `SOLID_TAG` (docs/theory.md §6, §7). Opposite faces are meshed periodically
 (`gmsh.model.mesh.setPeriodic`), so every node on a face `x_i = upper_i` has a twin on
 `x_i = lower_i`: the periodic constraints of `periodic.py` then couple dofs one to one.
 
@@ -198,7 +198,8 @@ def make_cell(
     shape: circle | ellipse | square | sphere | laminate. `axis` is the layer normal of a
     laminate, `aspect` = r_x / r_y of an ellipse, `dim` (2 or 3) picks the laminate dimension.
     `at_corner` centres the inclusion on the cell corner instead (split across the periodic
-    faces: the same periodic medium shifted by half a period, digest §7 (g)).
+    faces: the same periodic medium shifted by half a period, which must give the same
+    tensors; docs/theory.md §8).
     The mesh is generated on rank 0 and distributed over `comm`.
     """
     d = _shape_dim(shape, dim)

@@ -1,19 +1,23 @@
 """Effective quantities (26) of the porous-medium PNP system and their typed, JSON-able result.
 
-Boxed form of (26) (digest §5.1, note N3: the Σ_j applies to the δ_ij term only):
+Equation numbers are those of M. Schmuck, J. Math. Phys. 54, 021504 (2013); docs/theory.md §8
+states the tensors and the identities (E), (I1)–(I3) derived from them. The form of (26) used:
     p = |Y^s| / |Y|,
     M_ik   = |Y|^{-1} ∫_{Y^s} (δ_ik - ∂_i ξ^{3_k}),
     ε⁰_ik  = |Y|^{-1} ∫_Y κ (δ_ik - ∂_i ξ^{3_k}),
-    D^r_ik = |Y|^{-1} ∫_{Y^s} ∂_i ξ^{r_k}   (read with δ_ik - ∂_i ξ^{3_k} as the digest explains).
+    D^r_ik = |Y|^{-1} ∫_{Y^s} ∂_i ξ^{r_k}.
+As printed, (26) sums over j the whole bracket {δ_ik - δ_ij ∂_{y_j} ξ^{3_k}}; read literally that
+gives N δ_ik - ∂_i ξ^{3_k}. Here the sum applies to the δ_ij term only, as in the paper's own
+derivation ((60), (64)–(66)); only this reading gives ε⁰ = λ² I for a cell without solid.
 
 Tortuosity (classical perforated-domain closure, not in the paper):
     Π_ik   = |Y|^{-1} ∫_{Y^s} (δ_ik - ∂_i χ^k),  χ^k the Neumann cell problem on Y^s
 (`cell_problems.solve_tortuosity_correctors`); symmetric (checked) with 0 ≼ Π ≼ pI.
 
-ξ^{r_k} = z_r u_0^r η^k factorizes (§4.2), so `D` below is D^r / (z_r u_0^r), computed from its
-own cell problem (45); `EffectiveTensors.D_r(z, u0)` restores the factor. The identities
-(I1) ε⁰ = αI + (λ² - α)M and (I2) D^r = z_r u_0^r (M - pI) are verified to solver tolerance,
-ε⁰ is checked symmetric positive definite, and (E) (energy form) is compared with (26).
+ξ^{r_k} = z_r u_0^r η^k factorizes (docs/theory.md §7), so `D` below is D^r / (z_r u_0^r),
+computed from its own cell problem (45); `EffectiveTensors.D_r(z, u0)` restores the factor. The
+identities (I1) ε⁰ = αI + (λ² - α)M and (I2) D^r = z_r u_0^r (M - pI) are verified to solver
+tolerance, ε⁰ is checked symmetric positive definite, and (E) (energy form) is compared with (26).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ class EffectiveTensors:
     eps_eff: ε⁰ (26)_3; M: (26)_2; D: D^r / (z_r u_0^r) from (45); porosity: p on the mesh;
     tortuosity: Π of the perforated-domain Neumann cell problem (empty in JSON written before
     it existed).
-    The `*_residual` fields are relative residuals of the derived identities (digest §5.2):
+    The `*_residual` fields are relative residuals of the derived identities (docs/theory.md §8):
     identity_I1 = |ε⁰ - αI - (λ²-α)M| / |ε⁰|, identity_I2 = |D - (M - pI)| / max(|M|, p),
     factorization = ||∇(η^k + ξ^{3_k})||_{Y^s} / ||∇ξ^{3_k}||_{Y^s}, energy = |ε⁰(26) - ε⁰(E)|/|ε⁰|,
     symmetry = |ε⁰ - ε⁰ᵀ| / |ε⁰| (max norms).

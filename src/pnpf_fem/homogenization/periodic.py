@@ -2,14 +2,14 @@
 
 Every dof with some coordinate x_i = upper_i is a slave of exactly one constraint, and every
 master lies strictly below `upper` in all coordinates, so no master is itself a slave
-(dolfinx_mpc issue 21, digest §10). Axis i constrains the dofs with x_i = upper_i and
+(dolfinx_mpc issue 21; docs/theory.md §7). Axis i constrains the dofs with x_i = upper_i and
 x_j < upper_j for all j > i; its map translates x_i by -L_i and, for j < i, also wraps any
 coordinate x_j = upper_j to lower_j. Thus in 2D the corner (1, 1) maps straight to (0, 0).
 
 The constant null space of the periodic problems is removed by pinning one dof strictly inside
 the cell (`pin_dof`), or by attaching the null space (cell_problems.py). The right-hand sides of
 (44) and (45) vanish on constants, so pinning and then subtracting the mean is legitimate
-(digest §4.1, §10). Never pin a dof on the cell boundary: a pinned *master* dof is not
+(docs/theory.md §7). Never pin a dof on the cell boundary: a pinned *master* dof is not
 propagated consistently to its slaves by dolfinx_mpc 0.9 (seen here: a wrong corrector near the
 pinned corner with a tiny algebraic residual; cell_problems.py's Galerkin check catches it).
 """

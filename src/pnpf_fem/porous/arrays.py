@@ -2,10 +2,10 @@
 
 Ω = (0, 1) × (0, H), H = rows·s, is tiled by `1/s` × `rows` cells of side s. Each cell [0, s]²
 holds a centred solid square of side a·s, a = sqrt(1 − p), so that the electrolyte fraction of
-every cell is the porosity p (digest §1: Y^s is the electrolyte, Y \\ Y^s the solid). The mesh is
-a structured DOLFINx triangle mesh (`create_rectangle`) with `cells_per_side` (n) intervals per
-periodic cell in each direction; n·(1 − a)/2 must be an integer so that the inclusion edges are
-mesh lines and the geometry (hence the porosity) is exact.
+every cell is the porosity p (Y^s is the electrolyte, Y \\ Y^s the solid; docs/theory.md §6). The
+mesh is a structured DOLFINx triangle mesh (`create_rectangle`) with `cells_per_side` (n)
+intervals per periodic cell in each direction; n·(1 − a)/2 must be an integer so that the
+inclusion edges are mesh lines and the geometry (hence the porosity) is exact.
 
 Cell tags (by cell midpoint): `ELECTROLYTE_TAG` = 1, `SOLID_TAG` = 2. Facet tags: "left" (x = 0),
 "right" (x = 1), "bottom" (y = 0), "top" (y = H).

@@ -1,17 +1,18 @@
 """The upscaled porous-medium PNP system (25)/(28) for two monovalent ions, with two closures.
 
 Dimensionless unknowns on the macroscopic domain Ω: u^1 (z_1 = +1), u^2 (z_2 = -1) and the
-potential ψ = u^3 (digest §6). The ion equations are
+potential ψ = u^3 (equation numbers are those of M. Schmuck, J. Math. Phys. 54, 021504 (2013);
+docs/theory.md §10 states the system and both closures). The ion equations are
 
     p ∂_t u^r - div F_r = f_r,    r = 1, 2,
 
 with the transport closure chosen by `transport`:
 
 * ``"schmuck"``: the paper's (25)/(28) as written,
-  F_r = p ∇u^r - D^r ∇ψ + z_r u^r M ∇ψ with D^r = z_r u^r D (D = M - pI by (I2) for tensors
-  computed from a cell, but any D given is used as given). The D^r and M terms are assembled
-  separately; (I3), F_r = p (∇u^r + z_r u^r ∇ψ), is *checked* on these operators by
-  `cancellation_residual`, never used to simplify them.
+  F_r = p ∇u^r - D^r ∇ψ + z_r u^r M ∇ψ with D^r = z_r u^r D (D = M - pI by the identity (I2)
+  of docs/theory.md §8 for tensors computed from a cell, but any D given is used as given). The
+  D^r and M terms are assembled separately; the identity (I3), F_r = p (∇u^r + z_r u^r ∇ψ), is
+  *checked* on these operators by `cancellation_residual`, never used to simplify them.
 * ``"perforated"``: the classical perforated-domain closure F_r = Π (∇u^r + z_r u^r ∇ψ), Π the
   tortuosity tensor of the Neumann cell problem on Y^s.
 
@@ -31,14 +32,16 @@ Boundary conditions by facet tag (integer tags, or names when a `FEMMesh` is giv
 * ``concentrations``: u^r = g^r (Dirichlet, Lemma III.4 (29) with g = 0 replaced by g > 0,
   the log variables need positive data);
 * ``displacement``: (ε⁰ ∇ψ)·n = value; zero (the default on every untagged boundary) is the
-  natural condition of (30)₂ (note N11: the conormal, not ∇_n ψ, unless ε⁰ ∝ I);
+  natural condition of the weak form (30)₂, the conormal one, which equals the ∇_n ψ = 0 of
+  (29) only when ε⁰ ∝ I (docs/theory.md §10);
 * ``ion_flux``: F_r·n = value, the influx of species r (F_r is minus the particle flux, so
   ∫_Ω p ∂_t u^r = ∫_∂Ω F_r·n + ∫_Ω f_r); zero (the default) is the no-flux condition.
 
 Without a Dirichlet potential, ψ is fixed to 0 at one node (the pure-Neumann problem determines
 ψ up to a constant); the discrete Poisson equation then holds at every other node, and the
 pinned node absorbs the net charge ∫ (p (u^1 - u^2) + f_ψ) + ∫_∂Ω σ, which the strong form
-requires to vanish (note N11).
+requires to vanish (the solvability condition of the pure-Neumann problem, which the weak form
+(30)₂ with zero-mean test functions does not enforce).
 
 Data (boundary values, initial values, sources) are `pnpf_fem.fem.problem.Value`s: numbers,
 callables t -> float, or `Field(lambda x, t: UFL expression)` for manufactured solutions.

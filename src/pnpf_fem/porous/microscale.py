@@ -1,6 +1,7 @@
 """Pore-resolved PNP (20) on a periodic array of cells: ions on the electrolyte submesh only.
 
-Dimensionless microscopic problem (digest §2, (20)–(22)), in Ω = (0,1) × (0, rows·s):
+Dimensionless microscopic problem (20)–(22) of the porous-medium PNP paper (M. Schmuck, J. Math.
+Phys. 54, 021504 (2013); docs/theory.md §6 and §11), in Ω = (0,1) × (0, rows·s):
 
     ∂t n^± − div(n^± (∇η^± ± ∇ψ)) = 0        in Ω^s (electrolyte), η^± = log n^±,
     −div(ε(x/s) ∇ψ) = (n^+ − n^−) χ_{Ω^s}      in Ω,  ε = λ² in Ω^s, α in the solid B^s,

@@ -1,4 +1,8 @@
-"""The supercapacitor study of the PNPF paper (§4.2–4.3; transcription §5.2–5.4), FEM and FV.
+"""The supercapacitor study of the PNPF paper (§4.2–4.3), FEM and FV.
+
+The PNPF paper: J. Ding, X. Ji, S. Zhou, "Entropy increasing numerical methods for prediction of
+reversible and irreversible heating in supercapacitors", arXiv:2407.10050; section, equation and
+figure numbers below are the paper's. docs/theory.md §2 gives the scaling and §5 the test cases.
 
 Charging (§4.3.1): the comb cell of `pnpf_fem.geometries.supercapacitor`, c¹ = c² = 0.2 M
 (c = 1 scaled), T = 300 K (T = 1), ψ = ψ* = 2 k_BT0/e on Γ2, ψ = 0 on Γ3, zero surface charge

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from mpi4py import MPI
 
+from pnpf_fem.app.cli import main
 from pnpf_fem.app.config import read_text_file
-from pnpf_fem.cli import main
 from pnpf_fem.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pnpf_fem.case import load_case, parse_case
+from pnpf_fem.app.case import load_case, parse_case
 from pnpf_fem.errors import InputError
 
 DEMO = Path(__file__).resolve().parents[1] / "demos" / "charging.toml"
@@ -105,7 +105,7 @@ def test_missing_or_broken_file(tmp_path):
 
 def test_every_schema_key_is_documented():
     """docs/case_files.md names every section and key of the case schema."""
-    from pnpf_fem.case import SCHEMA
+    from pnpf_fem.app.case import SCHEMA
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "case_files.md").read_text()
     for section, keys in SCHEMA.items():

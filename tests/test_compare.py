@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("dolfinx")
 
-from pnpf_fem.compare import compare, format_compare_table
+from pnpf_fem.app.compare import compare, format_compare_table
 from pnpf_fem.errors import InputError
 
 
@@ -52,7 +52,7 @@ DEMO_SMALL = Path(__file__).resolve().parents[1] / "demos" / "charging_small.tom
 
 def test_compare_case_file_fem_against_fv(tmp_path, capsys):
     pytest.importorskip("dolfinx")
-    from pnpf_fem.cli import main
+    from pnpf_fem.app.cli import main
 
     out = tmp_path / "cmp"
     assert main(["compare", str(DEMO_SMALL), "--order", "2", "--output", str(out)]) == 0
@@ -71,7 +71,7 @@ def test_compare_case_file_fem_against_fv(tmp_path, capsys):
 
 
 def test_compare_case_file_bad_input(tmp_path, capsys):
-    from pnpf_fem.cli import main
+    from pnpf_fem.app.cli import main
 
     assert main(["compare", str(DEMO_SMALL), "--order", "3"]) == 2
     assert "--order" in capsys.readouterr().err

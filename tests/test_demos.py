@@ -3,7 +3,7 @@
 * Every script ``demos/*.py`` runs at a small size through its ``main(argv)`` and the physics it
   reports is checked (conservation, the discrete second law, positivity, bounds, …). A new demo
   needs an entry in `CHECKS` — without one its test fails.
-* Every case file ``demos/*.toml`` runs through `pnpf_fem.run.run_case` (what
+* Every case file ``demos/*.toml`` runs through `pnpf_fem.app.run.run_case` (what
   ``pnpf-fem run CASE --output DIR --quiet`` does) with its end time cut to a few initial steps;
   the summary and ``observables.csv`` are checked.
 
@@ -197,7 +197,7 @@ def _shortened(case: Path, folder: Path, steps: int) -> Path:
 @pytest.mark.mpi
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
 def test_case_file(case: Path, shared_tmp: Path) -> None:
-    from pnpf_fem.run import run_case
+    from pnpf_fem.app.run import run_case
 
     data = tomllib.loads(case.read_text())
     method = data.get("discretization", {}).get("method", "fem1")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from mpi4py import MPI
 
-from pnpf_fem.cli import main
+from pnpf_fem.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

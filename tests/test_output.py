@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from pnpf_fem.output import RunDirectory, atomic_write_text, git_commit, json_ready
-from pnpf_fem.progress import TimeProgress
+from pnpf_fem.app.output import RunDirectory, atomic_write_text, git_commit, json_ready
+from pnpf_fem.app.progress import TimeProgress
 
 
 def test_atomic_write_replaces_whole_file(tmp_path):

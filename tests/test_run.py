@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pnpf_fem.cli import main
+from pnpf_fem.app.cli import main
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("dolfinx")
 
-from pnpf_fem.case import load_case
-from pnpf_fem.cli import main
+from pnpf_fem.app.case import load_case
+from pnpf_fem.app.cli import main
 
 DEMOS = Path(__file__).resolve().parents[1] / "demos"
 TENSORS = DEMOS / "cell_circle_p0.6.json"
@@ -104,7 +104,7 @@ def test_tortuosity_slows_charging(tmp_path):
 
 
 def test_porous_checkpoint_round_trip(tmp_path):
-    from pnpf_fem.run import build_simulation, prepare
+    from pnpf_fem.app.run import build_simulation, prepare
 
     case = load_case(write_case(tmp_path / "porous.toml"))
     setup = prepare(case)

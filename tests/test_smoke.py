@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import pnpf_fem
-from pnpf_fem.cli import main
+from pnpf_fem.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

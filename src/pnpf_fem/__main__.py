@@ -2,7 +2,7 @@
 
 import sys
 
-from pnpf_fem.cli import main
+from pnpf_fem.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pnpf_fem.app.reproduce import format_accuracy_table
 from pnpf_fem.fv.accuracy import accuracy_study
-from pnpf_fem.reproduce import format_accuracy_table
 
 VARIABLES = ("c1", "c2", "psi", "T")
 

@@ -12,15 +12,15 @@ pytest.importorskip("gmsh")
 
 from mpi4py import MPI
 
-import pnpf_fem.cli as top
+import pnpf_fem.app.cli as top
 
 
 @pytest.fixture
 def main(monkeypatch):
     """The real top-level CLI with the `cell` command registered."""
     mods = tuple(top._COMMAND_MODULES)
-    if "pnpf_fem.homogenization.cli" not in mods:
-        monkeypatch.setattr(top, "_COMMAND_MODULES", (*mods, "pnpf_fem.homogenization.cli"))
+    if "pnpf_fem.app.cell" not in mods:
+        monkeypatch.setattr(top, "_COMMAND_MODULES", (*mods, "pnpf_fem.app.cell"))
     return top.main
 
 

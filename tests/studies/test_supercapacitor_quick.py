@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("gmsh")
 pytest.importorskip("dolfinx")
 
-from pnpf_fem.cli import main as cli_main
+from pnpf_fem.app.cli import main as cli_main
 from pnpf_fem.errors import InputError
 from pnpf_fem.studies.supercapacitor import (
     QUICK,

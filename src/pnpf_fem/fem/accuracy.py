@@ -1,6 +1,6 @@
 """Test A (4.1)–(4.2) for the FEM schemes: L2 errors, observed orders in space and in time.
 
-`accuracy_study` follows the contract of `pnpf_fem.reproduce` (levels h = 1/8, 1/16, …).
+`accuracy_study` follows the contract of `pnpf_fem.app.reproduce` (levels h = 1/8, 1/16, …).
 Δt follows the paper: Δt = h² for the first-order schemes ("fem1", "fem-be"), Δt = h/10 for
 "fem2", up to t = 0.1 (rounded so that an integer number of steps reaches 0.1). The extra key
 "time_order" holds a temporal study on a fixed mesh: errors against a reference computed with
@@ -117,7 +117,7 @@ def time_order_study(
 
 
 def accuracy_study(method: str, levels: int, degree: int = 1) -> dict[str, Any]:
-    """Test A with `levels` meshes h = 1/8, 1/16, …; the contract of `pnpf_fem.reproduce`."""
+    """Test A with `levels` meshes h = 1/8, 1/16, …; the contract of `pnpf_fem.app.reproduce`."""
     if method not in SCHEMES:
         raise InputError(f"unknown FEM method {method!r} (choose from {', '.join(SCHEMES)})")
     if levels < 1:

@@ -93,7 +93,7 @@ def solve_mms(
 
 
 def accuracy_study(method: str, levels: int, degree: int = 1) -> dict[str, Any]:
-    """The contract of `pnpf_fem.reproduce`: errors and observed orders for h = 1/8, 1/16, ...
+    """The contract of `pnpf_fem.app.reproduce`: errors and observed orders for h = 1/8, 1/16, ...
 
     `degree` is ignored (FV has none).
     """

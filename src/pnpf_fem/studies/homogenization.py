@@ -502,7 +502,7 @@ def plot_study(studies: dict[str, dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from pnpf_fem.output import atomic_path
+    from pnpf_fem.app.output import atomic_path
 
     n = len(studies)
     fig, axes = plt.subplots(2, n, figsize=(6 * n, 8), squeeze=False)
@@ -544,8 +544,8 @@ def reproduce_homogenization(
     """The s-study for every case (+ regime probes unless quick); writes `output`."""
     from mpi4py import MPI
 
-    from pnpf_fem.info import environment_report
-    from pnpf_fem.output import RunDirectory, git_commit
+    from pnpf_fem.app.info import environment_report
+    from pnpf_fem.app.output import RunDirectory, git_commit
 
     comm = MPI.COMM_WORLD
     s_values = tuple(s_values or (QUICK_S if quick else FULL_S))

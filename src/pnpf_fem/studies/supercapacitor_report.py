@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from pnpf_fem.app.console import emit
+from pnpf_fem.app.info import environment_report
+from pnpf_fem.app.output import RunDirectory, git_commit
+from pnpf_fem.app.progress import TimeProgress
 from pnpf_fem.errors import InputError
-from pnpf_fem.info import environment_report
 from pnpf_fem.meshing import TaggedTriangulation
-from pnpf_fem.output import RunDirectory, git_commit
-from pnpf_fem.progress import TimeProgress
 from pnpf_fem.studies.supercapacitor import (
     PAPER_SCAN_RATES,
     PSI_MAX_CV,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from pnpf_fem.adaptive import AdaptiveControl, adaptive_run
-from pnpf_fem.case import load_case
+from pnpf_fem.app.case import load_case
 from pnpf_fem.errors import InputError
 
 __all__ = ["PAIRS", "compare_case", "format_case_comparison"]
@@ -30,7 +30,7 @@ OBSERVABLES = ("S", "S1", "S2", "min_c", "min_T")
 
 
 def _control(setup: Any) -> AdaptiveControl:
-    from pnpf_fem.run import few_newton_iterations
+    from pnpf_fem.app.run import few_newton_iterations
 
     case = setup.case
     tm = case.time
@@ -53,7 +53,7 @@ def _control(setup: Any) -> AdaptiveControl:
 
 
 def _run_one(setup: Any) -> dict[str, Any]:
-    from pnpf_fem.run import _SimulationStepper, build_simulation
+    from pnpf_fem.app.run import _SimulationStepper, build_simulation
 
     start = time.perf_counter()
     sim = build_simulation(setup, Path(os.devnull))  # writes nothing: no fields requested
@@ -79,8 +79,8 @@ def compare_case(case_path: str | Path, order: str = "1") -> dict[str, Any]:
     """Run `case_path` with the FEM and FV method of pair `order`; return the differences."""
     from mpi4py import MPI
 
+    from pnpf_fem.app.run import prepare
     from pnpf_fem.fv.mesh import VoronoiMesh
-    from pnpf_fem.run import prepare
 
     if order not in PAIRS:
         raise InputError(f"--order must be one of {', '.join(PAIRS)}, got {order!r}")

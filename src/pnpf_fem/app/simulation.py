@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from pnpf_fem.app.output import atomic_write_text
 from pnpf_fem.errors import InputError
 from pnpf_fem.meshing import TaggedTriangulation
-from pnpf_fem.output import atomic_write_text
 
 __all__ = ["FEMSimulation", "FVSimulation", "PorousSimulation", "Simulation", "atomic_savez"]
 

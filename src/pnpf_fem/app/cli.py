@@ -19,11 +19,11 @@ __all__ = ["build_parser", "main"]
 # Modules that each expose `register(subparsers)`; a module that cannot be imported in the
 # current environment (e.g. no DOLFINx) is skipped, and `info` reports why.
 _COMMAND_MODULES = (
-    "pnpf_fem.info",
-    "pnpf_fem.reproduce",
-    "pnpf_fem.compare",
-    "pnpf_fem.homogenization.cli",
-    "pnpf_fem.run",
+    "pnpf_fem.app.info",
+    "pnpf_fem.app.reproduce",
+    "pnpf_fem.app.compare",
+    "pnpf_fem.app.cell",
+    "pnpf_fem.app.run",
 )
 
 

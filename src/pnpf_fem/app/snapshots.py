@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pnpf_fem.app.output import atomic_path
 from pnpf_fem.meshing import TaggedTriangulation
-from pnpf_fem.output import atomic_path
 
 __all__ = ["field_snapshot", "offscreen_display"]
 

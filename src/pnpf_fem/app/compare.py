@@ -170,8 +170,8 @@ def format_compare_table(result: dict[str, Any]) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     if args.case_file is not None:
-        from pnpf_fem.compare_case import compare_case, format_case_comparison
-        from pnpf_fem.output import RunDirectory
+        from pnpf_fem.app.compare_case import compare_case, format_case_comparison
+        from pnpf_fem.app.output import RunDirectory
 
         if args.case != "all":
             raise InputError("give either a case file or --case, not both")

@@ -34,12 +34,12 @@ from typing import Any
 import numpy as np
 
 from pnpf_fem.adaptive import AdaptiveControl, AdaptiveResult, adaptive_run
+from pnpf_fem.app.case import Case, load_case
 from pnpf_fem.app.console import emit, emit_error
-from pnpf_fem.case import Case, load_case
+from pnpf_fem.app.output import RunDirectory, atomic_path, git_commit
+from pnpf_fem.app.progress import TimeProgress
 from pnpf_fem.errors import InputError, SolverError
 from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, unit_square
-from pnpf_fem.output import RunDirectory, atomic_path, git_commit
-from pnpf_fem.progress import TimeProgress
 from pnpf_fem.resolution import RESOLUTION_THRESHOLD, diffuse_layer_resolution
 from pnpf_fem.timeloop import time_steps
 from pnpf_fem.units import DimensionlessPNPF, nondimensionalize
@@ -226,9 +226,9 @@ def build_simulation(setup: RunSetup, outdir: Path) -> Any:
     case, model = setup.case, setup.model
     solver = case.solver
     if setup.finite_volumes:
+        from pnpf_fem.app.simulation import FVSimulation
         from pnpf_fem.fv import PNPFProblem, SchemeI, SchemeII, SolverControl, initial_state
         from pnpf_fem.fv.mesh import VoronoiMesh
-        from pnpf_fem.simulation import FVSimulation
 
         problem = PNPFProblem(
             VoronoiMesh.from_triangulation(setup.tri),
@@ -240,6 +240,7 @@ def build_simulation(setup: RunSetup, outdir: Path) -> Any:
         scheme = (SchemeI if setup.method == "fv1" else SchemeII)(problem, control)
         state = initial_state(problem, [setup.initial_c[n] for n in model.species_names], 1.0)
         return FVSimulation(scheme, state, outdir)
+    from pnpf_fem.app.simulation import FEMSimulation
     from pnpf_fem.fem import (
         DirichletBC,
         InitialState,
@@ -249,7 +250,6 @@ def build_simulation(setup: RunSetup, outdir: Path) -> Any:
         from_triangulation,
         make_scheme,
     )
-    from pnpf_fem.simulation import FEMSimulation
 
     comm = _comm()
     fmesh = from_triangulation(setup.tri, comm)
@@ -316,8 +316,8 @@ def porous_medium(case: Case, eps: float) -> Any:
 
 def build_porous_simulation(setup: RunSetup, fmesh: Any, options: Any, outdir: Path) -> Any:
     """The upscaled porous-medium PNP system of a case with a [porous] section (isothermal)."""
+    from pnpf_fem.app.simulation import PorousSimulation
     from pnpf_fem.porous import MacroscaleSolver
-    from pnpf_fem.simulation import PorousSimulation
 
     case, model = setup.case, setup.model
     medium = porous_medium(case, model.eps)
@@ -488,7 +488,7 @@ def pyvista_fields(
     Rendering needs an X display or Xvfb; without them the run goes on with the matplotlib
     `fields.png` and says so.
     """
-    from pnpf_fem.snapshots import field_snapshot
+    from pnpf_fem.app.snapshots import field_snapshot
 
     try:
         field_snapshot(tri, fields, path, title=f"t = {t_s:.4g} s")
@@ -751,7 +751,7 @@ def run_case(
 
 
 def _environment() -> dict[str, Any]:
-    from pnpf_fem.info import environment_report
+    from pnpf_fem.app.info import environment_report
 
     return environment_report()
 

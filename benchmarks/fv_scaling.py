@@ -70,7 +70,7 @@ def time_scheme(cls, problem, state, steps: int, dt: float, solver: str) -> dict
     times, iters = [], []
     for _ in range(steps):
         start = time.perf_counter()
-        state, obs = scheme.step(state, dt)
+        state, obs = scheme.advance(state, dt)
         times.append(time.perf_counter() - start)
         iters.append(obs["newton_iterations"])
     return {

@@ -12,7 +12,7 @@ through the whole FEM workflow of pnpf-fem:
 2. a tagged triangulation (`unit_square`) distributed by DOLFINx (`from_triangulation`);
 3. the problem (`PNPFProblem` with `InitialState` and `DirichletBC`), a time scheme
    (`make_scheme`: "fem2" is the modified Crank–Nicolson Scheme II, "fem1" Scheme I, "fem-be"
-   backward Euler) and the time loop (`run`) with growing steps;
+   backward Euler) and the time loop (`pnpf_fem.integrate.integrate`) with growing steps;
 4. what the schemes guarantee, read off the observables: ion masses conserved, entropy
    non-decreasing, concentrations positive; and the physics: electrode charges equal and opposite
    (Gauss's law), approaching the Gouy–Chapman double-layer charge;
@@ -45,8 +45,8 @@ from pnpf_fem.fem import (
     from_triangulation,
     gather_vertex_values,
     make_scheme,
-    run,
 )
+from pnpf_fem.integrate import FixedSteps, StepRecord, integrate
 from pnpf_fem.meshing import TaggedTriangulation, unit_square
 from pnpf_fem.units import (
     AVOGADRO,
@@ -128,7 +128,7 @@ def cell_triangulation(n: int) -> TaggedTriangulation:
 #
 # The charging starts fast (the relaxation time of the double layers is about ε/(√2 D) with the
 # dimensionless diffusivity D = ε/ν) and then slows down, so the time step grows geometrically
-# from `dt0` up to `dt_max`: `run` accepts a function (step index, t) → Δt.
+# from `dt0` up to `dt_max`: `FixedSteps` accepts a function (step index, t) → Δt.
 
 
 DT0, DT_MAX = 0.01, 0.2  # first and largest Δt, in units of τ
@@ -173,15 +173,17 @@ def charge(
 ) -> dict[str, Any]:
     """Run the charging transient; returns the observables of every step and the electrode
     charges {tag: Q_Γ} after every step (the initial state's first in both lists)."""
+    initial = scheme.initial_observables()
     charges = [scheme.observables.charges()]
 
-    def record(s: Scheme, obs: dict[str, Any]) -> None:
-        charges.append(s.observables.charges())  # Q_Γ = ∫_Γ ε² ∂ψ/∂n ds, variationally
+    def record(obs: StepRecord, _dt_next: float) -> None:
+        charges.append(scheme.observables.charges())  # Q_Γ = ∫_Γ ε² ∂ψ/∂n ds, variationally
         if on_step is not None:
-            on_step(s, obs)
+            on_step(scheme, obs)
 
-    history = run(scheme, growing_steps(dt0, dt_max), t_end=t_end, callback=record)
-    return {"history": history, "charges": charges}
+    steps = FixedSteps(growing_steps(dt0, dt_max))
+    records = integrate(scheme, t_end, steps, observers=[record]).records
+    return {"history": [initial, *records], "charges": charges}
 
 
 # ## 4. What to check

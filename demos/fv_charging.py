@@ -40,9 +40,8 @@ from pnpf_fem.fv import (
     SolverControl,
     VoronoiMesh,
     initial_state,
-    observables,
-    run,
 )
+from pnpf_fem.integrate import FixedSteps, integrate
 from pnpf_fem.units import nondimensionalize
 
 # -
@@ -90,22 +89,17 @@ def charge_fv(
     state = initial_state(problem, c0=[1.0, 1.0], T0=1.0)
     # Newton: converged when the update is below 1e-11 in max-norm (the unknowns are O(1)), so
     # the residual — and with it the mass and entropy balance — is at round-off.
-    scheme = SchemeII(problem, SolverControl(tol=1e-11))
+    scheme = SchemeII(problem, SolverControl(tol=1e-11), state)
 
     def charges(s: FVState) -> dict[str, float]:
         return {tag: electrode_charge(problem, s, tag) for tag in ("left", "right")}
 
     q = [charges(state)]
-    # `run` returns the observables of the steps; prepend those of the initial state
-    history = [observables(problem, state, 0.0, 0, 0.0)]
-    state, steps = run(
-        scheme,
-        state,
-        fem.growing_steps(fem.DT0, fem.DT_MAX),
-        t_end=t_end,
-        callback=lambda s, obs: q.append(charges(s)),
-    )
-    return problem, state, history + steps, q
+    history = [scheme.initial_observables()]
+    steps = FixedSteps(fem.growing_steps(fem.DT0, fem.DT_MAX))
+    observe = [lambda _record, _dt: q.append(charges(scheme.state))]
+    history += integrate(scheme, t_end, steps, observers=observe).records
+    return problem, scheme.state, history, q
 
 
 def write_vtu(problem: PNPFProblem, state: FVState, path: Path) -> None:

@@ -24,6 +24,7 @@ from mpi4py import MPI
 
 from pnpf_fem.fem import from_triangulation
 from pnpf_fem.homogenization import compute_effective_tensors, make_cell
+from pnpf_fem.integrate import FixedSteps, integrate
 from pnpf_fem.meshing import rectangle
 from pnpf_fem.porous import EffectiveMedium, MacroscaleSolver, cancellation_residual
 
@@ -61,7 +62,8 @@ def charge(medium, transport: str, voltage: float, t_end: float, dt: float, n: i
         transport=transport,
         potential={"left": voltage, "right": 0.0},
     )
-    history = solver.run(dt, t_end=t_end)
+    history = [solver.initial_observables()]
+    history += integrate(solver, t_end, FixedSteps(dt)).records
     return solver, history
 
 

@@ -104,18 +104,18 @@ def test_tortuosity_slows_charging(tmp_path):
 
 
 def test_porous_checkpoint_round_trip(tmp_path):
-    from pnpf_fem.app.run import build_simulation, prepare
+    from pnpf_fem.app.setup import build_simulation, prepare
 
     case = load_case(write_case(tmp_path / "porous.toml"))
     setup = prepare(case)
     sim = build_simulation(setup, tmp_path)
     for _ in range(3):
-        sim.advance(setup.dt)
+        sim.step(setup.dt)
     sim.save_checkpoint(tmp_path / "ck.npz", {"step": 3})
-    a = [sim.advance(setup.dt) for _ in range(2)][-1]
+    a = [sim.step(setup.dt) for _ in range(2)][-1]
     other = build_simulation(setup, tmp_path)
     assert other.load_checkpoint(tmp_path / "ck.npz")["step"] == 3
-    b = [other.advance(setup.dt) for _ in range(2)][-1]
+    b = [other.step(setup.dt) for _ in range(2)][-1]
     assert other.t == pytest.approx(sim.t, rel=1e-14)
     for key in ("mass_cation", "mass_anion", "min_c", "charge"):
         assert b[key] == pytest.approx(a[key], rel=1e-10, abs=1e-13), key

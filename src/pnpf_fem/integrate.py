@@ -53,14 +53,14 @@ class StepRecord(Mapping[str, Any]):
     rejected: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "quantities", MappingProxyType(dict(self.quantities)))
+        rest = {k: v for k, v in self.quantities.items() if k not in (*_CORE, "rejected")}
+        object.__setattr__(self, "quantities", MappingProxyType(rest))
 
     @classmethod
     def from_observables(cls, obs: Mapping[str, Any], rejected: int = 0) -> StepRecord:
         """A record from a flat dict holding the core keys and the quantities."""
-        rest = {k: v for k, v in obs.items() if k not in (*_CORE, "rejected")}
         core = (float(obs["t"]), float(obs["dt"]), int(obs["newton_iterations"]))
-        return cls(*core, float(obs.get("wall_time", 0.0)), rest, rejected)
+        return cls(*core, float(obs.get("wall_time", 0.0)), obs, rejected)
 
     def with_rejected(self, rejected: int) -> StepRecord:
         return StepRecord(
@@ -99,9 +99,6 @@ class FixedSteps:
 
     dt: float | Callable[[int, float], float]
     max_steps: int = 10**9
-
-    def first(self, t: float) -> float:
-        return self.dt(0, t) if callable(self.dt) else float(self.dt)
 
 
 @dataclass(frozen=True)
@@ -206,7 +203,7 @@ def integrate(
     result = result if result is not None else Integration()
     times = _Stops(stepper.t, t_end, stops)
     adaptive = isinstance(control, AdaptiveSteps)
-    dt = control.dt0 if adaptive else control.first(stepper.t)
+    dt = control.dt0 if adaptive else 0.0
     while stepper.t < t_end - times.tol:
         if result.accepted >= control.max_steps:
             raise SolverError(
@@ -217,11 +214,10 @@ def integrate(
         if not adaptive:
             dt = _fixed_dt(control, result.accepted, stepper.t)
         h = _landing_step(dt, times.next_after(stepper.t) - stepper.t, control)
-        record = _attempt(stepper, h, control) if adaptive else stepper.step(h)
+        record = _attempt(stepper, h, control, result) if adaptive else stepper.step(h)
         result.records.append(record)
         result.accepted += 1
-        result.rejected += record.rejected
-        dt = control.next_dt(record, h, dt) if adaptive else dt
+        dt = control.next_dt(record, record.dt, dt) if adaptive else dt
         for observe in observers:
             observe(record, dt)
     result.next_dt = dt
@@ -238,21 +234,22 @@ def _fixed_dt(control: FixedSteps, k: int, t: float) -> float:
 
 def _landing_step(dt: float, remaining: float, control: FixedSteps | AdaptiveSteps) -> float:
     """Δt, shortened to land on the next stop; adaptive runs leave no sliver below dt_min."""
-    if not isinstance(control, AdaptiveSteps):
-        return min(dt, remaining)
+    if not isinstance(control, AdaptiveSteps):  # a last step within 1e-9 of Δt takes the rest
+        return remaining if remaining <= dt * (1 + 1e-9) else dt
     if remaining > dt + control.dt_min:
         return dt
     return remaining if remaining <= control.dt_max else 0.5 * remaining
 
 
-def _attempt(stepper: Stepper, h: float, control: AdaptiveSteps) -> StepRecord:
-    """One accepted step, cutting Δt after each failed solve."""
+def _attempt(stepper: Stepper, h: float, control: AdaptiveSteps, result: Integration) -> StepRecord:
+    """One accepted step, cutting Δt after each failed solve (counted in `result`)."""
     retries = 0
     while True:
         try:
             return stepper.step(h).with_rejected(retries)
         except SolverError as err:
             retries += 1
+            result.rejected += 1
             if retries > control.max_retries or h <= control.dt_min * (1 + 1e-12):
                 raise SolverError(
                     f"step from t = {stepper.t:g} failed {retries} time(s), "

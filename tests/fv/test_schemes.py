@@ -16,8 +16,8 @@ from pnpf_fem.fv import (
     VoronoiMesh,
     entropy,
     initial_state,
-    run,
 )
+from pnpf_fem.integrate import FixedSteps, integrate
 from pnpf_fem.meshing import unit_square
 from pnpf_fem.units import DimensionlessPNPF, nondimensionalize, supercapacitor_parameters
 
@@ -68,8 +68,9 @@ def _closed_run(scheme_cls, psi_right: float, dt: float, n: int = 5, steps: int 
     mesh = VoronoiMesh.from_triangulation(unit_square(n, "unstructured", seed=2))
     problem = PNPFProblem(mesh, SUPERCAP, dirichlet={"left": 0.0, "right": psi_right})
     state0 = initial_state(problem, [1.0, 1.0], 1.0)
-    state, history = run(scheme_cls(problem), state0, dt, num_steps=steps)
-    return problem, state0, state, history
+    scheme = scheme_cls(problem, state=state0)
+    history = integrate(scheme, steps * dt, FixedSteps(dt)).records
+    return problem, state0, scheme.state, history
 
 
 @pytest.mark.parametrize("scheme_cls", [SchemeI, SchemeII])
@@ -122,7 +123,7 @@ def test_failed_newton_raises_and_keeps_state(scheme_cls) -> None:
     before = (state.c.copy(), state.psi.copy(), state.T.copy())
     scheme = scheme_cls(problem, SolverControl(max_iterations=2))
     with pytest.raises(SolverError) as err:
-        scheme.step(state, 0.5)
+        scheme.advance(state, 0.5)
     assert err.value.reason == "max_iterations"
     assert len(err.value.history) == 2 and err.value.history[0] > 0
     assert state.t == 0.0
@@ -136,9 +137,9 @@ def test_scheme1_reports_theorem_3_4_step_condition() -> None:
     problem = PNPFProblem(mesh, DimensionlessPNPF.unit(), dirichlet={"left": 0.0, "right": 5.0})
     state = initial_state(problem, [1.0, 1.0], 1.0)
     with pytest.raises(SolverError, match=r"Theorem 3\.4") as err:
-        SchemeI(problem).step(state, 1.0)
+        SchemeI(problem).advance(state, 1.0)
     assert err.value.reason == "temperature_not_positive"
-    new, _ = SchemeI(problem).step(state, 0.002)  # a small enough step is fine
+    new, _ = SchemeI(problem).advance(state, 0.002)  # a small enough step is fine
     assert new.T.min() > 0
 
 
@@ -156,7 +157,9 @@ def test_many_species_variable_dt_time_dependent_dirichlet(scheme_cls) -> None:
     )
     state0 = initial_state(problem, [1.0, 0.6, 0.2], lambda x, y, t: 1.0 + 0.1 * x)
     steps = iter([0.01, 0.03, 0.02, 0.05, 0.04, 0.05])
-    state, history = run(scheme_cls(problem), state0, lambda k, t: next(steps), t_end=0.2)
+    scheme = scheme_cls(problem, state=state0)
+    history = integrate(scheme, 0.2, FixedSteps(lambda k, t: next(steps))).records
+    state = scheme.state
     assert state.t == pytest.approx(0.2, abs=1e-14)
     assert [o["dt"] for o in history] == pytest.approx([0.01, 0.03, 0.02, 0.05, 0.04, 0.05])
     right = mesh.vertices_of("right")
@@ -185,8 +188,8 @@ def test_mumps_backend_matches_superlu() -> None:
     mesh = VoronoiMesh.from_triangulation(unit_square(5, "unstructured", seed=2))
     problem = PNPFProblem(mesh, SUPERCAP, dirichlet={"left": 0.0, "right": 2.0})
     state = initial_state(problem, [1.0, 1.0], 1.0)
-    a, _ = SchemeII(problem).step(state, 0.1)
-    b, _ = SchemeII(problem, SolverControl(linear_solver="mumps")).step(state, 0.1)
+    a, _ = SchemeII(problem).advance(state, 0.1)
+    b, _ = SchemeII(problem, SolverControl(linear_solver="mumps")).advance(state, 0.1)
     assert np.allclose(a.c, b.c, rtol=1e-10) and np.allclose(a.T, b.T, rtol=1e-12)
     assert np.allclose(a.psi, b.psi, atol=1e-10)
 
@@ -206,4 +209,4 @@ def test_boundary_tags_are_checked_by_name(structured_mesh: VoronoiMesh) -> None
         PNPFProblem(structured_mesh, SUPERCAP, neumann={"left": 0.0})
     with pytest.raises(InputError, match="time step must be positive"):
         problem = PNPFProblem(structured_mesh, SUPERCAP, dirichlet={"left": 1.0})
-        SchemeII(problem).step(initial_state(problem, [1.0, 1.0], 1.0), 0.0)
+        SchemeII(problem).advance(initial_state(problem, [1.0, 1.0], 1.0), 0.0)

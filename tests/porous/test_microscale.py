@@ -17,6 +17,7 @@ from petsc4py import PETSc
 from pnpf_fem.compat import blocked_lagrange_space
 from pnpf_fem.errors import InputError, SolverError
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
+from pnpf_fem.integrate import FixedSteps, integrate
 from pnpf_fem.porous.arrays import (
     ELECTROLYTE_TAG,
     SOLID_TAG,
@@ -173,7 +174,7 @@ def test_equilibrium_stays_put():
         ion_bcs={"left": 1.0, "right": 1.0},
     )
     for _ in range(3):
-        assert micro.step(0.01) == 0
+        assert micro.step(0.01).newton_iterations == 0
     assert np.max(np.abs(micro.eta.x.array)) < 1e-14
     assert np.max(np.abs(micro.psi.x.array)) < 1e-14
     assert micro.t == pytest.approx(0.03)
@@ -202,7 +203,7 @@ def test_gauss_law_and_interface_flux():
         ion_bcs={"left": 1.0},
         solver_options=TIGHT,
     )
-    micro.advance(0.2, 0.05)
+    integrate(micro, 0.2, FixedSteps(0.05))
     Q = micro.charge()
     assert abs(Q) > 1e-3
     left, right = micro.displacement_flux("left"), micro.displacement_flux("right")
@@ -284,7 +285,7 @@ def _averages(comm):
         initial_densities=(_bump, 1.0),
         solver_options=TIGHT,
     )
-    micro.advance(0.06, 0.02)
+    integrate(micro, 0.06, FixedSteps(0.02))
     flux = micro.displacement_flux("left") + micro.displacement_flux("right")
     return micro.cell_averages(), micro.total_ions(), flux, micro.charge()
 

@@ -26,6 +26,7 @@ import numpy as np
 from pnpf_fem.app.console import emit, emit_json
 from pnpf_fem.convergence import observed_order
 from pnpf_fem.errors import InputError
+from pnpf_fem.integrate import FixedSteps, integrate
 from pnpf_fem.meshing import TaggedTriangulation, unit_square
 from pnpf_fem.units import DimensionlessPNPF
 
@@ -55,7 +56,6 @@ def _fv_run(case: str, pair: str, tri: TaggedTriangulation) -> tuple[Any, Any]:
     from pnpf_fem.fv.problem import PNPFProblem, initial_state
     from pnpf_fem.fv.scheme1 import SchemeI
     from pnpf_fem.fv.scheme2 import SchemeII
-    from pnpf_fem.fv.timestepping import run
 
     mesh = VoronoiMesh.from_triangulation(tri)
     if case == "mms":
@@ -71,9 +71,9 @@ def _fv_run(case: str, pair: str, tri: TaggedTriangulation) -> tuple[Any, Any]:
         )
         state = initial_state(problem, [1.0, 1.0], 1.0)
         end, dt = CHARGING_END, CHARGING_DT
-    scheme = (SchemeI if pair == "1" else SchemeII)(problem)
-    state, _ = run(scheme, state, dt, num_steps=round(end / dt))
-    return mesh, state
+    scheme = (SchemeI if pair == "1" else SchemeII)(problem, state=state)
+    integrate(scheme, round(end / dt) * dt, FixedSteps(dt))
+    return mesh, scheme.state
 
 
 def _fem_run(
@@ -84,7 +84,7 @@ def _fem_run(
     from pnpf_fem.fem.mesh import from_triangulation, gather_vertex_values
     from pnpf_fem.fem.mms import mms_problem
     from pnpf_fem.fem.problem import DirichletBC, InitialState, PNPFProblem
-    from pnpf_fem.fem.schemes import make_scheme, run
+    from pnpf_fem.fem.schemes import make_scheme
 
     fmesh = from_triangulation(tri, MPI.COMM_WORLD)
     if case == "mms":
@@ -100,7 +100,7 @@ def _fem_run(
         )
         end, dt = CHARGING_END, CHARGING_DT
     scheme = make_scheme("fem1" if pair == "1" else "fem2", problem)
-    history = run(scheme, dt, num_steps=round(end / dt))
+    history = integrate(scheme, round(end / dt) * dt, FixedSteps(dt)).records
     masses = [history[-1][f"mass_{n}"] for n in problem.model.species_names]
     m = problem.num_species
     eta = [gather_vertex_values(fmesh, scheme.u, i) for i in range(m)]

@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from pnpf_fem.adaptive import AdaptiveControl, adaptive_run
 from pnpf_fem.app.case import load_case
+from pnpf_fem.app.setup import RunSetup, build_simulation, prepare, time_control
 from pnpf_fem.errors import InputError
+from pnpf_fem.integrate import integrate
 
 __all__ = ["PAIRS", "compare_case", "format_case_comparison"]
 
@@ -29,41 +30,12 @@ PAIRS = {"1": ("fem1", "fv1"), "2": ("fem2", "fv2")}
 OBSERVABLES = ("S", "S1", "S2", "min_c", "min_T")
 
 
-def _control(setup: Any) -> AdaptiveControl:
-    from pnpf_fem.app.run import few_newton_iterations
-
-    case = setup.case
-    tm = case.time
-    if not tm["adaptive"]:  # fixed steps: no growth, a failed step is an error
-        return AdaptiveControl(
-            dt0=setup.dt, dt_min=setup.dt, dt_max=setup.dt, grow=1.0, max_retries=0
-        )
-    few = few_newton_iterations(case)
-    return AdaptiveControl(
-        dt0=min(max(setup.dt, setup.dt_min), setup.dt_max),
-        dt_min=setup.dt_min,
-        dt_max=setup.dt_max,
-        grow=tm["growth"],
-        cut=tm["cut"],
-        easy_iterations=few,
-        hard_iterations=max(few, int(case.solver["max_iterations"])) + 1,
-        max_retries=10**9,
-        max_steps=tm["max_steps"],
-    )
-
-
-def _run_one(setup: Any) -> dict[str, Any]:
-    from pnpf_fem.app.run import _SimulationStepper, build_simulation
-
+def _run_one(setup: RunSetup) -> dict[str, Any]:
     start = time.perf_counter()
     sim = build_simulation(setup, Path(os.devnull))  # writes nothing: no fields requested
     rows = [dict(sim.initial_observables())]
-    result = adaptive_run(
-        _SimulationStepper(sim),
-        setup.t_end,
-        _control(setup),
-        callback=lambda obs, _dt: rows.append(dict(obs)),
-    )
+    control = time_control(setup, setup.case.time["max_steps"])
+    result = integrate(sim, setup.t_end, control, observers=[lambda r, _dt: rows.append(dict(r))])
     fields = {k: np.asarray(v, dtype=float).copy() for k, v in sim.vertex_fields().items()}
     sim.close()
     return {
@@ -79,7 +51,6 @@ def compare_case(case_path: str | Path, order: str = "1") -> dict[str, Any]:
     """Run `case_path` with the FEM and FV method of pair `order`; return the differences."""
     from mpi4py import MPI
 
-    from pnpf_fem.app.run import prepare
     from pnpf_fem.fv.mesh import VoronoiMesh
 
     if order not in PAIRS:

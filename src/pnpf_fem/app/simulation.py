@@ -3,8 +3,9 @@
 `Simulation` (FEM: `FEMSimulation`, FV: `FVSimulation`, the upscaled porous-medium model of a
 case with a [porous] section: `PorousSimulation`) hides the discretization behind
 
-* ``t`` (dimensionless time), ``initial_observables()``, ``advance(dt) -> observables`` — a failed
-  step raises `SolverError` and leaves the state untouched;
+* ``t`` (dimensionless time), ``initial_observables()``, ``step(dt) -> StepRecord`` — the
+  `pnpf_fem.integrate.Stepper` contract: a failed step raises `SolverError` and leaves the state
+  untouched;
 * ``save_checkpoint(path, meta)`` / ``load_checkpoint(path) -> meta`` — exact state (bitwise),
   written atomically as a NumPy ``.npz`` by rank 0; `meta` is a JSON-ready dict stored alongside;
 * ``write_fields(t_seconds)`` / ``close()`` — ParaView files (FEM: VTX ``.bp`` of c^ℓ, ψ, T as P1
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +26,7 @@ import numpy as np
 
 from pnpf_fem.app.output import atomic_write_text
 from pnpf_fem.errors import InputError
+from pnpf_fem.integrate import StepRecord
 from pnpf_fem.meshing import TaggedTriangulation
 
 __all__ = ["FEMSimulation", "FVSimulation", "PorousSimulation", "Simulation", "atomic_savez"]
@@ -33,9 +36,9 @@ class Simulation(Protocol):
     t: float
     species_names: tuple[str, ...]
 
-    def initial_observables(self) -> dict[str, Any]: ...
+    def initial_observables(self) -> StepRecord: ...
 
-    def advance(self, dt: float) -> dict[str, Any]: ...
+    def step(self, dt: float) -> StepRecord: ...
 
     def save_checkpoint(self, path: Path, meta: dict[str, Any]) -> None: ...
 
@@ -145,10 +148,10 @@ class FEMSimulation(_P1Fields):
     def t(self) -> float:
         return float(self.scheme.t)
 
-    def initial_observables(self) -> dict[str, Any]:
+    def initial_observables(self) -> StepRecord:
         return self.scheme.initial_observables()
 
-    def advance(self, dt: float) -> dict[str, Any]:
+    def step(self, dt: float) -> StepRecord:
         return self.scheme.step(dt)
 
     # -- checkpoints -------------------------------------------------------------------------------
@@ -204,20 +207,15 @@ class FEMSimulation(_P1Fields):
             part = arrays[f"rank{self.comm.rank}"]
             _check_shape(path, "state", part, (n,))
             s.u.x.array[:n] = part
-        s.u.x.scatter_forward()
-        s.u_n.x.array[:] = s.u.x.array
-        s.t = float(meta["t"])
-        s._set_times(s.t, s.t)
-        s.observables._q_prev = s.observables.charges()  # electrode currents continue exactly
+        s.restart_from(float(meta["t"]))
         return meta
 
 
 class FVSimulation:
     """A finite-volume scheme (`SchemeI`/`SchemeII`) and its immutable state (serial)."""
 
-    def __init__(self, scheme: Any, state: Any, outdir: Path) -> None:
-        self.scheme = scheme
-        self.state = state
+    def __init__(self, scheme: Any, outdir: Path) -> None:
+        self.scheme = scheme  # holds the current state
         self.outdir = outdir
         self.problem = scheme.problem
         self.tri: TaggedTriangulation = self.problem.mesh.tri
@@ -226,17 +224,18 @@ class FVSimulation:
         self._pvd_name = "fields.pvd"
 
     @property
+    def state(self) -> Any:
+        return self.scheme.state
+
+    @property
     def t(self) -> float:
-        return float(self.state.t)
+        return self.scheme.t
 
-    def initial_observables(self) -> dict[str, Any]:
-        from pnpf_fem.fv.observables import observables
+    def initial_observables(self) -> StepRecord:
+        return self.scheme.initial_observables()
 
-        return observables(self.problem, self.state, 0.0, 0, 0.0)
-
-    def advance(self, dt: float) -> dict[str, Any]:
-        self.state, obs = self.scheme.step(self.state, dt)
-        return obs
+    def step(self, dt: float) -> StepRecord:
+        return self.scheme.step(dt)
 
     def save_checkpoint(self, path: Path, meta: dict[str, Any]) -> None:
         s = self.state
@@ -251,7 +250,7 @@ class FVSimulation:
             if key not in arrays:
                 raise InputError(f"checkpoint {path} lacks {key!r} (not an FV checkpoint?)")
             _check_shape(path, key, arrays[key], shape)
-        self.state = FVState(float(meta["t"]), arrays["c"], arrays["psi"], arrays["T"])
+        self.scheme.start(FVState(float(meta["t"]), arrays["c"], arrays["psi"], arrays["T"]))
         return meta
 
     def vertex_fields(self) -> dict[str, np.ndarray]:
@@ -322,24 +321,22 @@ class PorousSimulation(_P1Fields):
     def t(self) -> float:
         return float(self.solver.t) / self.time_factor
 
-    def _observables(self, raw: dict[str, Any], dt: float, iterations: int) -> dict[str, Any]:
+    def _record(self, raw: Mapping[str, Any], dt: float, its: int, wall: float) -> StepRecord:
         a, b = self.species_names
-        return {
-            "t": self.t,
-            "dt": dt,
-            "newton_iterations": iterations,
+        quantities = {
             f"mass_{a}": raw["amount_u1"],
             f"mass_{b}": raw["amount_u2"],
             "min_c": min(raw["min_u1"], raw["min_u2"]),
             "charge": raw["charge"],
         }
+        return StepRecord(self.t, dt, its, wall, quantities)
 
-    def initial_observables(self) -> dict[str, Any]:
-        return self._observables(self.solver.observables(), 0.0, 0)
+    def initial_observables(self) -> StepRecord:
+        return self._record(self.solver.observables(), 0.0, 0, 0.0)
 
-    def advance(self, dt: float) -> dict[str, Any]:
-        raw = self.solver.step(dt * self.time_factor)
-        return self._observables(raw, dt, int(raw["newton_iterations"]))
+    def step(self, dt: float) -> StepRecord:
+        rec = self.solver.step(dt * self.time_factor)
+        return self._record(rec.quantities, dt, rec.newton_iterations, rec.wall_time)
 
     def save_checkpoint(self, path: Path, meta: dict[str, Any]) -> None:
         from pnpf_fem.fem.mesh import gather_vertex_values

@@ -16,7 +16,6 @@ from pnpf_fem.fem.schemes import (
     FirstOrderScheme,
     Scheme,
     make_scheme,
-    run,
 )
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
 
@@ -38,6 +37,5 @@ __all__ = [
     "from_triangulation",
     "gather_vertex_values",
     "make_scheme",
-    "run",
     "unit_square_mesh",
 ]

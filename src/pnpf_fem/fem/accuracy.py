@@ -20,8 +20,9 @@ from pnpf_fem.convergence import observed_order
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem.mesh import unit_square_mesh
 from pnpf_fem.fem.mms import exact_fields, mms_problem
-from pnpf_fem.fem.schemes import SCHEMES, Scheme, make_scheme, run
+from pnpf_fem.fem.schemes import SCHEMES, Scheme, make_scheme
 from pnpf_fem.fem.snes import SolverOptions
+from pnpf_fem.integrate import FixedSteps, StepRecord, integrate
 
 __all__ = ["FINAL_TIME", "accuracy_study", "l2_errors", "run_mms", "time_order_study"]
 
@@ -62,10 +63,10 @@ def run_mms(
     final_time: float = FINAL_TIME,
     comm: MPI.Comm = MPI.COMM_WORLD,
     options: SolverOptions | None = None,
-) -> tuple[Scheme, list[dict]]:
+) -> tuple[Scheme, list[StepRecord]]:
     """Run Test A on an n×n criss-cross unit square to `final_time` in `num_steps` equal steps."""
     scheme = make_scheme(method, mms_problem(unit_square_mesh(n, comm), degree), options)
-    return scheme, run(scheme, final_time / num_steps, num_steps=num_steps)
+    return scheme, integrate(scheme, final_time, FixedSteps(final_time / num_steps)).records
 
 
 def _orders(errs: list[dict[str, float]], hs: list[float]) -> list[dict[str, float] | None]:

@@ -61,6 +61,10 @@ class Observables:
     def _scalar(self, f: fem.Form) -> float:
         return float(self.comm.allreduce(fem.assemble_scalar(f), op=MPI.SUM))
 
+    def restart(self) -> None:
+        """Take the current charges as the previous ones (the state was replaced)."""
+        self._q_prev = self.charges()
+
     def charges(self) -> dict[str, float]:
         """Electrode charges Q_Γ of the Dirichlet tags at the current state."""
         return {tag: self._scalar(f) for tag, f in self._charge}

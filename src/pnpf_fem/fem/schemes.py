@@ -7,15 +7,15 @@
 * `BackwardEulerScheme` ("fem-be"): fully implicit, fully coupled backward Euler of (2.13).
 
 All share the state Function ``u = (η^1..η^M, ψ, ξ)`` in one blocked Lagrange space. `step(dt)`
-accepts a variable Δt, returns the observables of `pnpf_fem.fem.observables`, and on a failed
-solve raises `SolverError` with the previous state intact.
+accepts a variable Δt, returns a `StepRecord` with the observables of
+`pnpf_fem.fem.observables`, and on a failed solve raises `SolverError` with the previous state
+intact; `pnpf_fem.integrate.integrate` drives them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import ufl
@@ -27,7 +27,7 @@ from pnpf_fem.fem import forms
 from pnpf_fem.fem.observables import Observables
 from pnpf_fem.fem.problem import Field, PNPFProblem, Value, bind
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
-from pnpf_fem.timeloop import StepSize, time_steps
+from pnpf_fem.integrate import StepRecord
 
 __all__ = [
     "SCHEMES",
@@ -36,7 +36,6 @@ __all__ = [
     "FirstOrderScheme",
     "Scheme",
     "make_scheme",
-    "run",
 ]
 
 
@@ -149,10 +148,6 @@ class Scheme:
         self._set_times(float(self.t_new.value), float(self.t_mid.value))
         return bcs
 
-    def _column(self, func: fem.Function, i: int) -> np.ndarray:
-        bs = func.function_space.dofmap.index_map_bs
-        return func.x.array.reshape(-1, bs)[:, i]
-
     def _set_initial_state(self) -> None:
         p, M = self.problem, self.M
         self._set_times(0.0, 0.0)
@@ -205,13 +200,21 @@ class Scheme:
     def _restore(self) -> None:
         self.u.x.array[:] = self.u_n.x.array
 
-    def initial_observables(self) -> dict:
-        """Observables of the initial state (t = 0, dt = 0)."""
+    def initial_observables(self) -> StepRecord:
+        """Observables of the current state as a record with dt = 0."""
         self._set_times(self.t, self.t)
-        return self.observables.evaluate(self.t, 0.0, 0, 0.0)
+        return StepRecord.from_observables(self.observables.evaluate(self.t, 0.0, 0, 0.0))
 
-    def step(self, dt: float) -> dict:
-        """Advance by Δt = dt; returns the observables at t + dt."""
+    def restart_from(self, t: float) -> None:
+        """Continue from the state now in `u` at time t (a checkpoint was loaded into `u`)."""
+        self.u.x.scatter_forward()
+        self.u_n.x.array[:] = self.u.x.array
+        self.t = float(t)
+        self._set_times(self.t, self.t)
+        self.observables.restart()  # electrode currents continue from the loaded charges
+
+    def step(self, dt: float) -> StepRecord:
+        """Advance by Δt = dt; the record of the state at t + dt."""
         if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
             raise InputError(f"time step must be a positive number, got {dt!r}")
         start = time.perf_counter()
@@ -226,7 +229,8 @@ class Scheme:
             raise
         self.u_n.x.array[:] = self.u.x.array
         self.t = t_new
-        return self.observables.evaluate(t_new, dt, its, time.perf_counter() - start)
+        obs = self.observables.evaluate(t_new, dt, its, time.perf_counter() - start)
+        return StepRecord.from_observables(obs)
 
     # -- convenience ----------------------------------------------------------------------------
     @property
@@ -413,25 +417,3 @@ def make_scheme(method: str, problem: PNPFProblem, options: SolverOptions | None
             f"unknown FEM method {method!r} (choose from {', '.join(SCHEMES)})"
         ) from None
     return cls(problem, options)
-
-
-def run(
-    scheme: Scheme,
-    dt: StepSize,
-    t_end: float | None = None,
-    num_steps: int | None = None,
-    callback: Callable[[Scheme, dict[str, Any]], None] | None = None,
-) -> list[dict[str, Any]]:
-    """Advance `scheme` and return the observables, the initial state's first.
-
-    dt: a number or a function (step index, t) → Δt (variable steps). Give `t_end` (the last step
-    is shortened to land on it) or `num_steps`, as `pnpf_fem.fv.timestepping.run`. A failed step
-    raises SolverError with the scheme's state left at the last successful step.
-    """
-    history = [scheme.initial_observables()] if scheme.t == 0.0 else []
-    for step in time_steps(scheme.t, dt, t_end, num_steps):
-        obs = scheme.step(step)
-        history.append(obs)
-        if callback is not None:
-            callback(scheme, obs)
-    return history

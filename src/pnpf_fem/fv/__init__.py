@@ -7,8 +7,8 @@ the paper's). The schemes and this code's choices are written out in docs/theory
 
     mesh = VoronoiMesh.from_triangulation(unit_square(16, "unstructured"))
     problem = PNPFProblem(mesh, DimensionlessPNPF.unit(), dirichlet={"left": 0.0, "right": 1.0})
-    state = initial_state(problem, [1.0, 1.0], 1.0)
-    state, history = run(SchemeII(problem), state, dt=1e-2, t_end=1.0)
+    scheme = SchemeII(problem, state=initial_state(problem, [1.0, 1.0], 1.0))
+    records = integrate(scheme, 1.0, FixedSteps(1e-2)).records  # pnpf_fem.integrate
 """
 
 from pnpf_fem.fv.mesh import VoronoiMesh
@@ -16,10 +16,11 @@ from pnpf_fem.fv.observables import entropy, observables
 from pnpf_fem.fv.problem import FVState, PNPFProblem, initial_state
 from pnpf_fem.fv.scheme1 import SchemeI
 from pnpf_fem.fv.scheme2 import SchemeII
+from pnpf_fem.fv.scheme_base import FVScheme
 from pnpf_fem.fv.solver import SolverControl
-from pnpf_fem.fv.timestepping import run
 
 __all__ = [
+    "FVScheme",
     "FVState",
     "PNPFProblem",
     "SchemeI",
@@ -29,5 +30,4 @@ __all__ = [
     "entropy",
     "initial_state",
     "observables",
-    "run",
 ]

@@ -22,7 +22,7 @@ from pnpf_fem.fv.problem import FVState, PNPFProblem, initial_state
 from pnpf_fem.fv.scheme1 import SchemeI
 from pnpf_fem.fv.scheme2 import SchemeII
 from pnpf_fem.fv.solver import SolverControl
-from pnpf_fem.fv.timestepping import run
+from pnpf_fem.integrate import FixedSteps, StepRecord, integrate
 from pnpf_fem.meshing import unit_square
 from pnpf_fem.units import DimensionlessPNPF
 
@@ -76,7 +76,7 @@ def mms_errors(problem: PNPFProblem, state: FVState) -> dict[str, float]:
 
 def solve_mms(
     method: str, n: int, dt: float | None = None, control: SolverControl | None = None
-) -> tuple[PNPFProblem, FVState, list[dict[str, Any]], float]:
+) -> tuple[PNPFProblem, FVState, list[StepRecord], float]:
     """Run (4.1) to t = 0.1 on the level-n mesh; returns (problem, final state, history, Δt)."""
     if method not in ("fv1", "fv2"):
         raise InputError(f"FV accuracy study: method must be 'fv1' or 'fv2', got {method!r}")
@@ -87,9 +87,9 @@ def solve_mms(
     dt = T_FINAL / steps
     problem = mms_problem(n)
     state = initial_state(problem, [mms.exact_c, mms.exact_c], mms.exact_temperature, mms.exact_psi)
-    scheme = (SchemeI if method == "fv1" else SchemeII)(problem, control)
-    state, history = run(scheme, state, dt, num_steps=steps)
-    return problem, state, history, dt
+    scheme = (SchemeI if method == "fv1" else SchemeII)(problem, control, state)
+    history = integrate(scheme, steps * dt, FixedSteps(dt)).records
+    return problem, scheme.state, history, dt
 
 
 def accuracy_study(method: str, levels: int, degree: int = 1) -> dict[str, Any]:

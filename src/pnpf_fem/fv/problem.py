@@ -21,11 +21,10 @@ import scipy.sparse.linalg as spla
 from pnpf_fem.errors import InputError
 from pnpf_fem.fv.mesh import VoronoiMesh
 from pnpf_fem.fv.operators import neumann_flux, weighted_stiffness
-from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.meshing import TaggedTriangulation
 from pnpf_fem.units import DimensionlessPNPF
 
-__all__ = ["FVScheme", "FVState", "PNPFProblem", "SpaceTimeFunction", "initial_state"]
+__all__ = ["FVState", "PNPFProblem", "SpaceTimeFunction", "initial_state"]
 
 FloatArray = npt.NDArray[np.float64]
 SpaceTimeFunction = Callable[[FloatArray, FloatArray, float], "FloatArray | float"]
@@ -206,14 +205,3 @@ def initial_state(
     else:
         psi = _evaluate(psi0, pts, t0)
     return FVState(t=float(t0), c=c, psi=np.asarray(psi, dtype=np.float64), T=T)
-
-
-class FVScheme:
-    """What Scheme I and Scheme II share: the problem, the Newton control, the Poisson matrix."""
-
-    name = "fv"
-
-    def __init__(self, problem: PNPFProblem, control: SolverControl | None = None) -> None:
-        self.problem = problem
-        self.control = control or SolverControl()
-        self._poisson = problem.poisson_matrix()

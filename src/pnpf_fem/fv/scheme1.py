@@ -32,7 +32,6 @@ part and tolerates much larger steps (see tests/fv/test_schemes.py).
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -47,8 +46,10 @@ from pnpf_fem.fv.operators import (
     scatter_edges,
     weighted_stiffness,
 )
-from pnpf_fem.fv.problem import FVScheme, FVState
+from pnpf_fem.fv.problem import FVState
+from pnpf_fem.fv.scheme_base import FVScheme
 from pnpf_fem.fv.solver import newton, sparse_solve
+from pnpf_fem.integrate import StepRecord
 
 __all__ = ["SchemeI"]
 
@@ -119,8 +120,9 @@ class SchemeI(FVScheme):
 
         return residual
 
-    def step(self, state: FVState, dt: float) -> tuple[FVState, dict[str, Any]]:
-        """Advance one step of size dt; on failure raise SolverError and leave `state` as is."""
+    def advance(self, state: FVState, dt: float) -> tuple[FVState, StepRecord]:
+        """The state one step of size dt after `state` (which is never modified) and its
+        record; a failed solve raises SolverError."""
         if not dt > 0:
             raise InputError(f"time step must be positive, got {dt}")
         start = time.perf_counter()
@@ -182,4 +184,4 @@ class SchemeI(FVScheme):
             )
         new = FVState(t=t1, c=c, psi=psi, T=temp)
         obs = observables(pb, new, dt, sol.iterations, time.perf_counter() - start)
-        return new, obs
+        return new, StepRecord.from_observables(obs)

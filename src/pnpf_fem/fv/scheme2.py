@@ -22,7 +22,6 @@ t^{n+1}).
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,8 +30,10 @@ from pnpf_fem.errors import InputError
 from pnpf_fem.fv.assembly import BlockCoo
 from pnpf_fem.fv.observables import observables
 from pnpf_fem.fv.operators import harmonic_average_with_derivatives, scatter_edges
-from pnpf_fem.fv.problem import FVScheme, FVState
+from pnpf_fem.fv.problem import FVState
+from pnpf_fem.fv.scheme_base import FVScheme
 from pnpf_fem.fv.solver import newton
+from pnpf_fem.integrate import StepRecord
 
 __all__ = ["SchemeII"]
 
@@ -183,8 +184,9 @@ class SchemeII(FVScheme):
 
         return residual
 
-    def step(self, state: FVState, dt: float) -> tuple[FVState, dict[str, Any]]:
-        """Advance one step of size dt; on failure raise SolverError and leave `state` as is."""
+    def advance(self, state: FVState, dt: float) -> tuple[FVState, StepRecord]:
+        """The state one step of size dt after `state` (which is never modified) and its
+        record; a failed solve raises SolverError."""
         if not dt > 0:
             raise InputError(f"time step must be positive, got {dt}")
         start = time.perf_counter()
@@ -207,4 +209,4 @@ class SchemeII(FVScheme):
             T=np.exp(sol.x[(nsp + 1) * n :]),
         )
         obs = observables(pb, new, dt, sol.iterations, time.perf_counter() - start)
-        return new, obs
+        return new, StepRecord.from_observables(obs)

@@ -25,7 +25,6 @@ __all__ = [
     "MacroscaleSolver",
     "PeriodicArray",
     "ResolvedPNP",
-    "StepRecord",
     "cancellation_residual",
     "periodic_array",
 ]
@@ -42,7 +41,6 @@ _WHERE = {
     "cancellation_residual": "macroscale",
     "CellAverages": "microscale",
     "ResolvedPNP": "microscale",
-    "StepRecord": "microscale",
 }
 
 

@@ -70,7 +70,7 @@ from pnpf_fem.errors import InputError
 from pnpf_fem.fem import forms
 from pnpf_fem.fem.problem import Field, Value, bind
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
-from pnpf_fem.timeloop import StepSize, time_steps
+from pnpf_fem.integrate import StepRecord
 
 __all__ = [
     "SPECIES",
@@ -610,10 +610,6 @@ class MacroscaleSolver:
     def _scalar(self, f) -> float:
         return float(self.comm.allreduce(fem.assemble_scalar(f), op=MPI.SUM))
 
-    def integrate(self, expr: ufl.core.expr.Expr, lumped: bool = False) -> float:
-        """∫_Ω expr over all ranks (vertex quadrature if `lumped`, as the storage term)."""
-        return self._scalar(fem.form(expr * (self.m.dxL if lumped else self.m.dx)))
-
     def observables(self) -> dict[str, float]:
         """amount_u1, amount_u2 (∫ p u^r, storage quadrature), charge (∫ p (u^1 - u^2)),
         min_u1, min_u2 (nodal), t."""
@@ -692,9 +688,9 @@ class MacroscaleSolver:
         return {k: float(np.dot(weights, v)) for k, v in vals.items()}
 
     # -- stepping ------------------------------------------------------------------------------
-    def step(self, dt: float) -> dict[str, float]:
-        """One implicit Euler step; returns the observables at t + dt plus newton_iterations,
-        dt and wall_time. On SolverError the state is left at t."""
+    def step(self, dt: float) -> StepRecord:
+        """One implicit Euler step; the record of the state at t + dt (its quantities are
+        `observables()`). On SolverError the state is left at t."""
         if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
             raise InputError(f"time step must be a positive number, got {dt!r}")
         start = time.perf_counter()
@@ -708,19 +704,11 @@ class MacroscaleSolver:
             raise
         self.u_n.x.array[:] = self.u.x.array
         self.t += dt
-        obs = self.observables()
-        obs.update(dt=float(dt), newton_iterations=int(its), wall_time=time.perf_counter() - start)
-        return obs
+        return StepRecord(self.t, dt, its, time.perf_counter() - start, self.observables())
 
-    def run(
-        self, dt: StepSize, t_end: float | None = None, num_steps: int | None = None
-    ) -> list[dict[str, float]]:
-        """Advance with steps `dt` (number or (k, t) -> Δt) to `t_end` or for `num_steps`;
-        returns the observables, the current state's first."""
-        history = [self.observables()]
-        for step in time_steps(self.t, dt, t_end, num_steps):
-            history.append(self.step(step))
-        return history
+    def initial_observables(self) -> StepRecord:
+        """The record of the current state with dt = 0."""
+        return StepRecord(self.t, 0.0, 0, 0.0, self.observables())
 
 
 def cancellation_residual(solver: MacroscaleSolver, medium: EffectiveMedium | None = None) -> float:

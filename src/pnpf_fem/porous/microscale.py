@@ -53,9 +53,10 @@ from pnpf_fem.compat import blocked_lagrange_space, codim0_submesh, lagrange_spa
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem.block_snes import BlockNonlinearSolver
 from pnpf_fem.fem.snes import SolverOptions
+from pnpf_fem.integrate import StepRecord
 from pnpf_fem.porous.arrays import ELECTROLYTE_TAG, SOLID_TAG, PeriodicArray
 
-__all__ = ["CellAverages", "ResolvedPNP", "StepRecord"]
+__all__ = ["CellAverages", "ResolvedPNP"]
 
 Initial = float | Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]
 CHARGES = (1.0, -1.0)
@@ -72,14 +73,6 @@ class CellAverages:
     psi: npt.NDArray[np.float64]
     electrolyte_area: npt.NDArray[np.float64]
     cell_area: npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    t: float
-    dt: float
-    iterations: int
-    seconds: float
 
 
 @dataclass
@@ -301,8 +294,8 @@ class ResolvedPNP:
         return out
 
     # ------------------------------------------------------------------ time stepping
-    def step(self, dt: float) -> int:
-        """One implicit Euler step of length dt; returns Newton iterations.
+    def step(self, dt: float) -> StepRecord:
+        """One implicit Euler step of length dt (a `pnpf_fem.integrate.Stepper`).
 
         Raises `SolverError` (state, time and history unchanged) if Newton fails.
         """
@@ -313,19 +306,12 @@ class ResolvedPNP:
         its = self.solver.solve()
         seconds = time.perf_counter() - start
         self.t += dt
+        record = StepRecord(self.t, dt, its, seconds)
         self.timing.steps += 1
         self.timing.iterations += its
         self.timing.seconds += seconds
-        self.timing.records.append(StepRecord(self.t, dt, its, seconds))
-        return its
-
-    def advance(self, t_end: float, dt: float) -> float:
-        """Steps of length dt (the last one shortened to land on t_end); returns the time."""
-        dt = _check_positive("dt", dt)
-        while t_end - self.t > 1e-9 * dt:
-            remaining = t_end - self.t
-            self.step(remaining if remaining <= dt * (1.0 + 1e-9) else dt)
-        return self.t
+        self.timing.records.append(record)
+        return record
 
     # ------------------------------------------------------------------ observables
     def total_ions(self) -> tuple[float, float]:

@@ -48,6 +48,7 @@ import numpy as np
 
 from pnpf_fem.app.console import emit
 from pnpf_fem.errors import InputError
+from pnpf_fem.integrate import FixedSteps, integrate
 
 __all__ = [
     "CASES",
@@ -243,7 +244,7 @@ def run_case(
     resolved = _resolved_solver(case, s, comm)
     micro = []
     for t in case.times:
-        resolved.advance(t, case.dt)
+        integrate(resolved, t, FixedSteps(case.dt))
         micro.append(resolved.cell_averages())
         if progress is not None:
             progress(f"{case.name} s=1/{columns} resolved t={t:g}")
@@ -272,9 +273,7 @@ def run_case(
             solver = _macro_solver(case, medium, model, comm)
             snaps = []
             for t in case.times:
-                while t - solver.t > 1e-9 * case.dt:
-                    remaining = t - solver.t
-                    solver.step(remaining if remaining <= case.dt * (1 + 1e-9) else case.dt)
+                integrate(solver, t, FixedSteps(case.dt))
                 snaps.append(_macro_cell_averages(solver, s, columns, 1.0 / case.macro_elements))
             residual = cancellation_residual(solver) if model == "schmuck" else None
             macro[key] = (snaps, time.perf_counter() - t0, residual)

@@ -11,7 +11,7 @@ Charging (§4.3.1): the comb cell of `pnpf_fem.geometries.supercapacitor`, c¹ =
 C_T = 194, k ≈ 702.5, τ ≈ 0.97 µs — so the paper's t = 30 µs is t ≈ 30.8 τ.
 
 Both discretizations run on the *same* conformed triangulation (FEM P1 and FV Voronoi boxes share
-the vertices), each with the adaptive stepper of `pnpf_fem.adaptive`, and record per
+the vertices), each driven adaptively by `pnpf_fem.integrate`, and record per
 accepted step: total mass Σ_ℓ⟨c^ℓ,1⟩, S = S1 + S2 of (2.4)/(3.11), min c, min T and max/mean
 ΔT = (T − 1)·T0 in kelvin (Fig. 4 and Fig. 5 quantities).
 
@@ -38,21 +38,16 @@ import argparse
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pnpf_fem.adaptive import (
-    AdaptiveControl,
-    FEMStepper,
-    FVStepper,
-    adaptive_run,
-)
 from pnpf_fem.errors import InputError
 from pnpf_fem.geometries.supercapacitor import CombElectrodes, supercapacitor_mesh
+from pnpf_fem.integrate import AdaptiveSteps, StepRecord, integrate
 from pnpf_fem.meshing import TaggedTriangulation
 from pnpf_fem.units import DimensionlessPNPF, nondimensionalize, supercapacitor_parameters
 
@@ -108,8 +103,8 @@ class ChargingConfig:
     t_end: float = 31.0
     fv_scheme: str = "fv2"
     fem_scheme: str = "fem2"
-    control: AdaptiveControl = field(
-        default_factory=lambda: AdaptiveControl(dt0=1e-4, dt_min=1e-9, dt_max=2.0)
+    control: AdaptiveSteps = field(
+        default_factory=lambda: AdaptiveSteps(dt0=1e-4, dt_min=1e-9, dt_max=2.0)
     )
     breakpoints: tuple[float, ...] = ()
     fem_options: Any = None  # pnpf_fem.fem.SolverOptions (None: FEM_PETSC_OPTIONS)
@@ -138,7 +133,7 @@ QUICK = ChargingConfig(
     size_min=0.5,
     size_max=1.5,
     t_end=3.0,
-    control=AdaptiveControl(dt0=1e-4, dt_min=1e-9, dt_max=1.0),
+    control=AdaptiveSteps(dt0=1e-4, dt_min=1e-9, dt_max=1.0),
 )
 
 
@@ -172,7 +167,7 @@ class Series:
     # snapshot time [τ] → vertex fields c1, c2, psi, dT_K (triangulation vertex order)
     snapshots: dict[float, dict[str, np.ndarray]] = field(default_factory=dict)
 
-    def record(self, obs: dict[str, Any], T: np.ndarray, weights: np.ndarray, T0: float) -> None:
+    def record(self, obs: Mapping[str, Any], T: np.ndarray, weights: np.ndarray, T0: float) -> None:
         self.t.append(float(obs["t"]))
         self.dt.append(float(obs["dt"]))
         masses = [v for k, v in obs.items() if k.startswith("mass_")]
@@ -242,8 +237,7 @@ def run_fv(
         tri, model, dirichlet={"gamma2": g2, "gamma3": 0.0}, neumann={"gamma1": 0.0}
     )
     state = fv.initial_state(pb, [1.0] * model.num_species, 1.0)
-    scheme = fv.SchemeII(pb) if config.fv_scheme == "fv2" else fv.SchemeI(pb)
-    stepper = FVStepper(scheme, state)
+    scheme = (fv.SchemeII if config.fv_scheme == "fv2" else fv.SchemeI)(pb, state=state)
     T0 = model.scales.temperature if model.scales else 300.0
     weights = pb.mesh.volumes
     right = _right_half_weights(np.asarray(tri.points)[:, 0], weights)
@@ -251,7 +245,7 @@ def run_fv(
     series = Series(config.fv_scheme, pb.mesh.num_vertices)
 
     def fields() -> dict[str, np.ndarray]:
-        s = stepper.state
+        s = scheme.state
         return {
             "c1": s.c[0].copy(),
             "c2": s.c[1].copy(),
@@ -260,11 +254,10 @@ def run_fv(
         }
 
     def nodal() -> tuple[np.ndarray, np.ndarray]:
-        return stepper.state.T, stepper.state.c.T
+        return scheme.state.T, scheme.state.c.T
 
-    initial = fv.observables(pb, state, 0.0, 0, 0.0)
-    _drive(series, stepper, config, progress, initial, start, nodal, fields, weights, right, z, T0)
-    return series, stepper.state
+    _drive(series, scheme, config, progress, start, nodal, fields, weights, right, z, T0)
+    return series, scheme.state
 
 
 def run_fem(
@@ -320,9 +313,7 @@ def run_fem(
         cols = scheme.u.x.array.reshape(-1, M + 2)
         return np.exp(cols[:, M + 1]), np.exp(cols[:, :M])
 
-    initial = scheme.initial_observables()
-    stepper = FEMStepper(scheme)
-    _drive(series, stepper, config, progress, initial, start, nodal, fields, weights, right, z, T0)
+    _drive(series, scheme, config, progress, start, nodal, fields, weights, right, z, T0)
     return series, scheme
 
 
@@ -331,7 +322,6 @@ def _drive(
     stepper: Any,
     config: ChargingConfig,
     progress: Progress | None,
-    initial: dict[str, Any],
     start: float,
     nodal: Callable[[], tuple[np.ndarray, np.ndarray]],
     fields: Callable[[], dict[str, np.ndarray]],
@@ -347,22 +337,22 @@ def _drive(
     """
     psi_t = _psi_of_t(config)
 
-    def record(obs: dict[str, Any]) -> None:
+    def record(obs: StepRecord) -> None:
         T, c = nodal()
         series.record(obs, T, weights, T0)
         series.psi_star.append(psi_t(obs["t"]))
         series.charge_right.append(float(right @ (c @ z)))
         series.keep_snapshot(obs["t"], config.snapshots, fields)
 
-    record(initial)
+    record(stepper.initial_observables())
     series.setup_time = time.perf_counter() - start
 
-    def callback(obs: dict[str, Any], dt_next: float) -> None:
+    def callback(obs: StepRecord, dt_next: float) -> None:
         record(obs)
         if progress is not None:
-            progress(obs["t"], dt_next, int(obs.get("newton_iterations", 0)))
+            progress(obs.t, dt_next, obs.newton_iterations)
 
-    result = adaptive_run(stepper, config.t_end, config.control, config.stops(), callback)
+    result = integrate(stepper, config.t_end, config.control, config.stops(), [callback])
     series.accepted = result.accepted
     series.rejected = result.rejected
     series.run_time = result.wall_time

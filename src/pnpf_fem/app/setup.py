@@ -1,0 +1,383 @@
+"""From a validated case to a simulation at t = 0: mesh, tags, scaling, discretization, time.
+
+Everything here can fail with `InputError` and nothing here writes a file: `pnpf-fem run` and
+`pnpf-fem compare` call these before any output appears.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pnpf_fem.app.case import Case
+from pnpf_fem.app.console import emit_error
+from pnpf_fem.errors import InputError
+from pnpf_fem.integrate import AdaptiveSteps, FixedSteps
+from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, unit_square
+from pnpf_fem.resolution import RESOLUTION_THRESHOLD, diffuse_layer_resolution
+from pnpf_fem.units import DimensionlessPNPF, nondimensionalize
+
+__all__ = [
+    "RunSetup",
+    "build_simulation",
+    "build_triangulation",
+    "case_fingerprint",
+    "few_newton_iterations",
+    "prepare",
+    "read_msh",
+    "resolution_report",
+    "time_control",
+]
+
+
+# -- mesh ---------------------------------------------------------------------------------------
+def read_msh(path: str | Path) -> TaggedTriangulation:
+    """A gmsh ``.msh`` file (2D, linear triangles) with *named* physical curve groups as tags.
+
+    Coordinates are taken as dimensionless (in units of the case's ``length_scale``).
+    """
+    import gmsh
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"mesh file {str(path)!r} does not exist")
+    initialized_here = not gmsh.isInitialized()
+    if initialized_here:
+        gmsh.initialize(["-noenv"], interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 0)
+    try:
+        try:
+            gmsh.open(str(path))
+        except Exception as err:
+            raise InputError(f"mesh file {path}: gmsh cannot read it ({err})") from None
+        node_tags, coords, _ = gmsh.model.mesh.getNodes()
+        if node_tags.size == 0:
+            raise InputError(f"mesh file {path} has no nodes")
+        pts = coords.reshape(-1, 3)[:, :2]
+        index = np.full(int(node_tags.max()) + 1, -1, dtype=np.int64)
+        index[node_tags.astype(np.int64)] = np.arange(node_tags.size)
+        etypes, _, enodes = gmsh.model.mesh.getElements(2)
+        if 2 not in list(etypes):
+            raise InputError(f"mesh file {path} has no linear triangles")
+        tri = index[np.asarray(enodes[list(etypes).index(2)], dtype=np.int64).reshape(-1, 3)]
+        facets, markers, names = [], [], {}
+        for dim, tag in gmsh.model.getPhysicalGroups(1):
+            name = gmsh.model.getPhysicalName(dim, tag) or f"tag{tag}"
+            names[name] = int(tag)
+            for curve in gmsh.model.getEntitiesForPhysicalGroup(dim, tag):
+                ctypes, _, cnodes = gmsh.model.mesh.getElements(1, curve)
+                for t, n in zip(ctypes, cnodes, strict=True):
+                    if t == 1:
+                        f = index[np.asarray(n, dtype=np.int64).reshape(-1, 2)]
+                        facets.append(f)
+                        markers.append(np.full(f.shape[0], tag, dtype=np.int32))
+        if not names:
+            raise InputError(f"mesh file {path} has no physical curve groups (boundary tags)")
+    finally:
+        gmsh.clear()
+        if initialized_here:
+            gmsh.finalize()
+    used = np.unique(tri)
+    new = np.full(pts.shape[0], -1, dtype=np.int64)
+    new[used] = np.arange(used.size)
+    fac = new[np.vstack(facets)]
+    if np.any(fac < 0):
+        raise InputError(f"mesh file {path}: tagged boundary edges use nodes of no triangle")
+    try:
+        return TaggedTriangulation(pts[used], new[tri], fac, np.concatenate(markers), names)
+    except ValueError as err:
+        raise InputError(f"mesh file {path}: {err}") from None
+
+
+def build_triangulation(case: Case, finite_volumes: bool) -> TaggedTriangulation:
+    """The case's mesh in dimensionless coordinates (FV: made Voronoi-admissible)."""
+    m = case.mesh
+    if m["builtin"] == "unit_square":
+        tri = unit_square(m["n"], kind=m["kind"])
+    elif m["builtin"] == "supercapacitor":
+        from pnpf_fem.geometries.supercapacitor import CombElectrodes, supercapacitor_mesh
+
+        geo = CombElectrodes(fingers=m["fingers"], branches=m["branches"])
+        length_nm = case.parameters["length_scale"] * 1e9
+        tri = supercapacitor_mesh(geo, m["size_min"], m["size_max"], length_scale_nm=length_nm)
+    else:
+        path = Path(m["file"])
+        if not path.is_absolute():
+            path = Path(case.source).parent / path
+        tri = read_msh(path)
+    if finite_volumes and m["builtin"] != "unit_square":
+        tri = conform_boundary(tri)
+    return tri
+
+
+# -- set-up -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunSetup:
+    """A checked case in dimensionless form, ready to build a simulation."""
+
+    case: Case
+    tri: TaggedTriangulation
+    model: DimensionlessPNPF
+    dirichlet: dict[str, float]
+    neumann: dict[str, float]
+    initial_c: dict[str, float]
+    t_end: float
+    dt: float
+    dt_min: float
+    dt_max: float
+
+    @property
+    def method(self) -> str:
+        return str(self.case.discretization["method"])
+
+    @property
+    def finite_volumes(self) -> bool:
+        return self.method.startswith("fv")
+
+
+def _comm() -> Any:
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD
+
+
+def prepare(case: Case) -> RunSetup:
+    """Mesh, tag check and the SI → dimensionless conversion (InputError on any problem)."""
+    comm = _comm()
+    fv = case.discretization["method"].startswith("fv")
+    if fv and comm.size > 1:
+        raise InputError("finite-volume methods run on one MPI rank; use a FEM method with MPI")
+    try:
+        params = case.physical_parameters()
+    except ValueError as err:
+        raise InputError(f"{case.source}: {err}") from None
+    model = nondimensionalize(params)
+    sc = model.scales
+    if sc is None:
+        raise InputError("nondimensionalize returned no scales")
+    if comm.rank == 0:
+        try:
+            tri: Any = build_triangulation(case, fv)
+        except (InputError, ValueError, RuntimeError) as err:
+            tri = InputError(f"{case.source}: [mesh] {err}")
+    else:
+        tri = None
+    if comm.size > 1:  # a TaggedTriangulation holds a mappingproxy: send its parts
+        parts = comm.bcast(
+            tri
+            if isinstance(tri, InputError) or tri is None
+            else (tri.points, tri.triangles, tri.facets, tri.facet_markers, dict(tri.tag_names)),
+            root=0,
+        )
+        tri = parts if isinstance(parts, InputError) else TaggedTriangulation(*parts)
+    if isinstance(tri, InputError):
+        raise tri
+    case.check_tags(tri.tag_names)
+    dirichlet, neumann = {}, {}
+    for tag, bc in case.boundary.items():
+        ((kind, value),) = bc.items()
+        if kind == "potential":
+            dirichlet[tag] = float(value) / sc.potential
+        elif kind == "potential_thermal":
+            dirichlet[tag] = float(value)
+        else:
+            neumann[tag] = float(value)
+    tm = case.time
+    t_end, dt = tm["end"] / sc.time, tm["dt"] / sc.time
+    dt_min = (tm["dt_min"] / sc.time) if tm["dt_min"] else 1e-6 * dt
+    dt_max = (tm["dt_max"] / sc.time) if tm["dt_max"] else t_end
+    if tm["adaptive"] and dt_min > dt:
+        raise InputError(f"{case.source}: [time] dt_min = {tm['dt_min']} exceeds dt = {tm['dt']}")
+    c0 = params.reference_concentration
+    initial_c = {s["name"]: s["initial_concentration"] / c0 for s in case.species}
+    return RunSetup(case, tri, model, dirichlet, neumann, initial_c, t_end, dt, dt_min, dt_max)
+
+
+def build_simulation(setup: RunSetup, outdir: Path) -> Any:
+    """The FEM or FV simulation of `setup` at t = 0 (the initial Poisson problem solved)."""
+    case, model = setup.case, setup.model
+    solver = case.solver
+    if setup.finite_volumes:
+        from pnpf_fem.app.simulation import FVSimulation
+        from pnpf_fem.fv import PNPFProblem, SchemeI, SchemeII, SolverControl, initial_state
+        from pnpf_fem.fv.mesh import VoronoiMesh
+
+        problem = PNPFProblem(
+            VoronoiMesh.from_triangulation(setup.tri),
+            model,
+            dirichlet=setup.dirichlet,
+            neumann=setup.neumann,
+        )
+        control = SolverControl(tol=solver["rtol"], max_iterations=solver["max_iterations"])
+        state = initial_state(problem, [setup.initial_c[n] for n in model.species_names], 1.0)
+        scheme = (SchemeI if setup.method == "fv1" else SchemeII)(problem, control, state)
+        return FVSimulation(scheme, outdir)
+    from pnpf_fem.app.simulation import FEMSimulation
+    from pnpf_fem.fem import (
+        DirichletBC,
+        InitialState,
+        NeumannBC,
+        PNPFProblem,
+        SolverOptions,
+        from_triangulation,
+        make_scheme,
+    )
+
+    comm = _comm()
+    fmesh = from_triangulation(setup.tri, comm)
+    options = SolverOptions(
+        linear_solver=solver["linear"],
+        rtol=solver["rtol"],
+        atol=solver["atol"],
+        max_it=solver["max_iterations"],
+        petsc_options=dict(solver["petsc_options"] or {}),
+    )
+    if case.porous is not None:
+        return build_porous_simulation(setup, fmesh, options, outdir)
+    problem = PNPFProblem(
+        model=model,
+        mesh=fmesh,
+        initial=InitialState(c=dict(setup.initial_c), T=1.0),
+        dirichlet=[DirichletBC(t, v) for t, v in setup.dirichlet.items()],
+        neumann=[NeumannBC(t, v) for t, v in setup.neumann.items()],
+        degree=case.discretization["degree"],
+    )
+    scheme = make_scheme(setup.method, problem, options)
+    return FEMSimulation(scheme, fmesh, setup.tri if comm.rank == 0 else None, outdir)
+
+
+def porous_medium(case: Case, eps: float) -> Any:
+    """The case's `EffectiveMedium`: the tensors file of [porous], with ε⁰ rescaled to ε².
+
+    `pnpf-fem cell` solves the cell problems with the permittivities it is given (e.g. 80 and
+    4.5); ε⁰ is homogeneous of degree one in them, so ε⁰ ε²/κ_electrolyte is the tensor for the
+    case's dimensionless electrolyte permittivity ε² with the same contrast. M, D, Π and p do not
+    depend on the scale.
+    """
+    from pnpf_fem.porous import EffectiveMedium
+
+    path = Path(case.porous["tensors"])
+    if not path.is_absolute():
+        path = Path(case.source).parent / path
+    if not path.is_file():
+        raise InputError(f"{case.source}: [porous] tensors file {str(path)!r} does not exist")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"{case.source}: [porous] tensors {path} is not JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{case.source}: [porous] tensors {path} must hold a JSON object")
+    kf = data.get("electrolyte_permittivity")
+    if not isinstance(kf, (int, float)) or not kf > 0:
+        raise InputError(
+            f"{case.source}: [porous] tensors {path} lacks a positive 'electrolyte_permittivity' "
+            "(write it with pnpf-fem cell)"
+        )
+    transport = case.porous["transport"]
+    need = "tortuosity" if transport == "perforated" else "M"
+    if not data.get(need):
+        raise InputError(
+            f"{case.source}: [porous] transport = {transport!r} needs {need!r} in {path}"
+        )
+    eps_eff = (np.asarray(data.get("eps_eff", []), dtype=float) * (eps**2 / kf)).tolist()
+    try:
+        return EffectiveMedium.from_dict(data | {"eps_eff": eps_eff})
+    except InputError as err:
+        raise InputError(f"{case.source}: [porous] tensors {path}: {err}") from None
+
+
+def build_porous_simulation(setup: RunSetup, fmesh: Any, options: Any, outdir: Path) -> Any:
+    """The upscaled porous-medium PNP system of a case with a [porous] section (isothermal)."""
+    from pnpf_fem.app.simulation import PorousSimulation
+    from pnpf_fem.porous import MacroscaleSolver
+
+    case, model = setup.case, setup.model
+    medium = porous_medium(case, model.eps)
+    if medium.dim != 2:
+        raise InputError(f"{case.source}: [porous] tensors are {medium.dim}D; the mesh is 2D")
+    z = dict(zip(model.species_names, model.valences, strict=True))
+    cation = next(n for n in model.species_names if z[n] > 0)
+    anion = next(n for n in model.species_names if z[n] < 0)
+    solver = MacroscaleSolver(
+        fmesh,
+        medium,
+        initial={"u1": setup.initial_c[cation], "u2": setup.initial_c[anion]},
+        transport=case.porous["transport"],
+        potential=dict(setup.dirichlet),
+        displacement=dict(setup.neumann),
+        options=options,
+    )
+    nu = model.frictions[model.species_names.index(cation)]
+    return PorousSimulation(solver, fmesh, outdir, (cation, anion), model.eps / nu)
+
+
+def resolution_report(setup: RunSetup) -> dict[str, Any]:
+    """The diffuse-layer resolution estimate for summary.json; warns (rank 0) when unresolved."""
+    model = setup.model
+    layers = diffuse_layer_resolution(
+        setup.tri,
+        model.eps,
+        model.valences,
+        [setup.initial_c[n] for n in model.species_names],
+        setup.dirichlet,
+        setup.neumann,
+    )
+    poor = [r for r in layers if not r.resolved]
+    if poor:
+        worst = min(poor, key=lambda r: r.ratio)
+        emit_error(
+            f"pnpf-fem: warning: the mesh does not resolve the diffuse layer at "
+            f"{worst.tag!r}: local Debye length {worst.debye_length:.3g} L, cell height "
+            f"{worst.mesh_size:.3g} L (ratio {worst.ratio:.3g} < {RESOLUTION_THRESHOLD}); "
+            "refine the mesh there, or the results are not meaningful"
+        )
+    return {
+        "threshold": RESOLUTION_THRESHOLD,
+        "resolved": not poor,
+        "tags": [asdict(r) for r in layers],
+    }
+
+
+def few_newton_iterations(case: Case) -> int:
+    """Δt grows after a step with at most this many Newton iterations (fem1: two solves)."""
+    per_solve = max(3, case.solver["max_iterations"] // 5)
+    return per_solve * (2 if case.discretization["method"] == "fem1" else 1)
+
+
+def case_fingerprint(case: Case) -> str:
+    """Hash of everything but [output] and max_steps: a checkpoint restarts only its own case."""
+    data = {
+        k: getattr(case, k)
+        for k in ("mesh", "species", "parameters", "boundary", "time", "discretization", "solver")
+    }
+    data["time"] = {k: v for k, v in case.time.items() if k != "max_steps"}  # a bound only
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def time_control(
+    setup: RunSetup, max_steps: int, dt: float | None = None
+) -> FixedSteps | AdaptiveSteps:
+    """The case's [time] stepping for `integrate`, from step size `dt` (default: the case's)."""
+    case = setup.case
+    tm = case.time
+    dt = setup.dt if dt is None else dt
+    if not tm["adaptive"]:
+        return FixedSteps(dt, max_steps=max_steps)
+    few = few_newton_iterations(case)
+    return AdaptiveSteps(
+        dt0=min(max(dt, setup.dt_min), setup.dt_max),
+        dt_min=setup.dt_min,
+        dt_max=setup.dt_max,
+        grow=tm["growth"],
+        cut=tm["cut"],
+        easy_iterations=few,
+        hard_iterations=max(few, int(case.solver["max_iterations"])) + 1,  # no shrink
+        max_retries=10**9,  # cut until dt_min
+        max_steps=max_steps,
+    )

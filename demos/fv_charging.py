@@ -41,6 +41,7 @@ from pnpf_fem.fv import (
     VoronoiMesh,
     initial_state,
 )
+from pnpf_fem.fv.observables import electrode_charges
 from pnpf_fem.integrate import FixedSteps, integrate
 from pnpf_fem.units import nondimensionalize
 
@@ -71,12 +72,9 @@ def fem_demo() -> ModuleType:
 
 def electrode_charge(problem: PNPFProblem, state: FVState, tag: str) -> float:
     """Q_Γ = Σ_{i on Γ} [ε² (K ψ)_i − m(V_i) Σ_ℓ z^ℓ c^ℓ_i]: the Poisson balance of the electrode
-    boxes, i.e. the flux ε² ∂ψ/∂n through Γ (the FEM's variational charge, with boxes)."""
-    p = problem.params
-    idx = problem.mesh.vertices_of(tag)
-    flux = p.eps**2 * (problem.stiffness @ state.psi)[idx]
-    charge = np.tensordot(np.asarray(p.valences), state.c[:, idx], axes=1)
-    return float(np.sum(flux - problem.mesh.volumes[idx] * (charge + p.fixed_charge)))
+    boxes, i.e. the flux ε² ∂ψ/∂n through Γ (the FEM's variational charge, with boxes). Every
+    step's record carries it as ``charge_<tag>`` (`pnpf_fem.fv.observables.electrode_charges`)."""
+    return electrode_charges(problem, state)[tag]
 
 
 def charge_fv(

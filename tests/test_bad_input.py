@@ -210,6 +210,11 @@ BAD = {
             + "[solver.petsc_options]\nksp_type = 'gmres'\n"
         },
     ),
+    "run-quantity": Bad(
+        "run {d}/c.toml",
+        "quantities",
+        {"c.toml": CASE + '[output]\nquantities = ["mass", "volts"]\n'},
+    ),
     "run-bad-option": Bad(
         "run {d}/c.toml --frobnicate", "unrecognized arguments", {"c.toml": CASE}
     ),

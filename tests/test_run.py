@@ -268,3 +268,29 @@ def test_gmsh_file_with_named_groups(tmp_path):
     bad.write_text(bad.read_text().replace('builtin = "unit_square"', 'file = "square.msh"'))
     assert main(["run", str(bad), "--output", str(tmp_path / "bad"), "--quiet"]) == 2
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("method", ["fem1", "fv1"])
+def test_electrode_charges_and_currents_in_every_run(tmp_path, method):
+    case = write_case(tmp_path / "c.toml", method=method, plots="false", fields="false")
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--output", str(out), "--quiet"]) == 0
+    rows = read_rows(out)
+    for tag in ("left", "right"):
+        assert f"charge_{tag}" in rows[0] and f"current_{tag}" in rows[0]
+    for a, b in itertools.pairwise(rows):
+        rate = (b["charge_right"] - a["charge_right"]) / b["dt"]
+        assert b["current_right"] == pytest.approx(rate, rel=1e-9, abs=1e-12)
+    assert rows[-1]["charge_right"] > rows[0]["charge_right"]
+
+
+def test_output_quantities_select_the_columns(tmp_path):
+    case = write_case(tmp_path / "c.toml", plots="false", fields="false")
+    case.write_text(case.read_text() + 'quantities = ["mass", "charge", "max_dT"]\n')
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--output", str(out), "--quiet"]) == 0
+    with (out / "observables.csv").open() as f:
+        header = f.readline().strip().split(",")
+    expected = ["step", "t_s", "dt_s", "t", "dt", "mass_cation", "mass_anion"]
+    expected += ["max_dT", "charge_left", "charge_right", "newton_iterations", "wall_time"]
+    assert sorted(header) == sorted(expected)

@@ -21,7 +21,14 @@ from pnpf_fem.integrate import FixedSteps, integrate
 from pnpf_fem.meshing import unit_square
 from pnpf_fem.units import DimensionlessPNPF, nondimensionalize, supercapacitor_parameters
 
-OBSERVABLE_KEYS = {"t", "dt", "S", "S1", "S2", "min_c", "min_T", "newton_iterations", "wall_time"}
+OBSERVABLE_KEYS = {"t", "dt", "S", "S1", "S2", "min_c", "min_T", "max_dT", "joule"} | {
+    "newton_iterations",
+    "wall_time",
+    "charge_left",
+    "current_left",
+    "charge_right",
+    "current_right",
+}
 SUPERCAP = nondimensionalize(supercapacitor_parameters())  # ε ≈ 0.097, C_T = 194, k ≈ 702
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from pnpf_fem.errors import InputError
 from pnpf_fem.units import PNPFParameters, Species
 
-__all__ = ["METHODS", "Case", "load_case", "parse_case"]
+__all__ = ["METHODS", "QUANTITIES", "Case", "load_case", "parse_case"]
 
 METHODS = ("fem1", "fem2", "fem-be", "fv1", "fv2")
 BUILTIN_MESHES = ("unit_square", "supercapacitor")
@@ -46,6 +46,18 @@ def _between_open(lo: float, hi: float) -> Check:
         return None if lo < v < hi else f"must lie strictly between {lo} and {hi}"
 
     return check
+
+
+# The derived quantities a run can write (`pnpf_fem.fem.quantities`, `pnpf_fem.fv.observables`);
+# "mass", "charge" and "current" stand for their per-species / per-tag columns.
+QUANTITIES = ("mass", "S", "S1", "S2", "min_c", "min_T", "max_dT", "charge", "current", "joule")
+
+
+def _quantity_names(v: Any) -> str | None:
+    bad = [q for q in v if q not in QUANTITIES]
+    if bad or not v:
+        return f"must be a non-empty list of {', '.join(QUANTITIES)} (got {bad or 'none'})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "fields": Key(bool, True),
         "plots": Key(bool, True),
         "checkpoint_every": Key(int, 0, check=_non_negative),
+        "quantities": Key(list, None, check=_quantity_names),
     },
 }
 SECTIONS = tuple(SCHEMA)
@@ -185,6 +198,7 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
         return "a number"
     names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
     names[dict] = "a table"
+    names[list] = "a list"
     return names.get(kind, str(kind)) if isinstance(kind, type) else "a number"
 
 

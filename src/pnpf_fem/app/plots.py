@@ -21,19 +21,22 @@ def plot_observables(rows: list[dict[str, Any]], species: tuple[str, ...], path:
     import matplotlib.pyplot as plt
 
     t = np.array([r["t_s"] for r in rows])
+    electrodes = [k for k in rows[0] if k.startswith("charge_")]
     panels = [
         ("entropy S", ["S"]),
         ("S1 (temperature part)", ["S1"]),
         ("S2 (ionic part)", ["S2"]),
         ("relative mass change", [f"mass_{n}" for n in species]),
         ("min c", ["min_c"]),
-        ("min T", ["min_T"]),
+        ("max ΔT (units of T0)", ["max_dT"]),
+        ("electrode charge Q_Γ", electrodes),
         ("total charge", ["charge"]),
     ]
-    # only what the model reports (the isothermal porous model has no T and no entropy)
-    panels = [(title, keys) for title, keys in panels if all(k in rows[0] for k in keys)]
-    if "S" in rows[0]:
-        panels = [p for p in panels if p[0] != "total charge"]
+    # only what the run reports (the isothermal porous model has no T and no entropy; the case
+    # file may select quantities)
+    panels = [(title, keys) for title, keys in panels if keys and all(k in rows[0] for k in keys)]
+    if not panels:
+        return
     ncol = 3 if len(panels) > 4 else 2
     nrow = -(-len(panels) // ncol)
     fig, axes = plt.subplots(

@@ -55,8 +55,19 @@ __all__ = ["CHECKPOINT", "RunRecorder", "register", "run_case"]
 CHECKPOINT = "checkpoint.npz"
 
 
-def _row(obs: StepRecord, step: int, time_scale: float) -> dict[str, Any]:
-    return {"step": step, "t_s": obs.t * time_scale, "dt_s": obs.dt * time_scale, **obs}
+def _row(
+    obs: StepRecord, step: int, time_scale: float, keep: tuple[str, ...] | None
+) -> dict[str, Any]:
+    """A CSV row; `keep` ([output] quantities) selects the quantity columns (None: all)."""
+    row = {"step": step, "t_s": obs.t * time_scale, "dt_s": obs.dt * time_scale}
+    for key, value in obs.items():
+        if keep is None or key in ("t", "dt", "newton_iterations", "wall_time"):
+            row[key] = value
+        elif key in keep or (
+            key.split("_", 1)[0] in ("mass", "charge", "current") and (key.split("_", 1)[0] in keep)
+        ):
+            row[key] = value
+    return row
 
 
 class RunRecorder:
@@ -74,6 +85,7 @@ class RunRecorder:
         case = setup.case
         self.sim, self.setup, self.run_dir = sim, setup, run_dir
         self.output = case.output
+        self.keep = tuple(case.output["quantities"]) if case.output["quantities"] else None
         sc = setup.model.scales
         self.tau = sc.time if sc is not None else 1.0
         self.fingerprint = case_fingerprint(case)
@@ -111,7 +123,7 @@ class RunRecorder:
                 description=Path(self.setup.case.source).stem,
             )
         if initial is not None:
-            self.rows.append(_row(initial, 0, self.tau))
+            self.rows.append(_row(initial, 0, self.tau, self.keep))
             self.write_outputs(fields=True)
 
     def __call__(self, record: StepRecord, dt_next: float) -> None:
@@ -121,7 +133,7 @@ class RunRecorder:
         self.stats["accepted_steps"] += 1
         self.stats["newton_iterations"] += its
         self.stats["max_newton"] = max(self.stats["max_newton"], its)
-        self.rows.append(_row(record, self.step, self.tau))
+        self.rows.append(_row(record, self.step, self.tau, self.keep))
         if self.progress is not None:
             self.progress.update(record.t * self.tau, record.dt * self.tau, its)
         if self.step % self.output["every"] == 0:

@@ -26,6 +26,14 @@ from pnpf_fem.errors import InputError, SolverError
 from pnpf_fem.fem import forms
 from pnpf_fem.fem.observables import Observables
 from pnpf_fem.fem.problem import Field, PNPFProblem, Value, bind
+from pnpf_fem.fem.quantities import (
+    ElectrodeCharges,
+    Entropy,
+    Extremes,
+    JouleHeat,
+    Masses,
+    Quantity,
+)
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
 from pnpf_fem.integrate import StepRecord
 
@@ -85,25 +93,26 @@ class Scheme:
             for at in ("new", "mid")
         }
         self._set_initial_state()
-        eta = [self.u[i] for i in range(M)]
-        charge = sum(z * ufl.exp(e) for z, e in zip(self.z, eta, strict=True)) + self.rho_new
+        self.observables = Observables(self._quantities())
+        self._build()
+
+    def _quantities(self) -> list[Quantity]:
+        """The derived quantities every step reports (`pnpf_fem.fem.quantities`)."""
+        p, u = self.problem, self.u
+        charge = self.rho_new + sum(z * ufl.exp(u[i]) for i, z in enumerate(self.z))
         indicators = []
         for bc in p.dirichlet:
             chi = fem.Function(self.V)
             dofs = fem.locate_dofs_topological(self.V, self.fdim, p.mesh.facets(bc.tag))
             chi.x.array[dofs] = 1.0
             indicators.append((bc.tag, chi))
-        self.observables = Observables(
-            self.u,
-            model.species_names,
-            self.CT,
-            charge,
-            self.eps,
-            self.m,
-            indicators,
-            self.neumann_new,
-        )
-        self._build()
+        return [
+            Masses(u, p.model.species_names, self.m),
+            Entropy(u, self.CT, self.m),
+            Extremes(u),
+            ElectrodeCharges(u, charge, self.eps, self.m, indicators, self.neumann_new),
+            JouleHeat(u, p.model, self.m),
+        ]
 
     # -- data binding ---------------------------------------------------------------------------
     def _bind(self, value: Value, at: str) -> ufl.core.expr.Expr:

@@ -1,7 +1,16 @@
-"""Per-step observables, with the names the FEM uses too.
+"""Derived quantities of an FV state, with the names the FEM uses (`pnpf_fem.fem.quantities`).
 
-mass_<name> = ⟨c^ℓ, 1⟩; S = S_h of (3.11) = S1 + S2 with S1 = ⟨C_T(log T + 1), 1⟩ (temperature
-part) and S2 = −Σ_ℓ⟨c^ℓ, log c^ℓ⟩ (ionic part), the discrete forms of (2.4)/(2.10).
+* ``mass_<species>`` = ⟨c^ℓ, 1⟩ = Σ m(V_i) c^ℓ_i (conserved to round-off by both schemes);
+* ``S``, ``S1``, ``S2``: S_h of (3.11) = S1 + S2, S1 = ⟨C_T(log T + 1), 1⟩, S2 = −Σ_ℓ⟨c^ℓ, log c^ℓ⟩;
+* ``min_c``, ``min_T``, ``max_dT`` (= max T − 1) over the vertices;
+* ``charge_<tag>``: the charge Q_Γ on each Dirichlet (electrode) tag by the discrete Gauss law,
+  the Poisson balance of the boxes of Γ's vertices,
+  Q_Γ = Σ_{i ∈ Γ} [ε² Σ_σ τ_σ (ψ_i − ψ_j) − m(σ∩Γ_N) ψ^N − m(V_i)(Σ z c_i + ρ^f_i)],
+  which is ∫_Γ ε² ∂ψ/∂n ds of the boxes; Σ_Γ Q_Γ is minus the total charge in the domain and on
+  Γ_N (when no vertex lies on two electrodes);
+* ``current_<tag>`` = (Q_Γ(t^{n+1}) − Q_Γ(t^n))/Δt, the displacement current into the electrode;
+* ``joule`` = ε Σ_i m(V_i) Σ_ℓ c^ℓ_i/ν^ℓ |T_i ∇̃η^ℓ + z^ℓ ∇̃ψ + ∇̃T|²_i with the reconstructed
+  cell gradient ∇̃_h of (3.1) — the Joule heating rate ε Σ ν c |u|² of (2.8).
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ import numpy as np
 
 from pnpf_fem.fv.problem import FVState, PNPFProblem
 
-__all__ = ["entropy", "observables"]
+__all__ = ["electrode_charges", "entropy", "joule_heat", "observables"]
 
 
 def entropy(problem: PNPFProblem, state: FVState) -> tuple[float, float, float]:
@@ -23,27 +32,53 @@ def entropy(problem: PNPFProblem, state: FVState) -> tuple[float, float, float]:
     return s1 + s2, s1, s2
 
 
+def electrode_charges(problem: PNPFProblem, state: FVState) -> dict[str, float]:
+    """Q_Γ of every Dirichlet tag at `state` (the Poisson balance of its vertices' boxes)."""
+    p, mesh = problem.params, problem.mesh
+    charge = np.tensordot(np.asarray(p.valences), state.c, axes=1)
+    balance = p.eps**2 * (problem.stiffness @ state.psi) - problem.psi_neumann_flux(state.t)
+    balance -= mesh.volumes * (charge + problem.rho(state.t))
+    return {tag: float(balance[mesh.vertices_of(tag)].sum()) for tag in problem.dirichlet}
+
+
+def joule_heat(problem: PNPFProblem, state: FVState) -> float:
+    """ε Σ_i m(V_i) Σ_ℓ c^ℓ_i/ν^ℓ |T_i ∇̃η^ℓ + z^ℓ ∇̃ψ + ∇̃T|²_i."""
+    p, mesh = problem.params, problem.mesh
+    gx, gy = mesh.gradient
+    grad_psi = np.column_stack([gx @ state.psi, gy @ state.psi])
+    grad_t = np.column_stack([gx @ state.T, gy @ state.T])
+    heat = np.zeros(mesh.num_vertices)
+    for c, z, nu in zip(state.c, p.valences, p.frictions, strict=True):
+        eta = np.log(c)
+        g = state.T[:, None] * np.column_stack([gx @ eta, gy @ eta]) + z * grad_psi + grad_t
+        heat += c / nu * np.einsum("ik,ik->i", g, g)
+    return float(p.eps * np.dot(mesh.volumes, heat))
+
+
 def observables(
     problem: PNPFProblem,
     state: FVState,
     dt: float,
     newton_iterations: int,
     wall_time: float,
+    previous: FVState | None = None,
 ) -> dict[str, Any]:
-    """The per-step record: t, dt, mass_<species>, S, S1, S2, min_c, min_T,
-    newton_iterations, wall_time."""
+    """The per-step record: t, dt, the quantities above, newton_iterations, wall_time.
+
+    The currents need the state before the step (`previous`); without it they are 0.
+    """
     m = problem.mesh.volumes
     out: dict[str, Any] = {"t": float(state.t), "dt": float(dt)}
     for name, c in zip(problem.params.species_names, state.c, strict=True):
         out[f"mass_{name}"] = float(np.dot(m, c))
     s, s1, s2 = entropy(problem, state)
-    out.update(
-        S=s,
-        S1=s1,
-        S2=s2,
-        min_c=float(state.c.min()),
-        min_T=float(state.T.min()),
-        newton_iterations=int(newton_iterations),
-        wall_time=float(wall_time),
-    )
+    out.update(S=s, S1=s1, S2=s2, min_c=float(state.c.min()), min_T=float(state.T.min()))
+    out["max_dT"] = float(state.T.max() - 1.0)
+    charges = electrode_charges(problem, state)
+    before = electrode_charges(problem, previous) if previous is not None and dt > 0 else None
+    for tag, q in charges.items():
+        out[f"charge_{tag}"] = q
+        out[f"current_{tag}"] = (q - before[tag]) / dt if before is not None else 0.0
+    out["joule"] = joule_heat(problem, state)
+    out.update(newton_iterations=int(newton_iterations), wall_time=float(wall_time))
     return out

@@ -183,5 +183,5 @@ class SchemeI(FVScheme):
                 history=sol.history,
             )
         new = FVState(t=t1, c=c, psi=psi, T=temp)
-        obs = observables(pb, new, dt, sol.iterations, time.perf_counter() - start)
+        obs = observables(pb, new, dt, sol.iterations, time.perf_counter() - start, state)
         return new, StepRecord.from_observables(obs)

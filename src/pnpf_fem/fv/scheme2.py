@@ -208,5 +208,5 @@ class SchemeII(FVScheme):
             psi=sol.x[nsp * n : (nsp + 1) * n].copy(),
             T=np.exp(sol.x[(nsp + 1) * n :]),
         )
-        obs = observables(pb, new, dt, sol.iterations, time.perf_counter() - start)
+        obs = observables(pb, new, dt, sol.iterations, time.perf_counter() - start, state)
         return new, StepRecord.from_observables(obs)

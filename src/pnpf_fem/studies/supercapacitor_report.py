@@ -21,12 +21,13 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mpi4py import MPI
 
 from pnpf_fem.app.console import emit
 from pnpf_fem.app.info import environment_report
@@ -39,6 +40,7 @@ from pnpf_fem.studies.supercapacitor import (
     PSI_MAX_CV,
     QUICK,
     ChargingConfig,
+    Progress,
     Series,
     charging_study,
     cv_half_period,
@@ -50,7 +52,7 @@ from pnpf_fem.studies.supercapacitor import (
     study_mesh,
     summary,
 )
-from pnpf_fem.units import nondimensionalize, supercapacitor_parameters
+from pnpf_fem.units import DimensionlessPNPF, nondimensionalize, supercapacitor_parameters
 
 __all__ = ["ReproductionPlan", "SupercapacitorResults", "register", "reproduce_supercapacitor"]
 
@@ -365,96 +367,77 @@ def _move_into_place(tmp: Path, final: Path) -> None:
     tmp.rmdir()
 
 
-def reproduce_supercapacitor(
-    plan: ReproductionPlan,
-    output: Path,
-    quiet: bool = False,
-    tri: TaggedTriangulation | None = None,
-) -> dict[str, Any]:
-    """Run `plan`, write the folder `output`, return the summary dict."""
-    from mpi4py import MPI
-
+def _check_plan(plan: ReproductionPlan, output: Path) -> None:
     if MPI.COMM_WORLD.size != 1:
         raise InputError("reproduce supercapacitor runs in serial: drop mpirun")
     unknown = set(plan.methods) - {"fv", "fem"}
     if unknown or not plan.methods:
         raise InputError(f"--methods must be a subset of fv,fem; got {','.join(plan.methods)}")
-    output = Path(output)
     if output.exists() and not output.is_dir():
         raise InputError(f"--output {output} exists and is not a folder")
-    start = time.perf_counter()
-    tau_us = _tau_us()
-    model = nondimensionalize(supercapacitor_parameters())
-    tri = tri if tri is not None else study_mesh(plan.charging)
 
-    def bar(t_end: float):
-        """Progress-bar factory for runs ending at `t_end` (one bar per run, closed at the end)."""
 
-        def make(label: str):
-            p = TimeProgress(0.0, t_end, enabled=not quiet, description=label)
+def _progress_bars(t_end: float, quiet: bool) -> Callable[[str], Progress]:
+    """Progress-bar factory for runs ending at `t_end` (one bar per run, closed at the end)."""
 
-            def update(t: float, dt: float, its: int) -> None:
-                p.update(t, dt, its)
-                if t >= t_end * (1 - 1e-12):
-                    p.close()
+    def make(label: str) -> Progress:
+        p = TimeProgress(0.0, t_end, enabled=not quiet, description=label)
 
-            return update
+        def update(t: float, dt: float, its: int) -> None:
+            p.update(t, dt, its)
+            if t >= t_end * (1 - 1e-12):
+                p.close()
 
-        return make
+        return update
 
-    charging = charging_study(
-        plan.charging, plan.methods, tri=tri, progress=bar(plan.charging.t_end)
-    )
-    cv_base = replace(plan.cv_base, snapshots=())
-    cv_end = {r: 2 * plan.cycles * cv_half_period(r, plan.psi_max) for r in plan.rates}
-    cv: dict[float, dict[str, Series]] = {}
-    for rate in plan.rates:
-        cv |= cv_study(
-            (rate,), plan.cycles, plan.psi_max, cv_base, plan.methods, tri, bar(cv_end[rate])
-        )
-    slopes, loops = _cv_analysis(cv, plan, tau_us)
+    return make
 
-    scales = model.scales
+
+def _electrolyte_area(tri: TaggedTriangulation) -> float:
     e1 = tri.points[tri.triangles[:, 1]] - tri.points[tri.triangles[:, 0]]
     e2 = tri.points[tri.triangles[:, 2]] - tri.points[tri.triangles[:, 0]]
-    area = float(0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).sum())
+    return float(0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).sum())
+
+
+def _charging_energy(
+    charging: dict[str, Series], model: DimensionlessPNPF, area: float, psi_star: float
+) -> dict[str, dict[str, float]]:
+    """Heat released per unit of stored charge and voltage: explains the steady ΔT (README)."""
     energy = {}
     for m, srs in charging.items():
-        # heat released per unit of stored charge: explains the steady ΔT (see README)
-        heat = model.heat_capacity * srs.mean_dT_K[-1] / scales.temperature * area
+        heat = model.heat_capacity * srs.mean_dT_K[-1] / model.scales.temperature * area
         q = abs(srs.charge_right[-1])
         energy[m] = {
             "stored_charge": q,
             "heat": heat,
-            "heat_per_charge_voltage": heat / (q * float(plan.charging.psi_star)),
+            "heat_per_charge_voltage": heat / (q * psi_star),
         }
-    info: dict[str, Any] = {
-        "plan": plan.label,
-        "git_commit": git_commit(),
-        "environment": environment_report(),
-        "choices": {
-            "L_nm": scales.length * 1e9,
-            "c0_M": 0.2,
-            "T0_K": scales.temperature,
-            "nu0": "ν¹ (the cation friction): τ = L²ν0/(k_B T0)",
-            "tau_us": tau_us,
-            "eps": model.eps,
-            "heat_capacity": model.heat_capacity,
-            "conductivity": model.conductivity,
-            "psi_star_charging_kT_e": plan.charging.psi_star,
-            "cv_voltage": "(4.4) with its constant 25 read as ψ_max = 25 k_BT0/e",
-            "bulk_current": "I = −dQ₊/dt, Q₊ the ionic charge in x > 0: current through x = 0",
-        },
-        "mesh": {"vertices": tri.num_vertices, "triangles": len(tri.triangles)},
-        "psi_max_V": plan.psi_max * scales.potential,
-        "charging": summary(charging),
-        "electrolyte_area": area,
-        "charging_energy": energy,
-        "cv": slopes,
-        "cv_runs": {f"{r:g}": summary(runs) for r, runs in cv.items()},
-        "iv_loops": loops,
+    return energy
+
+
+def _choices(plan: ReproductionPlan, model: DimensionlessPNPF, tau_us: float) -> dict[str, Any]:
+    """The scales and readings the paper leaves open, as this study chose them."""
+    scales = model.scales
+    return {
+        "L_nm": scales.length * 1e9,
+        "c0_M": 0.2,
+        "T0_K": scales.temperature,
+        "nu0": "ν¹ (the cation friction): τ = L²ν0/(k_B T0)",
+        "tau_us": tau_us,
+        "eps": model.eps,
+        "heat_capacity": model.heat_capacity,
+        "conductivity": model.conductivity,
+        "psi_star_charging_kT_e": plan.charging.psi_star,
+        "cv_voltage": "(4.4) with its constant 25 read as ψ_max = 25 k_BT0/e",
+        "bulk_current": "I = −dQ₊/dt, Q₊ the ionic charge in x > 0: current through x = 0",
     }
 
+
+def _write_folder(
+    output: Path, info: dict[str, Any], tri: TaggedTriangulation, runs: tuple, tau_us: float
+) -> str:
+    """Every file of the study into a hidden sibling folder, then moved into place."""
+    charging, cv, slopes, loops = runs
     tmp = output.parent / f".{output.name}.partial-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -465,14 +448,12 @@ def reproduce_supercapacitor(
             if s.snapshots:
                 _write_vtx(tri, s, tmp / f"charging_{m}.bp", tau_us)
                 plot_snapshots(tri, s, tau_us, tmp / f"fig5_snapshots_{m}.png")
-        for rate, runs in cv.items():
-            for m, s in runs.items():
+        for rate, cv_runs in cv.items():
+            for m, s in cv_runs.items():
                 out.write_csv(f"cv_{rate:g}_{m}.csv", _rows(s, tau_us))
         plot_charging(charging, tau_us, tmp / "fig4_charging.png")
         plot_cv(cv, slopes, tau_us, tmp / "fig6_cv.png")
         plot_iv(cv, loops, tmp / "fig7_iv_loops.png")
-        info["wall_time_s"] = time.perf_counter() - start
-        info["output"] = str(output)
         out.write_json("summary.json", info)
         text = _summary_text(info)
         out.write_text("summary.txt", text + "\n")
@@ -480,6 +461,48 @@ def reproduce_supercapacitor(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return text
+
+
+def reproduce_supercapacitor(
+    plan: ReproductionPlan,
+    output: Path,
+    quiet: bool = False,
+    tri: TaggedTriangulation | None = None,
+) -> dict[str, Any]:
+    """Run `plan`, write the folder `output`, return the summary dict."""
+    output = Path(output)
+    _check_plan(plan, output)
+    start = time.perf_counter()
+    tau_us = _tau_us()
+    model = nondimensionalize(supercapacitor_parameters())
+    tri = tri if tri is not None else study_mesh(plan.charging)
+    bars = _progress_bars(plan.charging.t_end, quiet)
+    charging = charging_study(plan.charging, plan.methods, tri=tri, progress=bars)
+    cv_base = replace(plan.cv_base, snapshots=())
+    cv: dict[float, dict[str, Series]] = {}
+    for rate in plan.rates:
+        bars = _progress_bars(2 * plan.cycles * cv_half_period(rate, plan.psi_max), quiet)
+        cv |= cv_study((rate,), plan.cycles, plan.psi_max, cv_base, plan.methods, tri, bars)
+    slopes, loops = _cv_analysis(cv, plan, tau_us)
+    area = _electrolyte_area(tri)
+    info: dict[str, Any] = {
+        "plan": plan.label,
+        "git_commit": git_commit(),
+        "environment": environment_report(),
+        "choices": _choices(plan, model, tau_us),
+        "mesh": {"vertices": tri.num_vertices, "triangles": len(tri.triangles)},
+        "psi_max_V": plan.psi_max * model.scales.potential,
+        "charging": summary(charging),
+        "electrolyte_area": area,
+        "charging_energy": _charging_energy(charging, model, area, float(plan.charging.psi_star)),
+        "cv": slopes,
+        "cv_runs": {f"{r:g}": summary(runs) for r, runs in cv.items()},
+        "iv_loops": loops,
+    }
+    info["wall_time_s"] = time.perf_counter() - start
+    info["output"] = str(output)
+    text = _write_folder(output, info, tri, (charging, cv, slopes, loops), tau_us)
     if not quiet:
         emit(text)
     return SupercapacitorResults(info, charging, cv)

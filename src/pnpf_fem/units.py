@@ -47,17 +47,6 @@ def molar(value: float) -> float:
     return 1000.0 * value
 
 
-def _check_positive(owner: str, name: str, value: object) -> None:
-    if value is None:
-        raise ValueError(f"{owner}.{name} is missing")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{owner}.{name} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{owner}.{name} must be finite, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{owner}.{name} must be positive, got {value!r}")
-
-
 def _check_finite(owner: str, name: str, value: object) -> None:
     if value is None:
         raise ValueError(f"{owner}.{name} is missing")
@@ -65,6 +54,12 @@ def _check_finite(owner: str, name: str, value: object) -> None:
         raise ValueError(f"{owner}.{name} must be a number, got {value!r}")
     if not math.isfinite(value):
         raise ValueError(f"{owner}.{name} must be finite, got {value!r}")
+
+
+def _check_positive(owner: str, name: str, value: object) -> None:
+    _check_finite(owner, name, value)
+    if value <= 0:  # type: ignore[operator]
+        raise ValueError(f"{owner}.{name} must be positive, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pnpf_fem.fem.schemes import (
     make_scheme,
 )
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
+from pnpf_fem.fem.transient import TransientProblem
 
 __all__ = [
     "SCHEMES",
@@ -34,6 +35,7 @@ __all__ = [
     "Scheme",
     "SolverOptions",
     "Sources",
+    "TransientProblem",
     "from_triangulation",
     "gather_vertex_values",
     "make_scheme",

@@ -14,18 +14,17 @@ intact; `pnpf_fem.integrate.integrate` drives them.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Sequence
 
 import numpy as np
 import ufl
 from dolfinx import fem
 
-from pnpf_fem.compat import blocked_lagrange_space, interpolation_points, lagrange_space
-from pnpf_fem.errors import InputError, SolverError
+from pnpf_fem.compat import blocked_lagrange_space, lagrange_space
+from pnpf_fem.errors import InputError
 from pnpf_fem.fem import forms
 from pnpf_fem.fem.observables import Observables
-from pnpf_fem.fem.problem import Field, PNPFProblem, Value, bind
+from pnpf_fem.fem.problem import PNPFProblem
 from pnpf_fem.fem.quantities import (
     ElectrodeCharges,
     Entropy,
@@ -35,6 +34,7 @@ from pnpf_fem.fem.quantities import (
     Quantity,
 )
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
+from pnpf_fem.fem.transient import TransientProblem
 from pnpf_fem.integrate import StepRecord
 
 __all__ = [
@@ -47,34 +47,37 @@ __all__ = [
 ]
 
 
-class Scheme:
+class Scheme(TransientProblem):
     """Common set-up: spaces, state, bound data, Dirichlet conditions, observables."""
 
     name = "base"
 
     def __init__(self, problem: PNPFProblem, options: SolverOptions | None = None) -> None:
+        super().__init__(problem.mesh.mesh, options)
         self.problem = problem
-        self.options = options or SolverOptions()
-        p = problem
-        M = p.num_species
-        self.M = M
-        domain = p.mesh.mesh
-        self.domain = domain
+        self.M = problem.num_species
+        self._create_spaces()
+        self._define_data()
+        self._set_initial_state()
+        self.observables = Observables(self._quantities())
+        self._build()
+
+    def _create_spaces(self) -> None:
+        """The blocked state space W = (η^1..η^M, ψ, ξ), the scalar space V, the state u, u_n."""
+        p, domain = self.problem, self.domain
         self.fdim = domain.topology.dim - 1
-        self.W = blocked_lagrange_space(domain, p.degree, M + 2)
+        self.W = blocked_lagrange_space(domain, p.degree, self.M + 2)
         self.V = lagrange_space(domain, p.degree)
         if not np.array_equal(self.W.tabulate_dof_coordinates(), self.V.tabulate_dof_coordinates()):
             raise RuntimeError("blocked and scalar Lagrange spaces have different dof layouts")
         self.u = fem.Function(self.W, name="state")
         self.u_n = fem.Function(self.W, name="state_old")
-        self.dt = fem.Constant(domain, 1.0)
-        self.t_new = fem.Constant(domain, 0.0)
-        self.t_mid = fem.Constant(domain, 0.0)
-        self.t = 0.0
+        self._track_state(self.u, self.u_n)
         self.m = forms.measures(domain, p.mesh.facet_tags, p.degree)
-        self._updates: list[Callable[[float, float], None]] = []
-        self._dirichlet_data: list[tuple[fem.Function, Value, fem.Expression | None]] = []
-        model = p.model
+
+    def _define_data(self) -> None:
+        """Model constants and the bound data: ρ^f, ψ^N, the sources at t^{n+1} and t^{n+1/2}."""
+        p, model = self.problem, self.problem.model
         self.z, self.nu = model.valences, model.frictions
         self.eps, self.CT, self.k = model.eps, model.heat_capacity, model.conductivity
         rho = p.fixed_charge if p.fixed_charge is not None else model.fixed_charge
@@ -92,9 +95,6 @@ class Scheme:
             at: (self._bind(src.heat, at) if src and src.heat is not None else None)
             for at in ("new", "mid")
         }
-        self._set_initial_state()
-        self.observables = Observables(self._quantities())
-        self._build()
 
     def _quantities(self) -> list[Quantity]:
         """The derived quantities every step reports (`pnpf_fem.fem.quantities`)."""
@@ -114,132 +114,72 @@ class Scheme:
             JouleHeat(u, p.model, self.m),
         ]
 
-    # -- data binding ---------------------------------------------------------------------------
-    def _bind(self, value: Value, at: str) -> ufl.core.expr.Expr:
-        t_const = self.t_new if at == "new" else self.t_mid
-        expr, update = bind(value, self.domain, t_const)
-        if at == "new":
-            self._updates.append(lambda tn, tm: update(tn))
-        else:
-            self._updates.append(lambda tn, tm: update(tm))
-        return expr
-
-    def _set_times(self, t_new: float, t_mid: float) -> None:
-        self.t_new.value = t_new
-        self.t_mid.value = t_mid
-        for upd in self._updates:
-            upd(t_new, t_mid)
-        for g, value, expr in self._dirichlet_data:
-            if expr is not None:
-                g.interpolate(expr)
-            else:
-                g.x.array[:] = float(value) if isinstance(value, (int, float)) else value(t_new)
-
+    # -- boundary and initial data --------------------------------------------------------------
     def dirichlet_bcs(self, space: fem.FunctionSpace, component: int | None) -> list:
         """ψ = ψ_D(t^{n+1}) on the Dirichlet tags, for the ψ component of `space`."""
-        sub = space if component is None else space.sub(component)
-        Vc = sub if component is None else sub.collapse()[0]
-        bcs = []
-        for bc in self.problem.dirichlet:
-            g = fem.Function(Vc)
-            facets = self.problem.mesh.facets(bc.tag)
-            if component is None:
-                dofs = fem.locate_dofs_topological(Vc, self.fdim, facets)
-                bcs.append(fem.dirichletbc(g, dofs))
-            else:
-                dofs = fem.locate_dofs_topological((sub, Vc), self.fdim, facets)
-                bcs.append(fem.dirichletbc(g, dofs, sub))
-            expr = None
-            if isinstance(bc.value, Field):
-                x = ufl.SpatialCoordinate(self.domain)
-                expr = fem.Expression(bc.value(x, self.t_new), interpolation_points(Vc))
-            self._dirichlet_data.append((g, bc.value, expr))
-        self._set_times(float(self.t_new.value), float(self.t_mid.value))
-        return bcs
+        mesh = self.problem.mesh
+        return [
+            self._dirichlet_bc(space, component, mesh.facets(bc.tag), bc.value)
+            for bc in self.problem.dirichlet
+        ]
+
+    def _potential_bcs(self, space: fem.FunctionSpace, component: int | None) -> list:
+        return self.dirichlet_bcs(space, component)
+
+    def _poisson_residual(self, psi: fem.Function, c: Sequence, w) -> ufl.Form:
+        """The Poisson equation (2.8)₃ with the charge of the concentrations c (for ψ^0)."""
+        charge = sum(z * ci for z, ci in zip(self.z, c, strict=True)) + self.rho_new
+        return forms.poisson_residual(psi, charge, self.eps, w, self.m, self.neumann_new)
 
     def _set_initial_state(self) -> None:
         p, M = self.problem, self.M
-        self._set_times(0.0, 0.0)
-        x = ufl.SpatialCoordinate(self.domain)
-        scalar = fem.Function(self.V)
+        self._set_times(0.0)
         cols = self.u.x.array.reshape(-1, M + 2)
-
-        def interp(value: Value, transform: Callable) -> np.ndarray:
-            if isinstance(value, Field):
-                e = transform(value(x, self.t_new))
-            else:
-                v0 = float(value) if isinstance(value, (int, float)) else float(value(0.0))
-                e = transform(fem.Constant(self.domain, v0))
-            scalar.interpolate(fem.Expression(e, interpolation_points(self.V)))
-            return scalar.x.array.copy()
-
         for i, name in enumerate(p.model.species_names):
-            cols[:, i] = interp(p.initial.c[name], ufl.ln)
-        cols[:, M + 1] = interp(p.initial.T, ufl.ln)
+            cols[:, i] = self._interpolate_initial(p.initial.c[name], self.V, ufl.ln)
+        cols[:, M + 1] = self._interpolate_initial(p.initial.T, self.V, ufl.ln)
         if not np.all(np.isfinite(cols[:, [*range(M), M + 1]])):
             raise InputError("initial concentrations and temperature must be positive")
         # ψ is not an independent datum: ψ^0 solves the discrete Poisson equation with c^0, so
         # that every level, including n = 0 in ψ^{n+1/2} of (3.15), is a discrete solution.
-        cols[:, M] = self._initial_potential(cols)
+        cols[:, M] = self._solve_initial_potential([cols[:, i] for i in range(M)], self.V, "psi0")
         self.u.x.scatter_forward()
-        self.u_n.x.array[:] = self.u.x.array
-
-    def _initial_potential(self, cols: np.ndarray) -> np.ndarray:
-        """ψ^0 from the Poisson equation (2.8)₃ with the initial charge (used by Scheme II)."""
-        c0 = []
-        for i in range(self.M):
-            f = fem.Function(self.V)
-            f.x.array[:] = np.exp(cols[:, i])
-            c0.append(f)
-        psi = fem.Function(self.V)
-        w = ufl.TestFunction(self.V)
-        charge = sum(z * c for z, c in zip(self.z, c0, strict=True)) + self.rho_new
-        F = forms.poisson_residual(psi, charge, self.eps, w, self.m, self.neumann_new)
-        bcs = self.dirichlet_bcs(self.V, None)
-        NonlinearSolver(F, psi, bcs, "psi0", self.options).solve()
-        return psi.x.array.copy()
+        self._commit()
 
     # -- stepping -------------------------------------------------------------------------------
     def _build(self) -> None:
+        """Forms and solvers of the scheme (`self.solver` for a one-solve scheme)."""
         raise NotImplementedError
 
-    def _advance(self) -> int:
-        raise NotImplementedError
-
-    def _restore(self) -> None:
-        self.u.x.array[:] = self.u_n.x.array
-
-    def initial_observables(self) -> StepRecord:
-        """Observables of the current state as a record with dt = 0."""
-        self._set_times(self.t, self.t)
-        return StepRecord.from_observables(self.observables.evaluate(self.t, 0.0, 0, 0.0))
+    def _record(self, dt: float, iterations: int, seconds: float) -> StepRecord:
+        obs = self.observables.evaluate(self.t, dt, iterations, seconds)
+        return StepRecord.from_observables(obs)
 
     def restart_from(self, t: float) -> None:
         """Continue from the state now in `u` at time t (a checkpoint was loaded into `u`)."""
-        self.u.x.scatter_forward()
-        self.u_n.x.array[:] = self.u.x.array
-        self.t = float(t)
-        self._set_times(self.t, self.t)
+        super().restart_from(t)
         self.observables.restart()  # electrode currents continue from the loaded charges
 
-    def step(self, dt: float) -> StepRecord:
-        """Advance by Δt = dt; the record of the state at t + dt."""
-        if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
-            raise InputError(f"time step must be a positive number, got {dt!r}")
-        start = time.perf_counter()
-        t_new = self.t + dt
-        self.dt.value = dt
-        self._set_times(t_new, self.t + 0.5 * dt)
-        try:
-            its = self._advance()
-        except SolverError:
-            self._restore()
-            self._set_times(self.t, self.t)
-            raise
-        self.u_n.x.array[:] = self.u.x.array
-        self.t = t_new
-        obs = self.observables.evaluate(t_new, dt, its, time.perf_counter() - start)
-        return StepRecord.from_observables(obs)
+    def _heat_residual(
+        self, *, T_new, theta, grad_log_theta, T_diff, species, joule, w, source
+    ) -> ufl.Form:
+        """The temperature equation (`forms.heat_residual`) with T^n, Δt, C_T and k of this
+        scheme."""
+        return forms.heat_residual(
+            T_new=T_new,
+            T_old=ufl.exp(self.u_n[self.M + 1]),
+            dt=self.dt,
+            theta=theta,
+            grad_log_theta=grad_log_theta,
+            T_diff=T_diff,
+            species=species,
+            joule=joule,
+            heat_capacity=self.CT,
+            conductivity=self.k,
+            w=w,
+            m=self.m,
+            source=source,
+        )
 
     # -- convenience ----------------------------------------------------------------------------
     @property
@@ -261,7 +201,7 @@ class BackwardEulerScheme(Scheme):
     def _build(self) -> None:
         M, u, un, m = self.M, self.u, self.u_n, self.m
         v = ufl.TestFunction(self.W)
-        T, Tn = ufl.exp(u[M + 1]), ufl.exp(un[M + 1])
+        T = ufl.exp(u[M + 1])
         psi, xi = u[M], u[M + 1]
         F = 0
         heat_species, joule = [], 0
@@ -275,25 +215,17 @@ class BackwardEulerScheme(Scheme):
             joule += forms.joule_heat(c, T, eta, psi, self.z[i], self.nu[i], self.eps)
             charge += self.z[i] * c
         F += forms.poisson_residual(psi, charge, self.eps, v[M], m, self.neumann_new)
-        F += forms.heat_residual(
+        F += self._heat_residual(
             T_new=T,
-            T_old=Tn,
-            dt=self.dt,
             theta=ufl.exp(-xi),
             grad_log_theta=-ufl.grad(xi),
             T_diff=T,
             species=heat_species,
             joule=joule,
-            heat_capacity=self.CT,
-            conductivity=self.k,
             w=v[M + 1],
-            m=m,
             source=self.f_heat["new"],
         )
         self.solver = NonlinearSolver(F, u, self.dirichlet_bcs(self.W, M), "be", self.options)
-
-    def _advance(self) -> int:
-        return self.solver.solve()
 
 
 class CrankNicolsonScheme(Scheme):
@@ -324,25 +256,17 @@ class CrankNicolsonScheme(Scheme):
             charge += self.z[i] * c
         F += forms.poisson_residual(psi, charge, self.eps, v[M], m, self.neumann_new)
         R = forms.log_entropy_weight_R(T, Tn, xi)
-        F += forms.heat_residual(
+        F += self._heat_residual(
             T_new=T,
-            T_old=Tn,
-            dt=self.dt,
             theta=R,
             grad_log_theta=ufl.grad(ufl.ln(R)),
             T_diff=T_h,
             species=heat_species,
             joule=joule,
-            heat_capacity=self.CT,
-            conductivity=self.k,
             w=v[M + 1],
-            m=m,
             source=self.f_heat["mid"],
         )
         self.solver = NonlinearSolver(F, u, self.dirichlet_bcs(self.W, M), "cn", self.options)
-
-    def _advance(self) -> int:
-        return self.solver.solve()
 
 
 class FirstOrderScheme(Scheme):
@@ -373,26 +297,20 @@ class FirstOrderScheme(Scheme):
             F1, self.u1, self.dirichlet_bcs(self.W1, M), "s1_etapsi", self.options
         )
         # Temperature step: P^{n+1} (3.4) and û (T^n, η^{n+1}, ψ^{n+1}).
-        w = ufl.TestFunction(self.V)
         xi = self.xi
         T = ufl.exp(xi)
         joule = sum(
             forms.joule_heat(c, Tn, eta, psi, self.z[i], self.nu[i], self.eps)
             for i, (eta, _f, c, _cn) in enumerate(fluxes)
         )
-        F2 = forms.heat_residual(
+        F2 = self._heat_residual(
             T_new=T,
-            T_old=Tn,
-            dt=self.dt,
             theta=ufl.exp(-xi),
             grad_log_theta=-ufl.grad(xi),
             T_diff=T,
             species=fluxes,
             joule=joule,
-            heat_capacity=self.CT,
-            conductivity=self.k,
-            w=w,
-            m=m,
+            w=ufl.TestFunction(self.V),
             source=self.f_heat["new"],
         )
         self.solver2 = NonlinearSolver(F2, xi, [], "s1_xi", self.options)

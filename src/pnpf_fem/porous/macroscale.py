@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -65,11 +64,12 @@ from dolfinx.fem.petsc import assemble_vector
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from pnpf_fem.compat import blocked_lagrange_space, interpolation_points, lagrange_space
+from pnpf_fem.compat import blocked_lagrange_space, lagrange_space
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem import forms
-from pnpf_fem.fem.problem import Field, Value, bind
+from pnpf_fem.fem.problem import Field, Value
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
+from pnpf_fem.fem.transient import TransientProblem
 from pnpf_fem.integrate import StepRecord
 
 __all__ = [
@@ -304,7 +304,37 @@ def _pair(owner: str, value: Any) -> tuple[Value, Value]:
     return value[0], value[1]
 
 
-class MacroscaleSolver:
+def _check_choices(medium: Any, transport: str, degree: int) -> None:
+    if not isinstance(medium, EffectiveMedium):
+        raise InputError("medium must be an EffectiveMedium")
+    if transport not in TRANSPORTS:
+        raise InputError(f"transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
+    if degree not in (1, 2):
+        raise InputError(f"degree must be 1 or 2, got {degree!r}")
+
+
+def _check_initial(initial: Mapping[str, Value]) -> dict[str, Value]:
+    initial = dict(initial)
+    unknown = set(initial) - {"u1", "u2", "psi"}
+    if unknown or not {"u1", "u2"} <= set(initial):
+        raise InputError(
+            f"initial must give 'u1' and 'u2' (and optionally 'psi'), got {sorted(initial)}"
+        )
+    for k, v in initial.items():
+        _check_value(f"initial[{k}]", v)
+    return initial
+
+
+def _check_sources(sources: Mapping[str, Value] | None) -> dict[str, Value]:
+    sources = dict(sources or {})
+    if set(sources) - {"u1", "u2", "psi"}:
+        raise InputError(f"sources keys must be u1, u2, psi; got {sorted(sources)}")
+    for k, v in sources.items():
+        _check_value(f"sources[{k}]", v)
+    return sources
+
+
+class MacroscaleSolver(TransientProblem):
     """Implicit-Euler solver of the upscaled PNP system on a tagged DOLFINx mesh.
 
     mesh: a `pnpf_fem.fem.FEMMesh` (tags by name or number) or a dolfinx Mesh with `facet_tags`.
@@ -312,7 +342,8 @@ class MacroscaleSolver:
     initial: {"u1": Value, "u2": Value} and optionally "psi" (otherwise ψ^0 solves Poisson with
     the initial charge). potential / displacement: {tag: Value}; concentrations / ion_flux:
     {tag: (Value, Value)} or {tag: {"u1": ..., "u2": ...}}. sources: {"u1"|"u2"|"psi": Value}.
-    All data are evaluated at the new time level t^{n+1}.
+    All data are evaluated at the new time level t^{n+1}. `step(dt)` is one implicit Euler step
+    (the quantities of its record are `observables()`); on SolverError the state is left at t.
     """
 
     def __init__(
@@ -331,12 +362,21 @@ class MacroscaleSolver:
         sources: Mapping[str, Value] | None = None,
         options: SolverOptions | None = None,
     ) -> None:
-        if not isinstance(medium, EffectiveMedium):
-            raise InputError("medium must be an EffectiveMedium")
-        if transport not in TRANSPORTS:
-            raise InputError(f"transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
-        if degree not in (1, 2):
-            raise InputError(f"degree must be 1 or 2, got {degree!r}")
+        _check_choices(medium, transport, degree)
+        super().__init__(self._define_mesh(mesh, facet_tags), options)
+        self._define_medium(medium, transport, degree)
+        initial = _check_initial(initial)
+        sources = _check_sources(sources)
+        self._define_boundary_data(potential, concentrations, displacement, ion_flux)
+        self._create_spaces()
+        self.f = {name: self._bind(value) for name, value in sources.items()}
+        self._set_initial_state(initial)
+        self._build()
+        self._build_observables()
+
+    # -- set-up steps --------------------------------------------------------------------------
+    def _define_mesh(self, mesh: Any, facet_tags: Any) -> Any:
+        """The dolfinx mesh, its communicator, facet tags and tag names."""
         if hasattr(mesh, "facet_tags") and hasattr(mesh, "tag_names"):
             self._tag_names: Mapping[str, int] = dict(mesh.tag_names)
             facet_tags = mesh.facet_tags if facet_tags is None else facet_tags
@@ -344,12 +384,14 @@ class MacroscaleSolver:
         else:
             self._tag_names = {}
             domain = mesh
-        self.domain = domain
         self.comm: MPI.Comm = domain.comm
         self.facet_tags = facet_tags
-        gdim = domain.geometry.dim
-        if domain.topology.dim != gdim:
+        if domain.topology.dim != domain.geometry.dim:
             raise InputError("the macroscale mesh must have topological dimension = geometry's")
+        return domain
+
+    def _define_medium(self, medium: EffectiveMedium, transport: str, degree: int) -> None:
+        gdim = self.domain.geometry.dim
         if medium.dim != gdim:
             raise InputError(f"EffectiveMedium is {medium.dim}D but the mesh is {gdim}D")
         need = ("M", "D") if transport == "schmuck" else ("tortuosity",)
@@ -359,24 +401,17 @@ class MacroscaleSolver:
         self.medium = medium
         self.transport = transport
         self.degree = int(degree)
-        self.options = options or SolverOptions()
         self.fdim = gdim - 1
-        domain.topology.create_connectivity(self.fdim, gdim)
+        self.domain.topology.create_connectivity(self.fdim, gdim)
 
-        # data
-        initial = dict(initial)
-        unknown = set(initial) - {"u1", "u2", "psi"}
-        if unknown or not {"u1", "u2"} <= set(initial):
-            raise InputError(
-                f"initial must give 'u1' and 'u2' (and optionally 'psi'), got {sorted(initial)}"
-            )
-        for k, v in initial.items():
-            _check_value(f"initial[{k}]", v)
-        sources = dict(sources or {})
-        if set(sources) - {"u1", "u2", "psi"}:
-            raise InputError(f"sources keys must be u1, u2, psi; got {sorted(sources)}")
-        for k, v in sources.items():
-            _check_value(f"sources[{k}]", v)
+    def _define_boundary_data(
+        self,
+        potential: Mapping[Tag, Value] | None,
+        concentrations: Mapping[Tag, Any] | None,
+        displacement: Mapping[Tag, Value] | None,
+        ion_flux: Mapping[Tag, Any] | None,
+    ) -> None:
+        """The boundary data by tag number; a tag carries one condition per equation."""
         self._potential = {self._tag(t): v for t, v in (potential or {}).items()}
         self._displacement = {self._tag(t): v for t, v in (displacement or {}).items()}
         self._concentrations = {
@@ -397,23 +432,17 @@ class MacroscaleSolver:
             if both:
                 raise InputError(f"tags {both} carry both a Dirichlet and a flux {what} condition")
 
-        # spaces and state
+    def _create_spaces(self) -> None:
+        """The blocked space W = (η^1, η^2, ψ), the scalar space V, the state, measures and
+        coefficients."""
+        domain = self.domain
         self.W = blocked_lagrange_space(domain, self.degree, 3)
         self.V = lagrange_space(domain, self.degree)
         self.u = fem.Function(self.W, name="eta1_eta2_psi")
         self.u_n = fem.Function(self.W, name="state_old")
-        self.t = 0.0
-        self.t_new = fem.Constant(domain, PETSc.ScalarType(0.0))
-        self.dt = fem.Constant(domain, PETSc.ScalarType(1.0))
-        self._updates: list[Callable[[float], None]] = []
-        self._dirichlet_data: list[tuple[fem.Function, Value, Callable, fem.Expression | None]] = []
-        self.m = forms.measures(domain, facet_tags, self.degree)
-        self.k = _coefficients(domain, medium)
-
-        self.f = {name: self._bind(value) for name, value in sources.items()}
-        self._set_initial_state(initial)
-        self._build()
-        self._build_observables()
+        self._track_state(self.u, self.u_n)
+        self.m = forms.measures(domain, self.facet_tags, self.degree)
+        self.k = _coefficients(domain, self.medium)
 
     # -- data ----------------------------------------------------------------------------------
     def _tag(self, tag: Tag) -> int:
@@ -435,49 +464,6 @@ class MacroscaleSolver:
         if total == 0:
             raise InputError(f"boundary tag {tag} marks no facet of the mesh")
         return facets
-
-    def _bind(self, value: Value) -> ufl.core.expr.Expr:
-        expr, update = bind(value, self.domain, self.t_new)
-        self._updates.append(update)
-        return expr
-
-    def _set_time(self, t: float) -> None:
-        self.t_new.value = t
-        for upd in self._updates:
-            upd(t)
-        for g, value, transform, expr in self._dirichlet_data:
-            if expr is not None:
-                g.interpolate(expr)
-            else:
-                v = float(value) if isinstance(value, (int, float)) else float(value(t))
-                g.x.array[:] = transform(v)
-            if not np.all(np.isfinite(g.x.array)):
-                raise InputError(
-                    f"Dirichlet data at t = {t:g} must be finite (concentrations positive)"
-                )
-
-    def _dirichlet(self, space, component: int | None, tag: int, value: Value, log: bool):
-        sub = space if component is None else space.sub(component)
-        Vc = sub if component is None else sub.collapse()[0]
-        g = fem.Function(Vc)
-        facets = self._facets(tag)
-        if component is None:
-            bc = fem.dirichletbc(g, fem.locate_dofs_topological(Vc, self.fdim, facets))
-        else:
-            dofs = fem.locate_dofs_topological((sub, Vc), self.fdim, facets)
-            bc = fem.dirichletbc(g, dofs, sub)
-        expr = None
-        if isinstance(value, Field):
-            e = value(ufl.SpatialCoordinate(self.domain), self.t_new)
-            expr = fem.Expression(ufl.ln(e) if log else e, interpolation_points(Vc))
-
-        def transform(v: float) -> float:
-            if not log:
-                return v
-            return math.log(v) if v > 0 else math.nan
-
-        self._dirichlet_data.append((g, value, transform, expr))
-        return bc
 
     def _pin(self, space, component: int | None):
         """ψ = 0 at the owned node with the smallest global index (pure Neumann potential)."""
@@ -506,8 +492,11 @@ class MacroscaleSolver:
         dofs = fem.locate_dofs_geometrical((sub, Vc), marker)
         return fem.dirichletbc(zero, dofs, sub)
 
-    def _potential_bcs(self, space, component: int | None) -> list:
-        bcs = [self._dirichlet(space, component, t, v, False) for t, v in self._potential.items()]
+    def _potential_bcs(self, space: fem.FunctionSpace, component: int | None) -> list:
+        bcs = [
+            self._dirichlet_bc(space, component, self._facets(tag), value)
+            for tag, value in self._potential.items()
+        ]
         return bcs or [self._pin(space, component)]
 
     @property
@@ -523,10 +512,11 @@ class MacroscaleSolver:
             out += self._bind(value) * w * self.m.ds(tag)
         return out
 
-    def _poisson(self, psi, c1, c2, w) -> Any:
+    def _poisson_residual(self, psi, c: Sequence, w) -> Any:
+        """-div(ε⁰ ∇ψ) = p (u^1 - u^2) + f_ψ with the displacement data, weakly."""
         k = self.k
         F = ufl.inner(ufl.dot(k.eps, ufl.grad(psi)), ufl.grad(w)) * self.m.dx
-        F -= k.p * (c1 - c2) * w * self.m.dxL
+        F -= k.p * (c[0] - c[1]) * w * self.m.dxL
         if self.f.get("psi") is not None:
             F -= self.f["psi"] * w * self.m.dx
         return F - self._neumann(self._displacement, w)
@@ -550,55 +540,34 @@ class MacroscaleSolver:
             if self.f.get(name) is not None:
                 F -= self.f[name] * v[r] * m.dx
             F -= self._neumann({t: pair[r] for t, pair in self._ion_flux.items()}, v[r])
-        F += self._poisson(u[2], c[0], c[1], v[2])
+        F += self._poisson_residual(u[2], c, v[2])
         bcs = self._potential_bcs(self.W, 2)
         for tag, pair in self._concentrations.items():
             for r in range(2):
-                bcs.append(self._dirichlet(self.W, r, tag, pair[r], True))
-        self._set_time(self.t)
+                bcs.append(self._dirichlet_bc(self.W, r, self._facets(tag), pair[r], log=True))
+        self._set_times(self.t)
         self.residual = F
         self.bcs = bcs
         self.solver = NonlinearSolver(F, u, bcs, f"macro_{self.transport}", self.options)
 
     def _set_initial_state(self, initial: Mapping[str, Value]) -> None:
-        x = ufl.SpatialCoordinate(self.domain)
-        scalar = fem.Function(self.V)
+        self._set_times(0.0)
         cols = self.u.x.array.reshape(-1, 3)
-
-        def interp(value: Value, transform: Callable) -> np.ndarray:
-            if isinstance(value, Field):
-                e = transform(value(x, self.t_new))
-            else:
-                v0 = float(value) if isinstance(value, (int, float)) else float(value(0.0))
-                e = transform(fem.Constant(self.domain, PETSc.ScalarType(v0)))
-            scalar.interpolate(fem.Expression(e, interpolation_points(self.V)))
-            return scalar.x.array.copy()
-
-        self._set_time(0.0)
         for r, name in enumerate(SPECIES):
-            cols[:, r] = interp(initial[name], ufl.ln)
+            cols[:, r] = self._interpolate_initial(initial[name], self.V, ufl.ln)
         if not np.all(np.isfinite(cols[:, :2])):
             raise InputError("initial concentrations must be positive")
         if "psi" in initial:
-            cols[:, 2] = interp(initial["psi"], lambda e: e)
+            cols[:, 2] = self._interpolate_initial(initial["psi"], self.V)
         else:
-            cols[:, 2] = self._initial_potential(cols)
+            cols[:, 2] = self._solve_initial_potential(
+                [cols[:, 0], cols[:, 1]], self.V, "macro_psi0"
+            )
         self.u.x.scatter_forward()
-        self.u_n.x.array[:] = self.u.x.array
+        self._commit()
 
-    def _initial_potential(self, cols: np.ndarray) -> np.ndarray:
-        c = []
-        for r in range(2):
-            f = fem.Function(self.V)
-            f.x.array[:] = np.exp(cols[:, r])
-            c.append(f)
-        psi = fem.Function(self.V)
-        w = ufl.TestFunction(self.V)
-        F = self._poisson(psi, c[0], c[1], w)
-        bcs = self._potential_bcs(self.V, None)
-        self._set_time(0.0)
-        NonlinearSolver(F, psi, bcs, "macro_psi0", self.options).solve()
-        return psi.x.array.copy()
+    def _record(self, dt: float, iterations: int, seconds: float) -> StepRecord:
+        return StepRecord(self.t, dt, iterations, seconds, self.observables())
 
     # -- observables ---------------------------------------------------------------------------
     def _build_observables(self) -> None:
@@ -686,29 +655,6 @@ class MacroscaleSolver:
         pts = np.stack([gr.ravel() for gr in grids], axis=1)
         vals = self.evaluate(pts)
         return {k: float(np.dot(weights, v)) for k, v in vals.items()}
-
-    # -- stepping ------------------------------------------------------------------------------
-    def step(self, dt: float) -> StepRecord:
-        """One implicit Euler step; the record of the state at t + dt (its quantities are
-        `observables()`). On SolverError the state is left at t."""
-        if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
-            raise InputError(f"time step must be a positive number, got {dt!r}")
-        start = time.perf_counter()
-        self.dt.value = dt
-        try:
-            self._set_time(self.t + dt)
-            its = self.solver.solve()
-        except Exception:
-            self.u.x.array[:] = self.u_n.x.array
-            self._set_time(self.t)
-            raise
-        self.u_n.x.array[:] = self.u.x.array
-        self.t += dt
-        return StepRecord(self.t, dt, its, time.perf_counter() - start, self.observables())
-
-    def initial_observables(self) -> StepRecord:
-        """The record of the current state with dt = 0."""
-        return StepRecord(self.t, 0.0, 0, 0.0, self.observables())
 
 
 def cancellation_residual(solver: MacroscaleSolver, medium: EffectiveMedium | None = None) -> float:

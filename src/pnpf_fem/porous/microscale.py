@@ -36,15 +36,13 @@ Cell averages (`cell_averages`) for periodic cell (i, j) (column i along x, row 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import ufl
-from dolfinx import fem
+from dolfinx import fem, la
 from dolfinx import mesh as dmesh
 from mpi4py import MPI
 from petsc4py import PETSc
@@ -53,6 +51,7 @@ from pnpf_fem.compat import blocked_lagrange_space, codim0_submesh, lagrange_spa
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem.block_snes import BlockNonlinearSolver
 from pnpf_fem.fem.snes import SolverOptions
+from pnpf_fem.fem.transient import TransientProblem
 from pnpf_fem.integrate import StepRecord
 from pnpf_fem.porous.arrays import ELECTROLYTE_TAG, SOLID_TAG, PeriodicArray
 
@@ -83,6 +82,16 @@ class _Timing:
     records: list[StepRecord] = field(default_factory=list)
 
 
+def _check_facet_names(array: PeriodicArray, **conditions: Mapping[str, object]) -> None:
+    for kind, values in conditions.items():
+        for key in values:
+            if key not in array.facet_names:
+                raise InputError(
+                    f"{kind}: unknown facet name {key!r} "
+                    f"(known: {', '.join(sorted(array.facet_names))})"
+                )
+
+
 def _check_positive(name: str, value: float) -> float:
     value = float(value)
     if not (math.isfinite(value) and value > 0.0):
@@ -90,7 +99,7 @@ def _check_positive(name: str, value: float) -> float:
     return value
 
 
-class ResolvedPNP:
+class ResolvedPNP(TransientProblem):
     """Microscopic PNP (20) on a `PeriodicArray`, implicit Euler, one block Newton per step.
 
     Parameters
@@ -103,6 +112,9 @@ class ResolvedPNP:
         facets); other facets: zero ion flux.
     initial_densities: (n^+, n^−) at t = 0, numbers or callables x ↦ values (positive).
     initial_potential: ψ at t = 0 (only a Newton initial guess: ψ has no time derivative).
+
+    `step(dt)` is one implicit Euler step (a `pnpf_fem.integrate.Stepper`); it raises
+    `SolverError` with state, time and `timing` unchanged if Newton fails.
     """
 
     def __init__(
@@ -123,24 +135,29 @@ class ResolvedPNP:
         self.alpha = _check_positive("alpha", alpha)
         potential_bcs = dict(potential_bcs or {})
         ion_bcs = dict(ion_bcs or {})
-        for kind, bcs in (("potential_bcs", potential_bcs), ("ion_bcs", ion_bcs)):
-            for key in bcs:
-                if key not in array.facet_names:
-                    raise InputError(
-                        f"{kind}: unknown facet name {key!r} "
-                        f"(known: {', '.join(sorted(array.facet_names))})"
-                    )
-        msh = array.mesh
-        self.mesh = msh
-        self.comm = msh.comm
-        tdim = msh.topology.dim
-        fdim = tdim - 1
+        _check_facet_names(array, potential_bcs=potential_bcs, ion_bcs=ion_bcs)
+        super().__init__(array.mesh, solver_options)
+        self.mesh = array.mesh
+        self.comm = self.mesh.comm
+        self._define_submesh()
+        self._create_spaces()
+        self._set_initial(initial_densities, initial_potential)
+        self._create_connectivities()
+        self.potential_values: dict[str, fem.Constant] = {}
+        self.ion_values: dict[str, tuple[fem.Constant, fem.Constant]] = {}
+        self.bcs = [*self._create_potential_bcs(potential_bcs), *self._create_ion_bcs(ion_bcs)]
+        self._define_forms()
+        self._create_solver(name)
+        self._define_observables()
+        self.timing = _Timing()
 
-        # --- electrolyte submesh and per-cell tags (local + ghost cells) ---
+    # ------------------------------------------------------------------ set-up steps
+    def _define_submesh(self) -> None:
+        """The electrolyte submesh and the tag of every local and ghost cell."""
+        msh, tdim = self.mesh, self.mesh.topology.dim
         cmap = msh.topology.index_map(tdim)
-        num_cells = cmap.size_local + cmap.num_ghosts
-        tag = np.zeros(num_cells, dtype=np.int32)
-        tag[array.cell_tags.indices] = array.cell_tags.values
+        tag = np.zeros(cmap.size_local + cmap.num_ghosts, dtype=np.int32)
+        tag[self.array.cell_tags.indices] = self.array.cell_tags.values
         if np.any(tag == 0):
             raise InputError("cell tags must cover every cell (electrolyte or solid)")
         electrolyte = np.flatnonzero(tag == ELECTROLYTE_TAG).astype(np.int32)
@@ -154,49 +171,50 @@ class ResolvedPNP:
         self.submesh = self.sub.mesh
         self.entity_maps = self.sub.entity_maps
 
-        # --- spaces and unknowns ---
+    def _create_spaces(self) -> None:
+        """(η^+, η^−) on Ω^s, ψ on Ω, the permittivity ε (DG0) and the state."""
+        msh = self.mesh
         self.Q = blocked_lagrange_space(self.submesh, 1, 2)  # (η^+, η^−) on Ω^s
         self.V = lagrange_space(msh, 1)  # ψ on Ω
         self.eta = fem.Function(self.Q, name="eta")
         self.eta_old = fem.Function(self.Q, name="eta_old")
+        self._track_state(self.eta, self.eta_old)
         self.psi = fem.Function(self.V, name="psi")
         self.eps = fem.Function(fem.functionspace(msh, ("DG", 0)), name="epsilon")
-        self.eps.x.array[:] = np.where(tag == ELECTROLYTE_TAG, self.lambda_sq, self.alpha)
+        electrolyte = self._cell_tag == ELECTROLYTE_TAG
+        self.eps.x.array[:] = np.where(electrolyte, self.lambda_sq, self.alpha)
         self.eps.x.scatter_forward()
-        self._dt = fem.Constant(msh, PETSc.ScalarType(0.01))
-        self.t = 0.0
 
-        self._set_initial(initial_densities, initial_potential)
-
-        # --- boundary conditions ---
-        msh.topology.create_connectivity(fdim, tdim)
-        msh.topology.create_connectivity(fdim, 0)
+    def _create_connectivities(self) -> None:
+        tdim = self.mesh.topology.dim
+        self.mesh.topology.create_connectivity(tdim - 1, tdim)
+        self.mesh.topology.create_connectivity(tdim - 1, 0)
         self.submesh.topology.create_connectivity(0, tdim)
         self.submesh.topology.create_connectivity(tdim, 0)
-        ft = array.facet_tags
-        self.potential_values: dict[str, fem.Constant] = {}
-        self.ion_values: dict[str, tuple[fem.Constant, fem.Constant]] = {}
-        bcs: list[fem.DirichletBC] = []
-        for key, value in potential_bcs.items():
-            facets = ft.find(array.facet_names[key])
+
+    def _create_potential_bcs(self, values: Mapping[str, float]) -> list[fem.DirichletBC]:
+        """ψ = value on the named facets (the values in `potential_values`)."""
+        fdim = self.mesh.topology.dim - 1
+        bcs = []
+        for key, value in values.items():
+            facets = self.array.facet_tags.find(self.array.facet_names[key])
             dofs = fem.locate_dofs_topological(self.V, fdim, facets)
-            c = fem.Constant(msh, PETSc.ScalarType(float(value)))
+            c = fem.Constant(self.mesh, PETSc.ScalarType(float(value)))
             self.potential_values[key] = c
             bcs.append(fem.dirichletbc(c, dofs, self.V))
-        f2c = msh.topology.connectivity(fdim, tdim)
-        f2v = msh.topology.connectivity(fdim, 0)
-        for key, value in ion_bcs.items():
+        return bcs
+
+    def _create_ion_bcs(
+        self, values: Mapping[str, float | tuple[float, float]]
+    ) -> list[fem.DirichletBC]:
+        """η^± = log n^± at the electrolyte vertices of the named facets (`ion_values`)."""
+        bcs = []
+        for key, value in values.items():
             pair = (value, value) if np.isscalar(value) else tuple(value)
             if len(pair) != 2:
                 raise InputError(f"ion_bcs[{key!r}] must be a number or a pair (n+, n-)")
             logs = [math.log(_check_positive(f"ion_bcs[{key!r}]", v)) for v in pair]
-            facets = ft.find(array.facet_names[key])
-            wet = [f for f in facets if np.any(tag[f2c.links(f)] == ELECTROLYTE_TAG)]
-            pverts = np.unique(
-                np.concatenate([f2v.links(f) for f in wet]) if wet else np.zeros(0, np.int32)
-            )
-            sverts = self.sub.parent_to_sub_vertices[pverts]
-            sverts = np.sort(sverts[sverts >= 0]).astype(np.int32)
+            sverts = self._wet_submesh_vertices(key)
             consts = []
             for k in range(2):
                 dofs = fem.locate_dofs_topological(self.Q.sub(k), 0, sverts)
@@ -204,13 +222,29 @@ class ResolvedPNP:
                 consts.append(c)
                 bcs.append(fem.dirichletbc(c, dofs, self.Q.sub(k)))
             self.ion_values[key] = (consts[0], consts[1])
-        self.bcs = bcs
+        return bcs
 
-        # --- residual forms (mixed-domain, integrated over the parent mesh) ---
-        ct = array.cell_tags
+    def _wet_submesh_vertices(self, facet_name: str) -> npt.NDArray[np.int32]:
+        """Submesh vertices of the named facets that touch an electrolyte cell (sorted)."""
+        fdim = self.mesh.topology.dim - 1
+        f2c = self.mesh.topology.connectivity(fdim, fdim + 1)
+        f2v = self.mesh.topology.connectivity(fdim, 0)
+        facets = self.array.facet_tags.find(self.array.facet_names[facet_name])
+        wet = [f for f in facets if np.any(self._cell_tag[f2c.links(f)] == ELECTROLYTE_TAG)]
+        pverts = np.unique(
+            np.concatenate([f2v.links(f) for f in wet]) if wet else np.zeros(0, np.int32)
+        )
+        sverts = self.sub.parent_to_sub_vertices[pverts]
+        return np.sort(sverts[sverts >= 0]).astype(np.int32)
+
+    def _define_forms(self) -> None:
+        """The residuals of the ion and Poisson equations (mixed-domain, over the parent mesh).
+
+        One (vertex) quadrature rule for every term: see the module docstring.
+        """
+        ct = self.array.cell_tags
         all_tags = (ELECTROLYTE_TAG, SOLID_TAG)
-        # One (vertex) quadrature rule for every term: see the module docstring.
-        dxL = ufl.Measure("dx", domain=msh, subdomain_data=ct, metadata=VERTEX_RULE)
+        dxL = ufl.Measure("dx", domain=self.mesh, subdomain_data=ct, metadata=VERTEX_RULE)
         self._dxL = dxL
         v = ufl.TestFunction(self.Q)
         w = ufl.TestFunction(self.V)
@@ -219,23 +253,29 @@ class ResolvedPNP:
         F_ions = 0
         for k, z in enumerate(CHARGES):
             flux = n[k] * (ufl.grad(self.eta[k]) + z * ufl.grad(self.psi))
-            storage = (n[k] - n_old[k]) / self._dt * v[k]
+            storage = (n[k] - n_old[k]) / self.dt * v[k]
             F_ions += (storage + ufl.inner(flux, ufl.grad(v[k]))) * dxL(ELECTROLYTE_TAG)
         self.charge_density = n[0] - n[1]
         F_psi = self.eps * ufl.inner(ufl.grad(self.psi), ufl.grad(w)) * dxL(all_tags)
         F_psi -= self.charge_density * w * dxL(ELECTROLYTE_TAG)
         self.F_ions, self.F_potential = F_ions, F_psi
         self._test_potential = w
+
+    def _create_solver(self, name: str) -> None:
+        """One block Newton for (η, ψ), options prefix from `name`."""
         self.solver = BlockNonlinearSolver(
-            [F_ions, F_psi],
+            [self.F_ions, self.F_potential],
             [self.eta, self.psi],
-            bcs,
+            self.bcs,
             name=name,
-            options=solver_options or SolverOptions(),
+            options=self.options,
             entity_maps=self.entity_maps,
         )
 
-        # --- observables ---
+    def _define_observables(self) -> None:
+        """Forms of the ion totals, the per-cell averages and the reaction flux."""
+        msh = self.mesh
+        n = [ufl.exp(self.eta[k]) for k in range(2)]
         dxL_sub = ufl.Measure("dx", domain=self.submesh, metadata=VERTEX_RULE)
         dx_sub = ufl.Measure("dx", domain=self.submesh)
         dx_all = ufl.Measure("dx", domain=msh)
@@ -254,11 +294,9 @@ class ResolvedPNP:
         self._avg_spaces = {"sub": Z, "parent": Y}
         self._flux_w = fem.Function(self.V)
         self._flux_form = fem.form(
-            ufl.replace(F_psi, {w: self._flux_w}), entity_maps=self.entity_maps
+            ufl.replace(self.F_potential, {self._test_potential: self._flux_w}),
+            entity_maps=self.entity_maps,
         )
-        self.timing = _Timing()
-        self._vtx: list | None = None
-        self._n_out: fem.Function | None = None
 
     # ------------------------------------------------------------------ state
     def _set_initial(self, densities: tuple[Initial, Initial], potential: Initial) -> None:
@@ -278,7 +316,7 @@ class ResolvedPNP:
         else:
             self.psi.x.array[:] = float(potential)
         self.psi.x.scatter_forward()
-        self.eta_old.x.array[:] = self.eta.x.array
+        self._commit()
 
     @property
     def dofs(self) -> dict[str, int]:
@@ -294,24 +332,14 @@ class ResolvedPNP:
         return out
 
     # ------------------------------------------------------------------ time stepping
-    def step(self, dt: float) -> StepRecord:
-        """One implicit Euler step of length dt (a `pnpf_fem.integrate.Stepper`).
+    def _record(self, dt: float, iterations: int, seconds: float) -> StepRecord:
+        return StepRecord(self.t, dt, iterations, seconds)
 
-        Raises `SolverError` (state, time and history unchanged) if Newton fails.
-        """
-        dt = _check_positive("dt", dt)
-        self._dt.value = dt
-        self.eta_old.x.array[:] = self.eta.x.array
-        start = time.perf_counter()
-        its = self.solver.solve()
-        seconds = time.perf_counter() - start
-        self.t += dt
-        record = StepRecord(self.t, dt, its, seconds)
+    def _accepted(self, record: StepRecord) -> None:
         self.timing.steps += 1
-        self.timing.iterations += its
-        self.timing.seconds += seconds
+        self.timing.iterations += record.newton_iterations
+        self.timing.seconds += record.wall_time
         self.timing.records.append(record)
-        return record
 
     # ------------------------------------------------------------------ observables
     def total_ions(self) -> tuple[float, float]:
@@ -356,7 +384,7 @@ class ResolvedPNP:
             msh = space.mesh
             tdim = msh.topology.dim
             b = fem.assemble_vector(form)
-            b.scatter_reverse(_la_add())
+            b.scatter_reverse(la.InsertMode.add)
             n_owned = msh.topology.index_map(tdim).size_local
             cells = np.arange(n_owned, dtype=np.int32)
             dofs = space.dofmap.list[cells, 0]
@@ -381,35 +409,5 @@ class ResolvedPNP:
             cell_area=sums["cell_area"],
         )
 
-    # ------------------------------------------------------------------ output
-    def write_vtx(self, folder: str | Path) -> None:
-        """Append the current state to `folder`/potential.bp (ψ on Ω) and ions.bp (n^± on Ω^s).
-
-        The writers stay open until `close()`; time stamps are the solver time t.
-        """
-        from dolfinx.io import VTXWriter
-
-        if self._vtx is None:
-            folder = Path(folder)
-            if self.comm.rank == 0:
-                folder.mkdir(parents=True, exist_ok=True)
-            self.comm.barrier()
-            self._n_out = fem.Function(self.Q, name="n")
-            self._vtx = [
-                VTXWriter(self.comm, str(folder / "potential.bp"), [self.psi], engine="BP4"),
-                VTXWriter(self.comm, str(folder / "ions.bp"), [self._n_out], engine="BP4"),
-            ]
-        self._n_out.x.array[:] = np.exp(self.eta.x.array)
-        for writer in self._vtx:
-            writer.write(self.t)
-
     def close(self) -> None:
-        for writer in self._vtx or []:
-            writer.close()
-        self._vtx = None
-
-
-def _la_add():
-    from dolfinx import la
-
-    return la.InsertMode.add
+        """Nothing to release (the solver writes no files); kept so callers close every solver."""

@@ -358,5 +358,6 @@ def test_message_is_the_last_line(name: str, ranks: int, tmp_path: Path) -> None
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
-    assert lines[-1].startswith("pnpf-fem: error: ") and BAD[name].message in lines[-1]
+    assert lines[-1].startswith("pnpf-fem: error: "), proc.stderr
+    assert BAD[name].message in lines[-1]
     assert sum(line.startswith("pnpf-fem:") for line in lines) == 1, proc.stderr

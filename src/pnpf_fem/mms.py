@@ -1,4 +1,8 @@
-"""The manufactured solution (4.2) of the accuracy test (4.1) and its sources, as NumPy functions.
+"""The manufactured solution (4.2) of the accuracy test (4.1) and its sources.
+
+As NumPy functions of the vertex coordinates (for the FV schemes) and as UFL expressions of the
+spatial coordinate (for the FEM, `ufl_exact_fields` and `ufl_sources`, whose sources UFL derives
+symbolically from (2.13) with any model's coefficients).
 
 (4.1) is the dimensionless system (2.13) with ε = ν = C_T = k = 1 and M = 2; its flux line is
 printed without valences, but its Poisson line −Δψ = c¹ − c² + ρ^f fixes z = (1, −1), and we use
@@ -25,6 +29,9 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
+import ufl
+
+from pnpf_fem.units import DimensionlessPNPF
 
 __all__ = [
     "VALENCES",
@@ -37,6 +44,8 @@ __all__ = [
     "ion_sources",
     "psi_dirichlet_left",
     "psi_dirichlet_right",
+    "ufl_exact_fields",
+    "ufl_sources",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -130,3 +139,49 @@ def heat_source(
         return total
 
     return f
+
+
+# -- the same in UFL (x = ufl.SpatialCoordinate, t = the scheme's time Constant) ----------------
+def ufl_exact_fields(
+    x: ufl.SpatialCoordinate, t: ufl.core.expr.Expr
+) -> dict[str, ufl.core.expr.Expr]:
+    """(4.2): c¹ = c² = T = 0.1 e^{−t} φ + 0.2, ψ = 0.1 e^{−t} φ, φ = cos πx cos πy; "dt" = ∂t c."""
+    g = 0.1 * ufl.exp(-t)
+    phi = ufl.cos(ufl.pi * x[0]) * ufl.cos(ufl.pi * x[1])
+    return {"c": g * phi + 0.2, "T": g * phi + 0.2, "psi": g * phi, "dt": -g * phi}
+
+
+UflField = Callable[[ufl.SpatialCoordinate, ufl.core.expr.Expr], ufl.core.expr.Expr]
+
+
+def ufl_sources(model: DimensionlessPNPF) -> tuple[dict[str, UflField], UflField, UflField]:
+    """(f_ℓ by species name, f_3, ρ^f) making (4.2) solve (2.13) with `model`'s coefficients."""
+    eps, CT, k = model.eps, model.heat_capacity, model.conductivity
+
+    def flux(e: dict, z: float, nu: float) -> ufl.core.expr.Expr:  # ε c u of (2.13)
+        return -(eps / nu) * (ufl.grad(e["c"] * e["T"]) + z * e["c"] * ufl.grad(e["psi"]))
+
+    def ion(z: float, nu: float) -> UflField:
+        def f(x: ufl.SpatialCoordinate, t: ufl.core.expr.Expr) -> ufl.core.expr.Expr:
+            e = ufl_exact_fields(x, t)
+            return e["dt"] + ufl.div(flux(e, z, nu))
+
+        return f
+
+    def rho(x: ufl.SpatialCoordinate, t: ufl.core.expr.Expr) -> ufl.core.expr.Expr:
+        e = ufl_exact_fields(x, t)
+        return -(eps**2) * ufl.div(ufl.grad(e["psi"])) - sum(model.valences) * e["c"]
+
+    def heat(x: ufl.SpatialCoordinate, t: ufl.core.expr.Expr) -> ufl.core.expr.Expr:
+        e = ufl_exact_fields(x, t)
+        c, T, psi, dc = e["c"], e["T"], e["psi"], e["dt"]
+        out = CT * dc - k * ufl.div(ufl.grad(T))
+        for z, nu in zip(model.valences, model.frictions, strict=True):
+            out -= T * (ufl.div(flux(e, z, nu) * ufl.ln(c)) + (1.0 + ufl.ln(c)) * dc)
+            g = T * ufl.grad(ufl.ln(c)) + ufl.grad(z * psi + T)
+            out -= (eps / nu) * c * ufl.inner(g, g)  # ε ν c |u|²
+        return out
+
+    zs, nus = model.valences, model.frictions
+    ions = {n: ion(z, nu) for n, z, nu in zip(model.species_names, zs, nus, strict=True)}
+    return ions, heat, rho

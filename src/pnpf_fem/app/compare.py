@@ -26,8 +26,13 @@ import numpy as np
 from pnpf_fem.app.console import emit, emit_json
 from pnpf_fem.convergence import observed_order
 from pnpf_fem.errors import InputError
+from pnpf_fem.fem.build import build_scheme as fem_scheme
+from pnpf_fem.fem.mesh import gather_vertex_values
+from pnpf_fem.fv.build import build_scheme as fv_scheme
+from pnpf_fem.fv.mesh import VoronoiMesh
 from pnpf_fem.integrate import FixedSteps, integrate
 from pnpf_fem.meshing import TaggedTriangulation, unit_square
+from pnpf_fem.model import Problem, cases
 from pnpf_fem.units import DimensionlessPNPF
 
 __all__ = ["CASES", "compare", "format_compare_table", "register"]
@@ -49,68 +54,30 @@ CHARGING_END, CHARGING_DT = 0.1, 0.005
 MMS_END, MMS_DT = 0.1, 0.0025
 
 
-def _fv_run(case: str, pair: str, tri: TaggedTriangulation) -> tuple[Any, Any]:
-    from pnpf_fem import mms
-    from pnpf_fem.fv.accuracy import mms_problem
-    from pnpf_fem.fv.mesh import VoronoiMesh
-    from pnpf_fem.fv.problem import PNPFProblem, initial_state
-    from pnpf_fem.fv.scheme1 import SchemeI
-    from pnpf_fem.fv.scheme2 import SchemeII
-
-    mesh = VoronoiMesh.from_triangulation(tri)
+def _problem(case: str, tri: TaggedTriangulation) -> tuple[Problem, float, float]:
+    """The registry's problem of `case` on `tri`, its end time and Δt."""
     if case == "mms":
-        problem = mms_problem(mesh)
-        state = initial_state(problem, [mms.exact_c, mms.exact_c], mms.exact_temperature)
-        end, dt = MMS_END, MMS_DT
-    else:
-        problem = PNPFProblem(
-            mesh,
-            CHARGING_MODEL,
-            dirichlet={"left": 0.0, "right": CHARGING_POTENTIAL},
-            neumann={"bottom": 0.0, "top": 0.0},
-        )
-        state = initial_state(problem, [1.0, 1.0], 1.0)
-        end, dt = CHARGING_END, CHARGING_DT
-    scheme = (SchemeI if pair == "1" else SchemeII)(problem, state=state)
-    integrate(scheme, round(end / dt) * dt, FixedSteps(dt))
-    return mesh, scheme.state
+        return cases.mms(tri), MMS_END, MMS_DT
+    problem = cases.charging_cell(tri, CHARGING_POTENTIAL, CHARGING_MODEL, bumps=False)
+    return problem, CHARGING_END, CHARGING_DT
 
 
-def _fem_run(
-    case: str, pair: str, tri: TaggedTriangulation
-) -> tuple[dict[str, np.ndarray], list[float]]:
-    from mpi4py import MPI
+def _vertex_values(scheme: Any, fv: bool) -> dict[str, np.ndarray]:
+    if fv:
+        s = scheme.state
+        return {"c1": s.c[0], "c2": s.c[1], "psi": s.psi, "T": s.T}
+    mesh, u = scheme.problem.mesh, scheme.u
+    cols = [gather_vertex_values(mesh, u, i) for i in range(scheme.M + 2)]
+    return {"c1": np.exp(cols[0]), "c2": np.exp(cols[1]), "psi": cols[2], "T": np.exp(cols[3])}
 
-    from pnpf_fem.fem.mesh import from_triangulation, gather_vertex_values
-    from pnpf_fem.fem.mms import mms_problem
-    from pnpf_fem.fem.problem import DirichletBC, InitialState, PNPFProblem
-    from pnpf_fem.fem.schemes import make_scheme
 
-    fmesh = from_triangulation(tri, MPI.COMM_WORLD)
-    if case == "mms":
-        problem = mms_problem(fmesh, 1)
-        end, dt = MMS_END, MMS_DT
-    else:
-        model = CHARGING_MODEL
-        problem = PNPFProblem(
-            model=model,
-            mesh=fmesh,
-            initial=InitialState(c=dict.fromkeys(model.species_names, 1.0), T=1.0),
-            dirichlet=(DirichletBC("left", 0.0), DirichletBC("right", CHARGING_POTENTIAL)),
-        )
-        end, dt = CHARGING_END, CHARGING_DT
-    scheme = make_scheme("fem1" if pair == "1" else "fem2", problem)
-    history = integrate(scheme, round(end / dt) * dt, FixedSteps(dt)).records
-    masses = [history[-1][f"mass_{n}"] for n in problem.model.species_names]
-    m = problem.num_species
-    eta = [gather_vertex_values(fmesh, scheme.u, i) for i in range(m)]
-    values = {
-        "c1": np.exp(eta[0]),
-        "c2": np.exp(eta[1]),
-        "psi": gather_vertex_values(fmesh, scheme.u, m),
-        "T": np.exp(gather_vertex_values(fmesh, scheme.u, m + 1)),
-    }
-    return values, masses
+def _solve(problem: Problem, method: str, end: float, dt: float) -> tuple[dict, list[float]]:
+    """The final vertex values and masses of `problem` run with `method` in steps dt."""
+    fv = method.startswith("fv")
+    scheme = fv_scheme(problem, method) if fv else fem_scheme(problem, method)
+    records = integrate(scheme, round(end / dt) * dt, FixedSteps(dt)).records
+    masses = [records[-1][f"mass_{n}"] for n in problem.model.species_names]
+    return _vertex_values(scheme, fv), masses
 
 
 def compare(case: str = "mms", pair: str = "1", levels: int = 3) -> dict[str, Any]:
@@ -126,12 +93,13 @@ def compare(case: str = "mms", pair: str = "1", levels: int = 3) -> dict[str, An
         n = 8 * 2**k
         start = time.perf_counter()
         tri = unit_square(n, kind="unstructured", seed=n)
-        mesh, state = _fv_run(case, pair, tri)
-        fem_values, fem_masses = _fem_run(case, pair, tri)
-        fv_masses = mesh.volumes @ state.c.T
-        fv_values = {"c1": state.c[0], "c2": state.c[1], "psi": state.psi, "T": state.T}
+        problem, end, dt = _problem(case, tri)
+        fem_method, fv_method = ("fem1", "fv1") if pair == "1" else ("fem2", "fv2")
+        fv_values, fv_masses = _solve(problem, fv_method, end, dt)
+        fem_values, fem_masses = _solve(problem, fem_method, end, dt)
+        volumes = VoronoiMesh.from_triangulation(tri).volumes
         diffs = {
-            v: float(np.sqrt(np.dot(mesh.volumes, (fem_values[v] - fv_values[v]) ** 2)))
+            v: float(np.sqrt(np.dot(volumes, (fem_values[v] - fv_values[v]) ** 2)))
             for v in VARIABLES
         }
         orders = None

@@ -17,6 +17,7 @@ import numpy as np
 from pnpf_fem import mms
 from pnpf_fem.convergence import observed_order
 from pnpf_fem.errors import InputError
+from pnpf_fem.fv.build import fv_problem
 from pnpf_fem.fv.mesh import VoronoiMesh
 from pnpf_fem.fv.problem import FVState, PNPFProblem, initial_state
 from pnpf_fem.fv.scheme1 import SchemeI
@@ -24,7 +25,7 @@ from pnpf_fem.fv.scheme2 import SchemeII
 from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.integrate import FixedSteps, StepRecord, integrate
 from pnpf_fem.meshing import unit_square
-from pnpf_fem.units import DimensionlessPNPF
+from pnpf_fem.model import cases
 
 __all__ = ["T_FINAL", "accuracy_study", "mms_errors", "mms_problem", "solve_mms"]
 
@@ -46,15 +47,7 @@ def mms_problem(
             else unit_square(n, kind=kind)
         )
         mesh = VoronoiMesh.from_triangulation(tri)
-    return PNPFProblem(
-        mesh,
-        DimensionlessPNPF.unit(mms.VALENCES),
-        dirichlet={"left": mms.psi_dirichlet_left, "right": mms.psi_dirichlet_right},
-        neumann={"bottom": 0.0, "top": 0.0},
-        fixed_charge=mms.fixed_charge,
-        ion_sources=mms.ion_sources(),
-        heat_source=mms.heat_source(),
-    )
+    return fv_problem(cases.mms(mesh), mesh)
 
 
 def mms_errors(problem: PNPFProblem, state: FVState) -> dict[str, float]:

@@ -1,0 +1,70 @@
+"""A FEM scheme from a `pnpf_fem.model.Problem`: the one factory of the FEM discretization."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mpi4py import MPI
+
+from pnpf_fem.fem.mesh import FEMMesh, from_triangulation
+from pnpf_fem.fem.problem import (
+    DirichletBC,
+    Field,
+    InitialState,
+    NeumannBC,
+    PNPFProblem,
+    Sources,
+    Value,
+)
+from pnpf_fem.fem.schemes import Scheme, make_scheme
+from pnpf_fem.fem.snes import SolverOptions
+from pnpf_fem.model import Data, Problem, SpaceTime
+
+__all__ = ["build_scheme", "fem_problem", "fem_value"]
+
+
+def fem_value(value: Data) -> Value:
+    """A datum as the FEM takes it: a space-time field becomes a UFL `Field`."""
+    return Field(value.ufl) if isinstance(value, SpaceTime) else value
+
+
+def fem_problem(problem: Problem, mesh: FEMMesh, degree: int = 1) -> PNPFProblem:
+    """The FEM form of `problem` on the distributed `mesh` (built from `problem.mesh`)."""
+    names = problem.model.species_names
+    sources = None
+    if problem.sources is not None:
+        ions = {n: fem_value(v) for n, v in problem.sources.ions.items()}
+        heat = problem.sources.heat
+        sources = Sources(ions, None if heat is None else fem_value(heat))
+    return PNPFProblem(
+        model=problem.model,
+        mesh=mesh,
+        initial=InitialState(
+            c={n: fem_value(problem.initial.c[n]) for n in names},
+            T=fem_value(problem.initial.T),
+        ),
+        dirichlet=[DirichletBC(t, fem_value(v)) for t, v in problem.potentials.items()],
+        neumann=[NeumannBC(t, fem_value(v)) for t, v in problem.surface_charges.items()],
+        sources=sources,
+        fixed_charge=None if problem.fixed_charge is None else fem_value(problem.fixed_charge),
+        degree=degree,
+    )
+
+
+def build_scheme(
+    problem: Problem,
+    method: str,
+    degree: int = 1,
+    options: SolverOptions | None = None,
+    comm: Any = MPI.COMM_WORLD,
+    mesh: FEMMesh | None = None,
+) -> Scheme:
+    """The scheme `method` ("fem1" | "fem2" | "fem-be") for `problem` at t = 0.
+
+    The mesh is distributed over `comm` from `problem.mesh` unless an already distributed `mesh`
+    of the same triangulation is given.
+    """
+    if mesh is None:
+        given = problem.mesh
+        mesh = given if isinstance(given, FEMMesh) else from_triangulation(given, comm)
+    return make_scheme(method, fem_problem(problem, mesh, degree), options)

@@ -1,0 +1,64 @@
+"""An FV scheme from a `pnpf_fem.model.Problem`: the one factory of the FV discretization."""
+
+from __future__ import annotations
+
+from pnpf_fem.errors import InputError
+from pnpf_fem.fv.mesh import VoronoiMesh
+from pnpf_fem.fv.problem import PNPFProblem, SpaceTimeFunction, initial_state
+from pnpf_fem.fv.scheme1 import SchemeI
+from pnpf_fem.fv.scheme2 import SchemeII
+from pnpf_fem.fv.scheme_base import FVScheme
+from pnpf_fem.fv.solver import SolverControl
+from pnpf_fem.model import Data, Problem, SpaceTime
+
+__all__ = ["build_scheme", "fv_problem", "fv_value"]
+
+SCHEMES = {"fv1": SchemeI, "fv2": SchemeII}
+
+
+def fv_value(value: Data) -> SpaceTimeFunction | float:
+    """A datum as the FV code takes it: a number or f(x, y, t) on vertex arrays."""
+    if isinstance(value, SpaceTime):
+        return value.numpy
+    if callable(value):
+        return lambda x, y, t: value(t)
+    return float(value)
+
+
+def fv_problem(problem: Problem, mesh: VoronoiMesh | None = None) -> PNPFProblem:
+    """The FV form of `problem` (on the Voronoi mesh of `problem.mesh` unless given)."""
+    names = problem.model.species_names
+    ions, heat = None, None
+    if problem.sources is not None:
+        given = problem.sources.ions
+        ions = [fv_value(given[n]) if n in given else None for n in names]
+        heat = None if problem.sources.heat is None else fv_value(problem.sources.heat)
+    rho = problem.fixed_charge
+    return PNPFProblem(
+        mesh if mesh is not None else VoronoiMesh.from_triangulation(problem.mesh),
+        problem.model,
+        dirichlet={t: fv_value(v) for t, v in problem.potentials.items()},
+        neumann={t: fv_value(v) for t, v in problem.surface_charges.items()},
+        fixed_charge=None if rho is None else _field(fv_value(rho)),
+        ion_sources=ions,
+        heat_source=heat,
+    )
+
+
+def _field(value: SpaceTimeFunction | float) -> SpaceTimeFunction:
+    return value if callable(value) else (lambda x, y, t: value)
+
+
+def build_scheme(
+    problem: Problem,
+    method: str,
+    control: SolverControl | None = None,
+    mesh: VoronoiMesh | None = None,
+) -> FVScheme:
+    """Scheme I ("fv1") or II ("fv2") for `problem`, holding its initial state (t = 0)."""
+    if method not in SCHEMES:
+        raise InputError(f"unknown FV method {method!r} (choose from {', '.join(SCHEMES)})")
+    fvp = fv_problem(problem, mesh)
+    c0 = [fv_value(problem.initial.c[n]) for n in problem.model.species_names]
+    state = initial_state(fvp, c0, fv_value(problem.initial.T))
+    return SCHEMES[method](fvp, control, state)

@@ -1,0 +1,38 @@
+"""Boundary conditions as small objects keyed by the name of a boundary tag.
+
+Zero ionic flux and thermal insulation hold wherever no condition says otherwise (2.9). A tag
+carries at most one condition on the potential. New conditions (reservoirs, Stern layers,
+reactions, thermal boundaries) are new classes here, each taken up by the discretizations that
+can impose it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pnpf_fem.model.data import Data, check_data
+
+__all__ = ["Condition", "Potential", "SurfaceCharge"]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition on the boundary part named `tag`."""
+
+    tag: str
+    value: Data = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tag, str) or not self.tag:
+            raise TypeError(f"{type(self).__name__}.tag must be a tag name, got {self.tag!r}")
+        check_data(f"{type(self).__name__}[{self.tag}]", self.value)
+
+
+@dataclass(frozen=True)
+class Potential(Condition):
+    """ψ = value on the tag (an electrode or a reservoir contact; Γ_D of (2.9))."""
+
+
+@dataclass(frozen=True)
+class SurfaceCharge(Condition):
+    """ε² ∂ψ/∂n = value on the tag (the dimensionless surface charge ψ^N; Γ_N of (2.9))."""

@@ -1,0 +1,102 @@
+"""The `Problem`: everything that defines a PNPF problem, independent of the discretization."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Protocol
+
+from pnpf_fem.errors import InputError
+from pnpf_fem.model.conditions import Condition, Potential, SurfaceCharge
+from pnpf_fem.model.data import Data, check_data
+from pnpf_fem.units import DimensionlessPNPF
+
+__all__ = ["Initial", "Problem", "Sources", "TaggedMesh"]
+
+
+@dataclass(frozen=True)
+class Initial:
+    """Initial concentrations by species name and temperature (ψ⁰ solves the Poisson problem)."""
+
+    c: Mapping[str, Data]
+    T: Data = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "c", MappingProxyType(dict(self.c)))
+        for name, value in self.c.items():
+            check_data(f"Initial.c[{name}]", value)
+        check_data("Initial.T", self.T)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Volume sources (manufactured solutions): f_ℓ by species name and the heat source f_3."""
+
+    ions: Mapping[str, Data] = field(default_factory=dict)
+    heat: Data | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ions", MappingProxyType(dict(self.ions)))
+        for name, value in self.ions.items():
+            check_data(f"Sources.ions[{name}]", value)
+        if self.heat is not None:
+            check_data("Sources.heat", self.heat)
+
+
+class TaggedMesh(Protocol):
+    """Any mesh whose boundary parts are named: a `TaggedTriangulation` (what every
+    discretization can build from), or an already distributed `pnpf_fem.fem.FEMMesh`."""
+
+    @property
+    def tag_names(self) -> Mapping[str, int]: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """The dimensionless PNPF problem (2.8)/(2.9) on a tagged mesh.
+
+    `fixed_charge` overrides the model's constant ρ^f (e.g. with a space-time field).
+    """
+
+    model: DimensionlessPNPF
+    mesh: TaggedMesh
+    conditions: Sequence[Condition]
+    initial: Initial
+    sources: Sources | None = None
+    fixed_charge: Data | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "conditions", tuple(self.conditions))
+        tags = [c.tag for c in self.conditions]
+        known = set(self.mesh.tag_names)
+        for tag in tags:
+            if tag not in known:
+                raise InputError(f"Problem: no boundary tag {tag!r} (tags: {sorted(known)})")
+        repeated = sorted({t for t in tags if tags.count(t) > 1})
+        if repeated:
+            raise InputError(f"Problem: each tag may carry one condition, repeated: {repeated}")
+        if not self.potentials:
+            raise InputError("Problem: needs a Potential on at least one tag")
+        names = set(self.model.species_names)
+        for what, given in (("Initial.c", self.initial.c), ("Sources.ions", self._ions())):
+            unknown = set(given) - names
+            if unknown or (what == "Initial.c" and set(given) != names):
+                raise InputError(
+                    f"Problem: {what} must name the species {sorted(names)}, got {sorted(given)}"
+                )
+        if self.fixed_charge is not None:
+            check_data("Problem.fixed_charge", self.fixed_charge)
+
+    def _ions(self) -> Mapping[str, Data]:
+        return self.sources.ions if self.sources is not None else {}
+
+    @property
+    def potentials(self) -> dict[str, Data]:
+        """tag → ψ on the Dirichlet tags."""
+        return {c.tag: c.value for c in self.conditions if isinstance(c, Potential)}
+
+    @property
+    def surface_charges(self) -> dict[str, Data]:
+        """tag → ε² ∂ψ/∂n on the charged tags."""
+        return {c.tag: c.value for c in self.conditions if isinstance(c, SurfaceCharge)}

@@ -90,7 +90,7 @@ def test_cell_without_solid():
     assert check_periodic_matching(cell) == ""
 
 
-def _write_square_cell(path, periodic: bool, fluid=1, solid=2) -> None:
+def _write_square_cell(path, periodic: bool, fluid=1, solid=2, save_all=False) -> None:
     gmsh.initialize(interruptible=False)
     try:
         gmsh.option.setNumber("General.Terminal", 0)
@@ -103,7 +103,8 @@ def _write_square_cell(path, periodic: bool, fluid=1, solid=2) -> None:
         solid_tags = [t for _, t in mp[1]]
         fluid_tags = [t for _, t in mp[0] if t not in solid_tags]
         gmsh.model.addPhysicalGroup(2, fluid_tags, fluid)
-        gmsh.model.addPhysicalGroup(2, solid_tags, solid)
+        if solid is not None:
+            gmsh.model.addPhysicalGroup(2, solid_tags, solid)
         if periodic:
 
             def on(x0, y0, x1, y1):
@@ -127,6 +128,7 @@ def _write_square_cell(path, periodic: bool, fluid=1, solid=2) -> None:
             )
         gmsh.option.setNumber("Mesh.MeshSizeMax", 0.15)
         gmsh.model.mesh.generate(2)
+        gmsh.option.setNumber("Mesh.SaveAll", int(save_all))  # also the cells of no group
         gmsh.write(str(path))
     finally:
         gmsh.finalize()
@@ -158,3 +160,19 @@ def test_user_gmsh_file(shared_tmp):
     assert cell_from_gmsh_file(wrong, fluid_tag=7, solid_tag=9).has_solid()
     with pytest.raises(InputError, match="does not exist"):
         cell_from_gmsh_file(shared_tmp / "missing.msh")
+
+
+@pytest.mark.mpi
+def test_user_gmsh_file_refusals(shared_tmp):
+    untagged = shared_tmp / "untagged.msh"
+    garbage = shared_tmp / "garbage.msh"
+    if MPI.COMM_WORLD.rank == 0:
+        _write_square_cell(untagged, periodic=True, solid=None, save_all=True)
+        garbage.write_text("this is not a mesh\n")
+    MPI.COMM_WORLD.barrier()
+    with pytest.raises(InputError, match="cells carry no electrolyte/solid tag"):
+        cell_from_gmsh_file(untagged)
+    with pytest.raises(InputError, match=r"cell mesh file .*garbage\.msh.*gmsh cannot read it"):
+        cell_from_gmsh_file(garbage)
+    with pytest.raises(InputError, match="is a 2D mesh, expected 3D"):
+        cell_from_gmsh_file(untagged, dim=3)

@@ -14,6 +14,21 @@ from mpi4py import MPI
 
 import pnpf_fem.app.cli as top
 
+LAMINATE = [
+    "cell",
+    "--shape",
+    "laminate",
+    "--porosity",
+    "0.6",
+    "--electrolyte-permittivity",
+    "1",
+    "--solid-permittivity",
+    "0.1",
+    "--mesh-size",
+    "0.1",
+    "--json",
+]
+
 
 @pytest.fixture
 def main(monkeypatch):
@@ -31,24 +46,7 @@ def outdir(tmp_path):
 
 @pytest.mark.mpi
 def test_cell_json_and_correctors(main, outdir, capsys):
-    rc = main(
-        [
-            "cell",
-            "--shape",
-            "laminate",
-            "--porosity",
-            "0.6",
-            "--electrolyte-permittivity",
-            "1",
-            "--solid-permittivity",
-            "0.1",
-            "--mesh-size",
-            "0.1",
-            "--json",
-            "--output",
-            str(outdir),
-        ]
-    )
+    rc = main([*LAMINATE, "--output", str(outdir)])
     assert rc == 0
     out = capsys.readouterr().out
     if MPI.COMM_WORLD.rank == 0:
@@ -171,3 +169,43 @@ def test_small_sweep_writes_table_and_plot(main, outdir, capsys):
         assert [r["target_porosity"] for r in rows] == [0.6, 0.9]
         # less solid → ε⁰ closer to λ²
         assert rows[1]["eps_eff"][0][0] > rows[0]["eps_eff"][0][0]
+
+
+@pytest.mark.mpi
+def test_output_appears_complete_beside_earlier_files(main, outdir, capsys):
+    """The files are written to a hidden sibling folder and moved in: an existing folder keeps
+    its other entries, a same-named corrector folder is replaced, nothing hidden is left."""
+    if MPI.COMM_WORLD.rank == 0:
+        outdir.mkdir()
+        (outdir / "notes.txt").write_text("mine\n")
+        (outdir / "laminate-axis0_p0.6000_xi3.bp").mkdir()  # stale: replaced by the new one
+        (outdir / "laminate-axis0_p0.6000_xi3.bp" / "stale").write_text("")
+    MPI.COMM_WORLD.barrier()
+    assert main([*LAMINATE, "--output", str(outdir)]) == 0
+    if MPI.COMM_WORLD.rank == 0:
+        written = json.loads(capsys.readouterr().out)["written"]
+        assert {p.split("/")[-1] for p in written} == {
+            "laminate-axis0_p0.6000.json",
+            "laminate-axis0_p0.6000_xi3.bp",
+            "laminate-axis0_p0.6000_xir.bp",
+        }
+        assert all((outdir.parent / p).exists() for p in written)
+        assert (outdir / "notes.txt").read_text() == "mine\n"
+        assert not (outdir / "laminate-axis0_p0.6000_xi3.bp" / "stale").exists()
+        assert [p.name for p in outdir.parent.iterdir() if p.name.startswith(".")] == []
+        assert [p.name for p in outdir.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.mpi
+def test_failed_write_leaves_nothing(main, outdir, monkeypatch):
+    import pnpf_fem.app.cell as cell
+
+    def disk_full(path, text):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cell, "atomic_write_text", disk_full)
+    with pytest.raises(OSError, match=r"disk full|rank 0 could not write"):
+        main([*LAMINATE, "--output", str(outdir)])
+    MPI.COMM_WORLD.barrier()
+    assert not outdir.exists()
+    assert list(outdir.parent.iterdir()) == []

@@ -7,6 +7,8 @@
 
 Everything is validated before anything is computed or written: bad input raises `InputError`
 (exit code 2) and leaves no files behind; a failed solve raises `SolverError` (exit code 1).
+The outputs are written to a hidden sibling `.NAME.partial-PID` of the output folder (files by
+rank 0 through temporary names, VTX folders by all ranks) and moved in when all are complete.
 """
 
 from __future__ import annotations
@@ -14,14 +16,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pnpf_fem.app.console import emit, emit_json
+from pnpf_fem.app.output import atomic_path, atomic_write_text
 from pnpf_fem.errors import InputError
 
 __all__ = ["CellRequest", "format_table", "register", "request_from_args", "run_request"]
+
+_T = TypeVar("_T")
 
 DEFAULT_SWEEPS = {
     "circle": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
@@ -391,7 +399,8 @@ def _plot(results: list, path: Path) -> None:
     plt.close(fig)
 
 
-def _write_correctors(sol, outdir: Path, stem: str) -> list[Path]:
+def _write_correctors(sol, outdir: Path, stem: str) -> list[str]:
+    """VTX folders of the correctors in `outdir` (collective); returns their names."""
     from dolfinx import fem
     from dolfinx.io import VTXWriter
 
@@ -403,10 +412,10 @@ def _write_correctors(sol, outdir: Path, stem: str) -> list[Path]:
             g = fem.Function(V, name=f"{name}_{j}")
             g.x.array[:] = f.x.array
             outs.append(g)
-        path = outdir / f"{stem}_{name}.bp"
-        with VTXWriter(V.mesh.comm, str(path), outs, engine="BP4") as w:
+        folder = f"{stem}_{name}.bp"
+        with VTXWriter(V.mesh.comm, str(outdir / folder), outs, engine="BP4") as w:
             w.write(0.0)
-        written.append(path)
+        written.append(folder)
     return written
 
 
@@ -425,36 +434,88 @@ def run_request(req: CellRequest) -> tuple[list, str]:
     return list(zip(results, sols, strict=True)), text
 
 
+def _write_files(req: CellRequest, pairs: list, text: str, outdir: Path) -> list[str]:
+    """Rank 0's files in `outdir`, each through a temporary name; returns their names."""
+    results = [t for t, _ in pairs]
+    if req.sweep:
+        stem = f"sweep_{req.shape}_l2_{req.electrolyte_permittivity:g}_a_{req.solid_permittivity:g}"
+        atomic_write_text(outdir / f"{stem}.txt", text + "\n")
+        rows = json.dumps([t.to_dict() for t in results], indent=2)
+        atomic_write_text(outdir / f"{stem}.json", rows + "\n")
+        with atomic_path(outdir / f"{stem}.png") as tmp:
+            _plot(results, tmp)
+        return [f"{stem}.{e}" for e in ("txt", "json", "png")]
+    t = results[0]
+    atomic_write_text(outdir / f"{_stem(t)}.json", t.to_json() + "\n")
+    return [f"{_stem(t)}.json"]
+
+
+def _stem(t) -> str:
+    return f"{t.shape}_p{t.porosity:.4f}"
+
+
+def _publish(staging: Path, final: Path) -> None:
+    """Move the finished `staging` folder to `final`: one rename if `final` does not exist,
+    else entry by entry (replacing entries of the same name)."""
+    if not final.exists():
+        os.replace(staging, final)
+        return
+    for item in sorted(staging.iterdir()):
+        target = final / item.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(item, target)
+    staging.rmdir()
+
+
+def _write_output(req: CellRequest, pairs: list, text: str, comm) -> list[Path]:
+    """Write everything into a hidden sibling `.NAME.partial-PID` of the output folder (rank 0
+    the files, all ranks the VTX folders) and move it into place complete; returns the paths."""
+    final = Path(req.output)
+    staging = final.parent / f".{final.name}.partial-{comm.bcast(os.getpid(), root=0)}"
+    try:
+        _on_rank0(comm, lambda: _fresh_folder(staging))
+        names: list[str] = []
+        if req.write_correctors and not req.sweep:
+            names += _write_correctors(pairs[0][1], staging, _stem(pairs[0][0]))
+        comm.barrier()
+        files = _on_rank0(comm, lambda: _write_files(req, pairs, text, staging))
+        _on_rank0(comm, lambda: _publish(staging, final))
+    finally:
+        if comm.rank == 0 and staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return [final / n for n in comm.bcast(files, root=0) + names]
+
+
+def _fresh_folder(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+
+
+def _on_rank0(comm, action: Callable[[], _T]) -> _T | None:
+    """`action()` on rank 0 (None elsewhere); if it fails, it raises there and an OSError on
+    the other ranks, so that no rank waits for rank 0 in a later collective."""
+    result: _T | None = None
+    failure: BaseException | None = None
+    if comm.rank == 0:
+        try:
+            result = action()
+        except BaseException as err:
+            failure = err
+    if comm.bcast(failure is not None, root=0):
+        if failure is not None:
+            raise failure
+        raise OSError("rank 0 could not write the output folder")
+    return result
+
+
 def handler(args: argparse.Namespace) -> int:
     from mpi4py import MPI
 
     req = request_from_args(args)  # all validation happens here, before any output
     pairs, text = run_request(req)
     results = [t for t, _ in pairs]
-    comm = MPI.COMM_WORLD
-    outdir = Path(req.output)
-    if comm.rank == 0:
-        outdir.mkdir(parents=True, exist_ok=True)
-    comm.barrier()
-    written: list[Path] = []
-    if req.sweep:
-        stem = f"sweep_{req.shape}_l2_{req.electrolyte_permittivity:g}_a_{req.solid_permittivity:g}"
-        if comm.rank == 0:
-            (outdir / f"{stem}.txt").write_text(text + "\n")
-            (outdir / f"{stem}.json").write_text(
-                json.dumps([t.to_dict() for t in results], indent=2) + "\n"
-            )
-            _plot(results, outdir / f"{stem}.png")
-            written += [outdir / f"{stem}.{e}" for e in ("txt", "json", "png")]
-    else:
-        t, sol = pairs[0]
-        stem = f"{t.shape}_p{t.porosity:.4f}"
-        if comm.rank == 0:
-            t.to_json(outdir / f"{stem}.json")
-            written.append(outdir / f"{stem}.json")
-        if req.write_correctors:
-            written += _write_correctors(sol, outdir, stem)
-    written = comm.bcast(written, root=0)  # rank 0 wrote the files; every rank reports them
+    written = _write_output(req, pairs, text, MPI.COMM_WORLD)
     if req.json:
         obj = {"sweep": [_summary(t) for t in results]} if req.sweep else _summary(results[0])
         obj["written"] = [str(w) for w in written]

@@ -13,12 +13,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mpi4py import MPI
 
 from pnpf_fem.app.case import Case
 from pnpf_fem.app.console import emit_error
+from pnpf_fem.app.simulation import FEMSimulation, FVSimulation, PorousSimulation
 from pnpf_fem.errors import InputError
+from pnpf_fem.fem.build import build_scheme as fem_scheme
+from pnpf_fem.fem.mesh import from_triangulation
+from pnpf_fem.fem.snes import SolverOptions
+from pnpf_fem.fv.build import build_scheme as fv_scheme
+from pnpf_fem.fv.solver import SolverControl
+from pnpf_fem.gmsh_io import read_gmsh_file
 from pnpf_fem.integrate import AdaptiveSteps, FixedSteps
 from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, unit_square
+from pnpf_fem.model import Condition, Initial, Potential, Problem, SurfaceCharge
+from pnpf_fem.porous.macroscale import EffectiveMedium, MacroscaleSolver
 from pnpf_fem.resolution import RESOLUTION_THRESHOLD, diffuse_layer_resolution
 from pnpf_fem.units import DimensionlessPNPF, nondimensionalize
 
@@ -41,57 +51,7 @@ def read_msh(path: str | Path) -> TaggedTriangulation:
 
     Coordinates are taken as dimensionless (in units of the case's ``length_scale``).
     """
-    import gmsh
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"mesh file {str(path)!r} does not exist")
-    initialized_here = not gmsh.isInitialized()
-    if initialized_here:
-        gmsh.initialize(["-noenv"], interruptible=False)
-    gmsh.option.setNumber("General.Terminal", 0)
-    try:
-        try:
-            gmsh.open(str(path))
-        except Exception as err:
-            raise InputError(f"mesh file {path}: gmsh cannot read it ({err})") from None
-        node_tags, coords, _ = gmsh.model.mesh.getNodes()
-        if node_tags.size == 0:
-            raise InputError(f"mesh file {path} has no nodes")
-        pts = coords.reshape(-1, 3)[:, :2]
-        index = np.full(int(node_tags.max()) + 1, -1, dtype=np.int64)
-        index[node_tags.astype(np.int64)] = np.arange(node_tags.size)
-        etypes, _, enodes = gmsh.model.mesh.getElements(2)
-        if 2 not in list(etypes):
-            raise InputError(f"mesh file {path} has no linear triangles")
-        tri = index[np.asarray(enodes[list(etypes).index(2)], dtype=np.int64).reshape(-1, 3)]
-        facets, markers, names = [], [], {}
-        for dim, tag in gmsh.model.getPhysicalGroups(1):
-            name = gmsh.model.getPhysicalName(dim, tag) or f"tag{tag}"
-            names[name] = int(tag)
-            for curve in gmsh.model.getEntitiesForPhysicalGroup(dim, tag):
-                ctypes, _, cnodes = gmsh.model.mesh.getElements(1, curve)
-                for t, n in zip(ctypes, cnodes, strict=True):
-                    if t == 1:
-                        f = index[np.asarray(n, dtype=np.int64).reshape(-1, 2)]
-                        facets.append(f)
-                        markers.append(np.full(f.shape[0], tag, dtype=np.int32))
-        if not names:
-            raise InputError(f"mesh file {path} has no physical curve groups (boundary tags)")
-    finally:
-        gmsh.clear()
-        if initialized_here:
-            gmsh.finalize()
-    used = np.unique(tri)
-    new = np.full(pts.shape[0], -1, dtype=np.int64)
-    new[used] = np.arange(used.size)
-    fac = new[np.vstack(facets)]
-    if np.any(fac < 0):
-        raise InputError(f"mesh file {path}: tagged boundary edges use nodes of no triangle")
-    try:
-        return TaggedTriangulation(pts[used], new[tri], fac, np.concatenate(markers), names)
-    except ValueError as err:
-        raise InputError(f"mesh file {path}: {err}") from None
+    return read_gmsh_file(path, dim=2).to_triangulation()
 
 
 def build_triangulation(case: Case, finite_volumes: bool) -> TaggedTriangulation:
@@ -118,18 +78,31 @@ def build_triangulation(case: Case, finite_volumes: bool) -> TaggedTriangulation
 # -- set-up -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunSetup:
-    """A checked case in dimensionless form, ready to build a simulation."""
+    """A checked case in dimensionless form: the `Problem` and the time stepping."""
 
     case: Case
     tri: TaggedTriangulation
-    model: DimensionlessPNPF
-    dirichlet: dict[str, float]
-    neumann: dict[str, float]
-    initial_c: dict[str, float]
+    problem: Problem
     t_end: float
     dt: float
     dt_min: float
     dt_max: float
+
+    @property
+    def model(self) -> DimensionlessPNPF:
+        return self.problem.model
+
+    @property
+    def dirichlet(self) -> dict[str, float]:
+        return {t: float(v) for t, v in self.problem.potentials.items()}
+
+    @property
+    def neumann(self) -> dict[str, float]:
+        return {t: float(v) for t, v in self.problem.surface_charges.items()}
+
+    @property
+    def initial_c(self) -> dict[str, float]:
+        return {n: float(v) for n, v in self.problem.initial.c.items()}
 
     @property
     def method(self) -> str:
@@ -141,8 +114,6 @@ class RunSetup:
 
 
 def _comm() -> Any:
-    from mpi4py import MPI
-
     return MPI.COMM_WORLD
 
 
@@ -178,56 +149,42 @@ def prepare(case: Case) -> RunSetup:
     if isinstance(tri, InputError):
         raise tri
     case.check_tags(tri.tag_names)
-    dirichlet, neumann = {}, {}
-    for tag, bc in case.boundary.items():
-        ((kind, value),) = bc.items()
-        if kind == "potential":
-            dirichlet[tag] = float(value) / sc.potential
-        elif kind == "potential_thermal":
-            dirichlet[tag] = float(value)
-        else:
-            neumann[tag] = float(value)
+    c0 = params.reference_concentration
+    problem = Problem(
+        model,
+        tri,
+        conditions(case, sc.potential),
+        Initial(c={s["name"]: s["initial_concentration"] / c0 for s in case.species}, T=1.0),
+    )
     tm = case.time
     t_end, dt = tm["end"] / sc.time, tm["dt"] / sc.time
     dt_min = (tm["dt_min"] / sc.time) if tm["dt_min"] else 1e-6 * dt
     dt_max = (tm["dt_max"] / sc.time) if tm["dt_max"] else t_end
     if tm["adaptive"] and dt_min > dt:
         raise InputError(f"{case.source}: [time] dt_min = {tm['dt_min']} exceeds dt = {tm['dt']}")
-    c0 = params.reference_concentration
-    initial_c = {s["name"]: s["initial_concentration"] / c0 for s in case.species}
-    return RunSetup(case, tri, model, dirichlet, neumann, initial_c, t_end, dt, dt_min, dt_max)
+    return RunSetup(case, tri, problem, t_end, dt, dt_min, dt_max)
+
+
+def conditions(case: Case, volt: float) -> list[Condition]:
+    """The [boundary] tables as condition objects, in units of k_B T0/e (volt: its value)."""
+    out: list[Condition] = []
+    for tag, bc in case.boundary.items():
+        ((kind, value),) = bc.items()
+        if kind == "potential":
+            out.append(Potential(tag, float(value) / volt))
+        elif kind == "potential_thermal":
+            out.append(Potential(tag, float(value)))
+        else:
+            out.append(SurfaceCharge(tag, float(value)))
+    return out
 
 
 def build_simulation(setup: RunSetup, outdir: Path) -> Any:
-    """The FEM or FV simulation of `setup` at t = 0 (the initial Poisson problem solved)."""
-    case, model = setup.case, setup.model
-    solver = case.solver
+    """The FEM, FV or porous simulation of `setup` at t = 0 (the initial Poisson problem solved)."""
+    solver = setup.case.solver
     if setup.finite_volumes:
-        from pnpf_fem.app.simulation import FVSimulation
-        from pnpf_fem.fv import PNPFProblem, SchemeI, SchemeII, SolverControl, initial_state
-        from pnpf_fem.fv.mesh import VoronoiMesh
-
-        problem = PNPFProblem(
-            VoronoiMesh.from_triangulation(setup.tri),
-            model,
-            dirichlet=setup.dirichlet,
-            neumann=setup.neumann,
-        )
         control = SolverControl(tol=solver["rtol"], max_iterations=solver["max_iterations"])
-        state = initial_state(problem, [setup.initial_c[n] for n in model.species_names], 1.0)
-        scheme = (SchemeI if setup.method == "fv1" else SchemeII)(problem, control, state)
-        return FVSimulation(scheme, outdir)
-    from pnpf_fem.app.simulation import FEMSimulation
-    from pnpf_fem.fem import (
-        DirichletBC,
-        InitialState,
-        NeumannBC,
-        PNPFProblem,
-        SolverOptions,
-        from_triangulation,
-        make_scheme,
-    )
-
+        return FVSimulation(fv_scheme(setup.problem, setup.method, control), outdir)
     comm = _comm()
     fmesh = from_triangulation(setup.tri, comm)
     options = SolverOptions(
@@ -237,17 +194,10 @@ def build_simulation(setup: RunSetup, outdir: Path) -> Any:
         max_it=solver["max_iterations"],
         petsc_options=dict(solver["petsc_options"] or {}),
     )
-    if case.porous is not None:
+    if setup.case.porous is not None:
         return build_porous_simulation(setup, fmesh, options, outdir)
-    problem = PNPFProblem(
-        model=model,
-        mesh=fmesh,
-        initial=InitialState(c=dict(setup.initial_c), T=1.0),
-        dirichlet=[DirichletBC(t, v) for t, v in setup.dirichlet.items()],
-        neumann=[NeumannBC(t, v) for t, v in setup.neumann.items()],
-        degree=case.discretization["degree"],
-    )
-    scheme = make_scheme(setup.method, problem, options)
+    degree = setup.case.discretization["degree"]
+    scheme = fem_scheme(setup.problem, setup.method, degree, options, mesh=fmesh)
     return FEMSimulation(scheme, fmesh, setup.tri if comm.rank == 0 else None, outdir)
 
 
@@ -259,8 +209,6 @@ def porous_medium(case: Case, eps: float) -> Any:
     case's dimensionless electrolyte permittivity ε² with the same contrast. M, D, Π and p do not
     depend on the scale.
     """
-    from pnpf_fem.porous import EffectiveMedium
-
     path = Path(case.porous["tensors"])
     if not path.is_absolute():
         path = Path(case.source).parent / path
@@ -293,9 +241,6 @@ def porous_medium(case: Case, eps: float) -> Any:
 
 def build_porous_simulation(setup: RunSetup, fmesh: Any, options: Any, outdir: Path) -> Any:
     """The upscaled porous-medium PNP system of a case with a [porous] section (isothermal)."""
-    from pnpf_fem.app.simulation import PorousSimulation
-    from pnpf_fem.porous import MacroscaleSolver
-
     case, model = setup.case, setup.model
     medium = porous_medium(case, model.eps)
     if medium.dim != 2:

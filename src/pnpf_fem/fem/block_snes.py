@@ -120,15 +120,5 @@ class BlockNonlinearSolver:
         self.linear_iterations += int(self.snes.getLinearSolveIterations())
         return its
 
-    def residual_norm(self) -> float:
-        """‖F(u)‖ at the current Functions (Dirichlet rows: u − g)."""
-        asm = self.problem.assembler
-        asm.from_functions(self.u, self._x)
-        backup = [ui.x.array.copy() for ui in self.u]
-        self.problem.F(self.snes, self._x, self._b)
-        for ui, arr in zip(self.u, backup, strict=True):
-            ui.x.array[:] = arr
-        return float(self._b.norm())
-
     def __del__(self) -> None:
         release(self)

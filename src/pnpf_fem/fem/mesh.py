@@ -55,13 +55,6 @@ class FEMMesh:
         """Input (triangulation) vertex index of each local geometry node."""
         return np.asarray(self.mesh.geometry.input_global_indices, dtype=np.int64)
 
-    def hmax(self) -> float:
-        """Largest cell diameter over all ranks."""
-        tdim = self.mesh.topology.dim
-        n = self.mesh.topology.index_map(tdim).size_local
-        h = self.mesh.h(tdim, np.arange(n, dtype=np.int32))
-        return float(self.comm.allreduce(h.max() if h.size else 0.0, op=MPI.MAX))
-
 
 def from_triangulation(tri: TaggedTriangulation, comm: MPI.Comm = MPI.COMM_WORLD) -> FEMMesh:
     """Distribute `tri` over `comm` and tag its boundary facets by the triangulation's tags."""

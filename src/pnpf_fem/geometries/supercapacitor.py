@@ -18,9 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import gmsh
 import numpy as np
 
 from pnpf_fem.errors import InputError
+from pnpf_fem.gmsh_io import gmsh_model, read_gmsh_model
 from pnpf_fem.meshing import TaggedTriangulation, conform_boundary
 
 __all__ = [
@@ -133,19 +135,12 @@ def supercapacitor_mesh(
     with an obtuse opposite angle, which gmsh leaves at the re-entrant pore corners), so FEM and
     FV can run on the same vertices.
     """
-    import gmsh
-
     geo = geometry or CombElectrodes()
     if not (0 < size_min <= size_max):
         raise InputError(
             f"mesh sizes must satisfy 0 < size_min <= size_max, got {size_min}, {size_max}"
         )
-    initialized_here = not gmsh.isInitialized()
-    if initialized_here:
-        gmsh.initialize(interruptible=False)
-    gmsh.option.setNumber("General.Terminal", 0)
-    try:
-        gmsh.model.add("supercapacitor")
+    with gmsh_model("supercapacitor"):
         occ = gmsh.model.occ
         surfaces = [
             (2, occ.addRectangle(x0, y0, 0.0, dx, dy)) for (x0, y0, dx, dy) in geo.pore_rectangles()
@@ -191,11 +186,8 @@ def supercapacitor_mesh(
         gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
         gmsh.option.setNumber("Mesh.Algorithm", 5)  # Delaunay
         gmsh.model.mesh.generate(2)
-        tri = _triangulation_from_gmsh(gmsh.model, 1.0 / length_scale_nm)
-    finally:
-        gmsh.model.remove()
-        if initialized_here:
-            gmsh.finalize()
+        mesh = read_gmsh_model(2, source="the supercapacitor mesh")
+    tri = mesh.to_triangulation(scale=1.0 / length_scale_nm)
     return conform_boundary(tri) if conform else tri
 
 
@@ -235,34 +227,3 @@ def load_triangulation(path: str | Path | None = None) -> TaggedTriangulation:
             facet_markers=data["facet_markers"],
             tag_names=names,
         )
-
-
-def _triangulation_from_gmsh(model, scale: float) -> TaggedTriangulation:
-    node_tags, coords, _ = model.mesh.getNodes()
-    xyz = coords.reshape(-1, 3)[:, :2] * scale
-    index = np.zeros(int(node_tags.max()) + 1, dtype=np.int64)
-    index[node_tags.astype(np.int64)] = np.arange(node_tags.size)
-    etypes, _, enodes = model.mesh.getElements(2)
-    tri = np.concatenate([n for t, n in zip(etypes, enodes, strict=True) if t == 2])
-    triangles = index[tri.astype(np.int64).reshape(-1, 3)]
-    facets, markers = [], []
-    for dim, tag in model.getPhysicalGroups(1):
-        for curve in model.getEntitiesForPhysicalGroup(dim, tag):
-            ctypes, _, cnodes = model.mesh.getElements(1, curve)
-            for t, n in zip(ctypes, cnodes, strict=True):
-                if t == 1:
-                    f = index[n.astype(np.int64).reshape(-1, 2)]
-                    facets.append(f)
-                    markers.append(np.full(f.shape[0], tag, dtype=np.int32))
-    names = {model.getPhysicalName(1, tag): tag for _, tag in model.getPhysicalGroups(1)}
-    # drop nodes not used by a triangle (gmsh keeps geometry points)
-    used = np.unique(triangles)
-    remap = -np.ones(xyz.shape[0], dtype=np.int64)
-    remap[used] = np.arange(used.size)
-    return TaggedTriangulation(
-        points=xyz[used],
-        triangles=remap[triangles],
-        facets=remap[np.concatenate(facets)],
-        facet_markers=np.concatenate(markers),
-        tag_names=names,
-    )

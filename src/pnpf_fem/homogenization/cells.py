@@ -13,16 +13,20 @@ cell boundary) raise `InputError` before anything is meshed.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import gmsh
 import numpy as np
 import numpy.typing as npt
 from mpi4py import MPI
 
 from pnpf_fem.errors import InputError
+from pnpf_fem.gmsh_io import GmshMesh, gmsh_model, merge_gmsh_file, read_gmsh_model
 
 __all__ = [
     "FLUID_TAG",
@@ -232,7 +236,7 @@ def make_cell(
             return [(2, occ.addRectangle(c[0] - s / 2, c[1] - s / 2, 0, s, s))]
         return [(3, occ.addSphere(c[0], c[1], c[2], sizes[0]))]
 
-    def build(gmsh) -> None:
+    def build() -> _Info:
         occ = gmsh.model.occ
         box = occ.addRectangle(0, 0, 0, 1, 1) if d == 2 else occ.addBox(0, 0, 0, 1, 1, 1)
         solid: list[tuple[int, int]] = []
@@ -269,14 +273,15 @@ def make_cell(
         gmsh.model.addPhysicalGroup(d, fluid_tags, FLUID_TAG, name="electrolyte")
         if solid_tags:
             gmsh.model.addPhysicalGroup(d, solid_tags, SOLID_TAG, name="solid")
-        _add_facet_group(gmsh, d)
-        _set_periodic(gmsh, d, lower, upper)
+        _add_facet_group(d)
+        _set_periodic(d, lower, upper)
         gmsh.option.setNumber("Mesh.MeshSizeMax", h)
         gmsh.option.setNumber("Mesh.MeshSizeMin", 0.0)
         gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 24)
         gmsh.model.mesh.generate(d)
+        return _Info(d, lower, upper)
 
-    mesh, cell_tags = _gmsh_to_dolfinx(build, d, comm)
+    mesh, cell_tags, _ = _gmsh_to_dolfinx(build, comm)
     return PeriodicCell(
         mesh=mesh,
         cell_tags=cell_tags,
@@ -288,19 +293,19 @@ def make_cell(
     )
 
 
-def _add_facet_group(gmsh, d: int) -> None:
+def _add_facet_group(d: int) -> None:
     """Tag all facets of dimension d-1 once so that gmshio sees a facet group (harmless)."""
     tags = [t for _, t in gmsh.model.getEntities(d - 1)]
     if tags:
         gmsh.model.addPhysicalGroup(d - 1, tags, INTERFACE_TAG, name="facets")
 
 
-def _bbox(gmsh, dim: int, tag: int) -> npt.NDArray[np.float64]:
+def _bbox(dim: int, tag: int) -> npt.NDArray[np.float64]:
     return np.asarray(gmsh.model.getBoundingBox(dim, tag), dtype=float)
 
 
 def _set_periodic(
-    gmsh, d: int, lower: Sequence[float], upper: Sequence[float], tol: float = 1e-6
+    d: int, lower: Sequence[float], upper: Sequence[float], tol: float = 1e-6
 ) -> None:
     """Pair every boundary entity on x_i = upper_i with its translate on x_i = lower_i.
 
@@ -309,7 +314,7 @@ def _set_periodic(
     """
     bdim = d - 1
     ents = [t for _, t in gmsh.model.getEntities(bdim)]
-    boxes = {t: _bbox(gmsh, bdim, t) for t in ents}
+    boxes = {t: _bbox(bdim, t) for t in ents}
     for axis in range(d):
         length = upper[axis] - lower[axis]
 
@@ -338,43 +343,43 @@ def _set_periodic(
             gmsh.model.mesh.setPeriodic(bdim, [s], [match[0]], affine.ravel().tolist())
 
 
-def _gmsh_to_dolfinx(build, d: int, comm: MPI.Comm):
-    """Run `build(gmsh)` on rank 0 in a fresh model and distribute the mesh over `comm`.
+def _gmsh_to_dolfinx(build: Callable[[], _Info], comm: MPI.Comm) -> tuple[Any, Any, _Info]:
+    """Run `build()` on rank 0 in a fresh gmsh model and distribute the mesh over `comm`.
 
-    Errors raised while building on rank 0 are broadcast so every rank raises the same
-    InputError (no rank is left waiting in a collective).
+    `build` fills the model with a mesh and physical cell groups and returns what every rank
+    needs to know of it (`_Info`: the dimension, the bounding box). Errors raised while building
+    on rank 0 are broadcast so every rank raises the same InputError (no rank is left waiting
+    in a collective).
     """
-    import gmsh
     from dolfinx.io import gmshio
 
-    own = False
+    info: _Info | None = None
     err: str | None = None
-    if comm.rank == 0:
-        if not gmsh.isInitialized():
-            gmsh.initialize(interruptible=False)
-            own = True
-        gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.model.add("pnpf_periodic_cell")
-        gmsh.model.setCurrent("pnpf_periodic_cell")
-        try:
-            build(gmsh)
-        except InputError as e:
-            err = str(e)
-        except Exception as e:  # gmsh raises bare Exceptions
-            err = f"gmsh failed to mesh the cell: {e}"
-    err = comm.bcast(err, root=0)
-    try:
-        if err is not None:
-            raise InputError(err)
-        out = gmshio.model_to_mesh(gmsh.model if comm.rank == 0 else None, comm, 0, gdim=d)
-    finally:
+    with contextlib.ExitStack() as stack:
         if comm.rank == 0:
-            gmsh.model.remove()
-            if own:
-                gmsh.finalize()
-    mesh, cell_tags = out[0], out[1]
-    mesh.topology.create_connectivity(d - 1, d)
-    return mesh, cell_tags
+            stack.enter_context(gmsh_model("pnpf_periodic_cell"))
+            try:
+                info = build()
+            except InputError as e:
+                err = str(e)
+            except Exception as e:  # gmsh raises bare Exceptions
+                err = f"gmsh failed to mesh the cell: {e}"
+        err, info = comm.bcast((err, info), root=0)
+        if err is not None or info is None:
+            raise InputError(err or "gmsh built no cell mesh")
+        model = gmsh.model if comm.rank == 0 else None
+        mesh, cell_tags, _ = gmshio.model_to_mesh(model, comm, 0, gdim=info.dim)
+    mesh.topology.create_connectivity(info.dim - 1, info.dim)
+    return mesh, cell_tags, info
+
+
+@dataclass(frozen=True)
+class _Info:
+    """What rank 0 tells the others about the gmsh mesh it built or read."""
+
+    dim: int
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
 
 
 def cell_from_gmsh_file(
@@ -387,73 +392,27 @@ def cell_from_gmsh_file(
 ) -> PeriodicCell:
     """Read a user cell from a gmsh `.msh` file with physical cell groups `fluid_tag`/`solid_tag`.
 
-    The cell Y is the bounding box of the mesh. The file must be meshed periodically (opposite
-    faces match node for node, e.g. `gmsh.model.mesh.setPeriodic`); otherwise InputError.
+    The cell Y is the bounding box of the mesh. Every cell must lie in one of the two groups,
+    and the file must be meshed periodically (opposite faces match node for node, e.g.
+    `gmsh.model.mesh.setPeriodic`); otherwise InputError. `dim`: the expected dimension.
     """
-    from dolfinx.io import gmshio
-
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"cell mesh file {str(path)!r} does not exist")
     if fluid_tag == solid_tag:
         raise InputError("electrolyte and solid tags must differ")
-    gdim = 3 if dim is None else int(dim)
-    ok = True
-    if comm.rank == 0:
-        import gmsh
 
-        own = not gmsh.isInitialized()
-        if own:
-            gmsh.initialize(interruptible=False)
-        gmsh.option.setNumber("General.Terminal", 0)
-        try:
-            gmsh.open(str(path))
-            if dim is None:
-                gdim = gmsh.model.getDimension()
-        except Exception:
-            ok = False
-        finally:
-            if own:
-                gmsh.finalize()
-    ok, gdim = comm.bcast((ok, gdim), root=0)
-    if not ok or gdim not in (2, 3):
-        raise InputError(f"cannot read a 2D/3D gmsh mesh from {str(path)!r}")
-    try:
-        out = gmshio.read_from_msh(str(path), comm, 0, gdim=gdim)
-    except Exception as e:
-        raise InputError(f"cannot read gmsh mesh {str(path)!r}: {e}") from e
-    mesh, cell_tags = out[0], out[1]
-    if cell_tags is None:
-        raise InputError(f"{str(path)!r} has no physical cell groups (electrolyte/solid tags)")
-    tdim = mesh.topology.dim
-    n_cells = mesh.topology.index_map(tdim).size_local
-    vals = np.asarray(cell_tags.values)
-    idx = np.asarray(cell_tags.indices)
-    owned = idx < n_cells
-    unknown = set(np.unique(vals).tolist()) - {fluid_tag, solid_tag}
-    unknown = set().union(*comm.allgather(unknown))
-    if unknown:
-        raise InputError(
-            f"{str(path)!r} has cell tags {sorted(unknown)}; expected only the electrolyte tag "
-            f"{fluid_tag} and the solid tag {solid_tag}"
-        )
-    n_tagged = comm.allreduce(int(np.count_nonzero(owned)), op=MPI.SUM)
-    n_total = comm.allreduce(n_cells, op=MPI.SUM)
-    if n_tagged != n_total:
-        raise InputError(
-            f"{str(path)!r}: {n_total - n_tagged} cells carry no electrolyte/solid tag"
-        )
-    n_fluid = comm.allreduce(int(np.count_nonzero(vals[owned] == fluid_tag)), op=MPI.SUM)
-    if n_fluid == 0:
-        raise InputError(f"{str(path)!r} has no electrolyte cells (tag {fluid_tag})")
-    x = mesh.geometry.x[:, :tdim]
-    lo = np.min(comm.allgather(x.min(axis=0)), axis=0)
-    hi = np.max(comm.allgather(x.max(axis=0)), axis=0)
+    def build() -> _Info:
+        source = merge_gmsh_file(path, "cell mesh file")
+        m = read_gmsh_model(dim, source=source)
+        _check_cell_markers(m, fluid_tag, solid_tag)
+        lo, hi = m.points.min(axis=0), m.points.max(axis=0)
+        return _Info(m.dim, tuple(map(float, lo)), tuple(map(float, hi)))
+
+    mesh, cell_tags, info = _gmsh_to_dolfinx(build, comm)
     cell = PeriodicCell(
         mesh=mesh,
         cell_tags=cell_tags,
-        lower=tuple(float(v) for v in lo),
-        upper=tuple(float(v) for v in hi),
+        lower=info.lower,
+        upper=info.upper,
         shape=f"file:{path.name}",
         fluid_tag=fluid_tag,
         solid_tag=solid_tag,
@@ -461,8 +420,24 @@ def cell_from_gmsh_file(
     mismatch = check_periodic_matching(cell)
     if mismatch:
         raise InputError(f"{str(path)!r} is not meshed periodically: {mismatch}")
-    mesh.topology.create_connectivity(tdim - 1, tdim)
     return cell
+
+
+def _check_cell_markers(m: GmshMesh, fluid_tag: int, solid_tag: int) -> None:
+    """Every cell of `m` in the electrolyte or the solid group, and some electrolyte."""
+    if not m.cell_names:
+        raise InputError(f"{m.source} has no physical cell groups (electrolyte/solid tags)")
+    unknown = sorted(set(np.unique(m.cell_markers).tolist()) - {0, fluid_tag, solid_tag})
+    if unknown:
+        raise InputError(
+            f"{m.source} has cell tags {unknown}; expected only the electrolyte tag "
+            f"{fluid_tag} and the solid tag {solid_tag}"
+        )
+    untagged = int(np.count_nonzero(m.cell_markers == 0))
+    if untagged:
+        raise InputError(f"{m.source}: {untagged} cells carry no electrolyte/solid tag")
+    if not np.any(m.cell_markers == fluid_tag):
+        raise InputError(f"{m.source} has no electrolyte cells (tag {fluid_tag})")
 
 
 def check_periodic_matching(cell: PeriodicCell, rtol: float = 1e-8) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pnpf_fem.app.console import emit, emit_json
-from pnpf_fem.app.output import atomic_path, atomic_write_text
+from pnpf_fem.app.output import atomic_path, atomic_write_text, publish_folder, staging_folder
 from pnpf_fem.errors import InputError
 
 __all__ = ["CellRequest", "format_table", "register", "request_from_args", "run_request"]
@@ -454,25 +454,11 @@ def _stem(t) -> str:
     return f"{t.shape}_p{t.porosity:.4f}"
 
 
-def _publish(staging: Path, final: Path) -> None:
-    """Move the finished `staging` folder to `final`: one rename if `final` does not exist,
-    else entry by entry (replacing entries of the same name)."""
-    if not final.exists():
-        os.replace(staging, final)
-        return
-    for item in sorted(staging.iterdir()):
-        target = final / item.name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        os.replace(item, target)
-    staging.rmdir()
-
-
 def _write_output(req: CellRequest, pairs: list, text: str, comm) -> list[Path]:
     """Write everything into a hidden sibling `.NAME.partial-PID` of the output folder (rank 0
     the files, all ranks the VTX folders) and move it into place complete; returns the paths."""
     final = Path(req.output)
-    staging = final.parent / f".{final.name}.partial-{comm.bcast(os.getpid(), root=0)}"
+    staging = staging_folder(final, comm.bcast(os.getpid(), root=0))
     try:
         _on_rank0(comm, lambda: _fresh_folder(staging))
         names: list[str] = []
@@ -480,7 +466,7 @@ def _write_output(req: CellRequest, pairs: list, text: str, comm) -> list[Path]:
             names += _write_correctors(pairs[0][1], staging, _stem(pairs[0][0]))
         comm.barrier()
         files = _on_rank0(comm, lambda: _write_files(req, pairs, text, staging))
-        _on_rank0(comm, lambda: _publish(staging, final))
+        _on_rank0(comm, lambda: publish_folder(staging, final))
     finally:
         if comm.rank == 0 and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

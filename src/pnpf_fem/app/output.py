@@ -12,16 +12,45 @@ import io
 import json
 import math
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunDirectory", "atomic_path", "atomic_write_text", "git_commit", "json_ready"]
+__all__ = [
+    "RunDirectory",
+    "atomic_path",
+    "atomic_write_text",
+    "git_commit",
+    "json_ready",
+    "publish_folder",
+    "staging_folder",
+]
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+def staging_folder(final: Path, pid: int | None = None) -> Path:
+    """The hidden sibling `.NAME.partial-PID` in which a folder of results is written."""
+    return final.parent / f".{final.name}.partial-{os.getpid() if pid is None else pid}"
+
+
+def publish_folder(staging: Path, final: Path) -> None:
+    """Move the finished `staging` folder to `final`: one rename if `final` does not exist,
+    else entry by entry (replacing entries of the same name)."""
+    if not final.exists():
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, final)
+        return
+    for item in sorted(staging.iterdir()):
+        target = final / item.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(item, target)
+    staging.rmdir()
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

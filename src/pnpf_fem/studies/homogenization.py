@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -544,7 +543,7 @@ def reproduce_homogenization(
     from mpi4py import MPI
 
     from pnpf_fem.app.info import environment_report
-    from pnpf_fem.app.output import RunDirectory, git_commit
+    from pnpf_fem.app.output import RunDirectory, git_commit, publish_folder, staging_folder
 
     comm = MPI.COMM_WORLD
     s_values = tuple(s_values or (QUICK_S if quick else FULL_S))
@@ -572,7 +571,7 @@ def reproduce_homogenization(
         text += "\n\n" + regime_table(regimes)
     text += f"\n\nwall time {info['wall_time_s']:.0f} s on {comm.size} rank(s)"
     if comm.rank == 0:
-        tmp = output.parent / f".{output.name}.partial-{os.getpid()}"
+        tmp = staging_folder(output)
         try:
             out = RunDirectory(tmp)
             out.write_json("summary.json", info)
@@ -580,10 +579,7 @@ def reproduce_homogenization(
                 out.write_csv(f"errors_{name}.csv", error_rows(st))
             out.write_text("summary.txt", text + "\n")
             plot_study(studies, tmp / "homogenization_errors.png")
-            output.mkdir(parents=True, exist_ok=True)
-            for item in tmp.iterdir():
-                os.replace(item, output / item.name)
-            tmp.rmdir()
+            publish_folder(tmp, output)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +30,7 @@ from mpi4py import MPI
 
 from pnpf_fem.app.console import emit
 from pnpf_fem.app.info import environment_report
-from pnpf_fem.app.output import RunDirectory, git_commit
+from pnpf_fem.app.output import RunDirectory, git_commit, publish_folder, staging_folder
 from pnpf_fem.app.progress import TimeProgress
 from pnpf_fem.errors import InputError
 from pnpf_fem.meshing import TaggedTriangulation
@@ -357,16 +356,6 @@ def _summary_text(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _move_into_place(tmp: Path, final: Path) -> None:
-    final.mkdir(parents=True, exist_ok=True)
-    for item in sorted(tmp.iterdir()):
-        target = final / item.name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        os.replace(item, target)
-    tmp.rmdir()
-
-
 def _check_plan(plan: ReproductionPlan, output: Path) -> None:
     if MPI.COMM_WORLD.size != 1:
         raise InputError("reproduce supercapacitor runs in serial: drop mpirun")
@@ -438,7 +427,7 @@ def _write_folder(
 ) -> str:
     """Every file of the study into a hidden sibling folder, then moved into place."""
     charging, cv, slopes, loops = runs
-    tmp = output.parent / f".{output.name}.partial-{os.getpid()}"
+    tmp = staging_folder(output)
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
@@ -457,7 +446,7 @@ def _write_folder(
         out.write_json("summary.json", info)
         text = _summary_text(info)
         out.write_text("summary.txt", text + "\n")
-        _move_into_place(tmp, output)
+        publish_folder(tmp, output)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -46,9 +46,12 @@ from typing import Any
 import numpy as np
 
 from pnpf_fem.errors import InputError
+from pnpf_fem.fem.build import build_scheme as fem_scheme
+from pnpf_fem.fv.build import build_scheme as fv_scheme
 from pnpf_fem.geometries.supercapacitor import CombElectrodes, supercapacitor_mesh
 from pnpf_fem.integrate import AdaptiveSteps, StepRecord, integrate
 from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.model import cases
 from pnpf_fem.units import DimensionlessPNPF, nondimensionalize, supercapacitor_parameters
 
 __all__ = [
@@ -228,16 +231,9 @@ def run_fv(
     progress: Progress | None = None,
 ) -> tuple[Series, Any]:
     """FV (Scheme I or II) run of `config`; returns the series and the final FVState."""
-    from pnpf_fem import fv
-
     start = time.perf_counter()
-    psi = config.psi_star
-    g2 = (lambda x, y, t: psi(t)) if callable(psi) else float(psi)
-    pb = fv.PNPFProblem(
-        tri, model, dirichlet={"gamma2": g2, "gamma3": 0.0}, neumann={"gamma1": 0.0}
-    )
-    state = fv.initial_state(pb, [1.0] * model.num_species, 1.0)
-    scheme = (fv.SchemeII if config.fv_scheme == "fv2" else fv.SchemeI)(pb, state=state)
+    scheme = fv_scheme(cases.comb(tri, model, config.psi_star), config.fv_scheme)
+    pb = scheme.problem
     T0 = model.scales.temperature if model.scales else 300.0
     weights = pb.mesh.volumes
     right = _right_half_weights(np.asarray(tri.points)[:, 0], weights)
@@ -276,19 +272,12 @@ def run_fem(
     fmesh = fem.from_triangulation(tri)
     if fmesh.comm.size != 1:
         raise InputError("the supercapacitor study runs in serial (vertex values are gathered)")
-    initial = fem.InitialState(c={n: 1.0 for n in model.species_names}, T=1.0)
-    pb = fem.PNPFProblem(
-        model,
-        fmesh,
-        initial,
-        dirichlet=(fem.DirichletBC("gamma2", config.psi_star), fem.DirichletBC("gamma3", 0.0)),
-        neumann=(fem.NeumannBC("gamma1", 0.0),),
-    )
     # fem1 solves for ξ = log T ≈ 0 separately: there the relative step test cannot end Newton,
     # so it keeps the default residual tolerances
     tolerances = FEM_TOLERANCES if config.fem_scheme != "fem1" else {}
     options = config.fem_options or fem.SolverOptions(petsc_options=FEM_PETSC_OPTIONS, **tolerances)
-    scheme = fem.make_scheme(config.fem_scheme, pb, options)
+    problem = cases.comb(tri, model, config.psi_star)
+    scheme = fem_scheme(problem, config.fem_scheme, options=options, mesh=fmesh)
     M = model.num_species
     # lumped P1 masses ∫φ_i dx: weights of the mean temperature, as FV's m(V_i)
     weights = dfem.assemble_vector(dfem.form(ufl.TestFunction(scheme.V) * ufl.dx)).array.copy()

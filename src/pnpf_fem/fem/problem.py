@@ -10,15 +10,15 @@ A `Value` is what a boundary datum, an initial field or a source may be:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import ufl
 from dolfinx import fem
 
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem.mesh import FEMMesh
+from pnpf_fem.model import Initial, Potential, Sources, SurfaceCharge, check_data
 from pnpf_fem.units import DimensionlessPNPF
 
 __all__ = [
@@ -46,13 +46,6 @@ class Field:
 Value = float | int | Callable[[float], float] | Field
 
 
-def _check_value(owner: str, value: object) -> None:
-    if isinstance(value, bool) or not (isinstance(value, (int, float, Field)) or callable(value)):
-        raise InputError(
-            f"{owner}: expected a number, a callable t -> float or a Field, got {value!r}"
-        )
-
-
 def bind(
     value: Value, domain, t: fem.Constant
 ) -> tuple[ufl.core.expr.Expr, Callable[[float], None]]:
@@ -72,58 +65,12 @@ def bind(
     return c, update
 
 
-@dataclass(frozen=True)
-class DirichletBC:
-    """ψ = value on the boundary part named `tag` ((2.9), Γ_D)."""
-
-    tag: str
-    value: Value = 0.0
-
-    def __post_init__(self) -> None:
-        _check_value(f"DirichletBC[{self.tag}]", self.value)
-
-
-@dataclass(frozen=True)
-class NeumannBC:
-    """ε² ∂ψ/∂n = value (the surface charge ψ^N) on the boundary part named `tag` ((2.9), Γ_N)."""
-
-    tag: str
-    value: Value = 0.0
-
-    def __post_init__(self) -> None:
-        _check_value(f"NeumannBC[{self.tag}]", self.value)
-
-
-@dataclass(frozen=True)
-class Sources:
-    """Optional volume sources (manufactured solutions): f_ℓ by species name, heat f_3."""
-
-    ions: Mapping[str, Value] = field(default_factory=dict)
-    heat: Value | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "ions", MappingProxyType(dict(self.ions)))
-        for name, v in self.ions.items():
-            _check_value(f"Sources.ions[{name}]", v)
-        if self.heat is not None:
-            _check_value("Sources.heat", self.heat)
-
-
-@dataclass(frozen=True)
-class InitialState:
-    """Initial concentrations (by species name) and temperature.
-
-    The initial potential is not a datum: it solves the Poisson equation with the initial charge.
-    """
-
-    c: Mapping[str, Value]
-    T: Value = 1.0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "c", MappingProxyType(dict(self.c)))
-        for name, v in self.c.items():
-            _check_value(f"InitialState.c[{name}]", v)
-        _check_value("InitialState.T", self.T)
+# The conditions, initial state and sources are those of the problem description
+# (`pnpf_fem.model`), under the names the FEM API has always used; a `Field` is a callable, so
+# it is a valid datum there.
+DirichletBC = Potential  # ψ = value on the tag ((2.9), Γ_D)
+NeumannBC = SurfaceCharge  # ε² ∂ψ/∂n = value (the surface charge ψ^N) on the tag ((2.9), Γ_N)
+InitialState = Initial  # c by species name and T; ψ⁰ solves the Poisson equation
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,7 +122,7 @@ class PNPFProblem:
             if unknown:
                 raise InputError(f"Sources.ions names unknown species {sorted(unknown)}")
         if self.fixed_charge is not None:
-            _check_value("PNPFProblem.fixed_charge", self.fixed_charge)
+            check_data("PNPFProblem.fixed_charge", self.fixed_charge)
 
     @property
     def num_species(self) -> int:

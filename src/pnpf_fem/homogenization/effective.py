@@ -18,12 +18,20 @@ Tortuosity (classical perforated-domain closure, not in the paper):
 computed from its own cell problem (45); `EffectiveTensors.D_r(z, u0)` restores the factor. The
 identities (I1) ε⁰ = αI + (λ² - α)M and (I2) D^r = z_r u_0^r (M - pI) are verified to solver
 tolerance, ε⁰ is checked symmetric positive definite, and (E) (energy form) is compared with (26).
+
+`compute_effective_tensors` solves the three cell problems, then computes p (`_porosity`),
+M, ε⁰ and ε⁰ of (E) (`_permittivity_tensors`), D and the factorization residual
+(`_ionic_tensor`), Π (`_tortuosity_tensor`) and checks the identities (`_check_identities`).
+Each tensor is assembled from forms compiled once for all its entries: the gradient moments
+∫ ∂_i c^k from one form ∫ e·∇c with the unit vector e a Constant and the corrector c a
+coefficient, both set per entry (`_gradient_moments`, `cell_problems.CompiledFunctional`).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +42,7 @@ from mpi4py import MPI
 
 from pnpf_fem.errors import InputError, SolverError
 from pnpf_fem.homogenization.cell_problems import (
+    CompiledFunctional,
     CorrectorSolution,
     SolverSettings,
     solve_ionic_correctors,
@@ -162,96 +171,190 @@ def compute_effective_tensors(
     """Solve (44), (45) and the tortuosity cell problem; return ε⁰, M, D, Π, p with checks.
 
     Raises SolverError if a solve fails, ε⁰ is not symmetric positive definite, or an
-    identity residual exceeds `identity_tol` (relative).
+    identity residual exceeds `identity_tol` (relative); InputError if the cell tags do not
+    cover the box. Every tensor is assembled from forms compiled once (`_gradient_moments`).
     """
-    import ufl
-    from dolfinx import fem
-
     t0 = time.perf_counter()
     settings = settings or SolverSettings()
     lam2 = float(electrolyte_permittivity)
     alpha = float(solid_permittivity)
-    mesh = cell.mesh
-    comm = mesh.comm
-    d = cell.dim
     xi3 = solve_permittivity_correctors(cell, lam2, alpha, degree=degree, settings=settings)
     xir, xi3_fluid = solve_ionic_correctors(cell, xi3, settings=settings)
     chi = solve_tortuosity_correctors(cell, settings, degree=degree)
 
-    dx = ufl.Measure("dx", domain=mesh, subdomain_data=cell.cell_tags)
+    p = _porosity(cell)
+    eps, M, eps_energy = _permittivity_tensors(cell, xi3.correctors, lam2, alpha, p)
+    D, fact = _ionic_tensor(cell, xir.correctors, xi3_fluid)
+    Pi = _tortuosity_tensor(cell, chi.correctors, p, identity_tol)
+    checks = _check_identities(eps, M, D, p, eps_energy, fact, lam2, alpha, identity_tol)
+
+    tensors = EffectiveTensors(
+        dim=cell.dim,
+        shape=cell.shape,
+        porosity=p,
+        electrolyte_permittivity=lam2,
+        solid_permittivity=alpha,
+        eps_eff=_tup(eps),
+        M=_tup(M),
+        D=_tup(D),
+        dofs=xi3.dofs,
+        dofs_fluid=xir.dofs,
+        solve_seconds=time.perf_counter() - t0,
+        degree=int(degree),
+        mesh_size=cell.mesh_size,
+        target_porosity=cell.target_porosity,
+        num_cells=int(cell.mesh.topology.index_map(cell.dim).size_global),
+        solver=settings.method if settings.method == "lu" else f"cg+{settings.amg}",
+        iterations=tuple(xi3.iterations) + tuple(xir.iterations) + tuple(chi.iterations),
+        tortuosity=_tup(Pi),
+        **checks,
+    )
+    return CellSolution(tensors=tensors, xi3=xi3, xir=xir, xi3_fluid=tuple(xi3_fluid), chi=chi)
+
+
+def _porosity(cell: PeriodicCell) -> float:
+    """p = |Y^s| / |Y| on the mesh, after checking that the tagged cells fill the box Y."""
+    import ufl
+    from dolfinx import fem
+
+    mesh = cell.mesh
     one = fem.Constant(mesh, 1.0)
     vol_box = cell.volume
-    vol_mesh = _integral(one * ufl.dx, comm)
+    vol_mesh = _integral(one * ufl.dx, mesh.comm)
     if abs(vol_mesh - vol_box) > 1e-8 * vol_box:
         raise InputError(
             f"the cell mesh fills {vol_mesh:.6g} of its bounding box volume {vol_box:.6g}: "
             "the electrolyte and solid tags must cover the whole periodic cell"
         )
-    p = _integral(one * dx(cell.fluid_tag), comm) / vol_box
-    # F_ik = ∫_{Y^s} ∂_i ξ^{3_k}, S_ik = ∫_{Y \\ Y^s} ∂_i ξ^{3_k}
-    xi = xi3.correctors
-    F = np.array(
-        [[_integral(xi[k].dx(i) * dx(cell.fluid_tag), comm) for k in range(d)] for i in range(d)]
-    )
-    S = np.array(
-        [[_integral(xi[k].dx(i) * dx(cell.solid_tag), comm) for k in range(d)] for i in range(d)]
-    )
-    eye = np.eye(d)
-    M = (p * vol_box * eye - F) / vol_box  # (26)_2
-    eps = (
-        lam2 * (p * vol_box * eye - F) + alpha * ((1.0 - p) * vol_box * eye - S)
-    ) / vol_box  # (26)_3
-    # (E): ε⁰_ik = |Y|^{-1} ∫ κ (e_i - ∇ξ^i)·(e_k - ∇ξ^k), symmetric by construction
-    eps_energy = np.zeros((d, d))
-    for i in range(d):
-        for k in range(i, d):
-            gi = ufl.as_vector([eye[i, m] for m in range(d)]) - ufl.grad(xi[i])
-            gk = ufl.as_vector([eye[k, m] for m in range(d)]) - ufl.grad(xi[k])
-            val = (
-                lam2 * _integral(ufl.inner(gi, gk) * dx(cell.fluid_tag), comm)
-                + alpha * _integral(ufl.inner(gi, gk) * dx(cell.solid_tag), comm)
-            ) / vol_box
-            eps_energy[i, k] = eps_energy[k, i] = val
-    # D_ik = |Y|^{-1} ∫_{Y^s} ∂_i η^k, from the fluid cell problem (45)
-    eta = xir.correctors
-    D = (
-        np.array([[_integral(eta[k].dx(i) * ufl.dx, comm) for k in range(d)] for i in range(d)])
-        / vol_box
-    )
-    fact = []
-    for k in range(d):
-        diff = ufl.grad(eta[k] + xi3_fluid[k])
-        num = np.sqrt(
-            max(
-                _integral(ufl.inner(diff, diff) * ufl.dx(domain=eta[k].function_space.mesh), comm),
-                0.0,
-            )
-        )
-        den = np.sqrt(
-            max(
-                _integral(
-                    ufl.inner(ufl.grad(xi3_fluid[k]), ufl.grad(xi3_fluid[k]))
-                    * ufl.dx(domain=eta[k].function_space.mesh),
-                    comm,
-                ),
-                0.0,
-            )
-        )
-        fact.append(num / den if den > 0 else num)
+    dx = ufl.Measure("dx", domain=mesh, subdomain_data=cell.cell_tags)
+    return _integral(one * dx(cell.fluid_tag), mesh.comm) / vol_box
 
-    # Π_ik = |Y|^{-1} ∫_{Y^s} (δ_ik - ∂_i χ^k) on the fluid submesh
-    dx_f = ufl.dx(domain=chi.space.mesh)
-    chik = chi.correctors
-    vol_fluid = _integral(fem.Constant(chi.space.mesh, 1.0) * dx_f, comm)
-    Pi = (
-        vol_fluid * eye
-        - np.array([[_integral(chik[k].dx(i) * dx_f, comm) for k in range(d)] for i in range(d)])
-    ) / vol_box
+
+def _unit(e, i: int) -> None:
+    """Set the vector Constant e to the unit vector e_i."""
+    e.value[:] = 0.0
+    e.value[i] = 1.0
+
+
+def _gradient_moments(correctors: Sequence, measure) -> npt.NDArray[np.float64]:
+    """G_ik = ∫ ∂_{y_i} c^k over `measure` (a dx restricted to a tag or to a submesh).
+
+    One form ∫ e·∇c is compiled; it is assembled for every entry with e = e_i (a Constant)
+    and the corrector c^k loaded into the coefficient c.
+    """
+    import ufl
+    from dolfinx import fem
+
+    V = correctors[0].function_space
+    e = fem.Constant(V.mesh, np.zeros(V.mesh.geometry.dim))
+    moment = CompiledFunctional(lambda c: ufl.inner(e, ufl.grad(c)) * measure, V)
+    d = len(correctors)
+    G = np.empty((d, d))
+    for i in range(d):
+        _unit(e, i)
+        for k in range(d):
+            G[i, k] = moment(correctors[k])
+    return G
+
+
+def _permittivity_tensors(
+    cell: PeriodicCell, xi: Sequence, lam2: float, alpha: float, p: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(ε⁰ (26)_3, M (26)_2, ε⁰ of the energy form (E)) from the correctors ξ^{3_k} of (44).
+
+    With F_ik = ∫_{Y^s} ∂_i ξ^{3_k} and S_ik = ∫_{Y \\ Y^s} ∂_i ξ^{3_k}:
+    M = (p|Y| I - F) / |Y| and ε⁰ = (λ² (p|Y| I - F) + α ((1-p)|Y| I - S)) / |Y|.
+    (E): ε⁰_ik = |Y|^{-1} ∫_Y κ (e_i - ∇ξ^{3_i})·(e_k - ∇ξ^{3_k}), symmetric by construction.
+    """
+    import ufl
+    from dolfinx import fem
+
+    mesh = cell.mesh
+    vol = cell.volume
+    eye = np.eye(cell.dim)
+    dx = ufl.Measure("dx", domain=mesh, subdomain_data=cell.cell_tags)
+    F = _gradient_moments(xi, dx(cell.fluid_tag))
+    S = _gradient_moments(xi, dx(cell.solid_tag))
+    M = (p * vol * eye - F) / vol  # (26)_2
+    eps = (lam2 * (p * vol * eye - F) + alpha * ((1.0 - p) * vol * eye - S)) / vol  # (26)_3
+
+    # (E): one form per phase, e_i, e_k Constants and ξ^{3_i}, ξ^{3_k} loaded per entry
+    gdim = mesh.geometry.dim
+    ei, ek = fem.Constant(mesh, np.zeros(gdim)), fem.Constant(mesh, np.zeros(gdim))
+    V = xi[0].function_space
+
+    def energy(tag: int) -> CompiledFunctional:
+        return CompiledFunctional(
+            lambda a, b: ufl.inner(ei - ufl.grad(a), ek - ufl.grad(b)) * dx(tag), V, V
+        )
+
+    e_fluid, e_solid = energy(cell.fluid_tag), energy(cell.solid_tag)
+    eps_energy = np.zeros((cell.dim, cell.dim))
+    for i in range(cell.dim):
+        for k in range(i, cell.dim):
+            _unit(ei, i)
+            _unit(ek, k)
+            val = (lam2 * e_fluid(xi[i], xi[k]) + alpha * e_solid(xi[i], xi[k])) / vol
+            eps_energy[i, k] = eps_energy[k, i] = val
+    return eps, M, eps_energy
+
+
+def _ionic_tensor(
+    cell: PeriodicCell, eta: Sequence, xi3_fluid: Sequence
+) -> tuple[npt.NDArray[np.float64], list[float]]:
+    """D_ik = |Y|^{-1} ∫_{Y^s} ∂_i η^k from the fluid cell problem (45), and the factorization
+    residuals ||∇(η^k + ξ^{3_k})||_{Y^s} / ||∇ξ^{3_k}||_{Y^s} (docs/theory.md §7)."""
+    import ufl
+
+    Vs = eta[0].function_space
+    dx_f = ufl.dx(domain=Vs.mesh)
+    D = _gradient_moments(eta, dx_f) / cell.volume
+    num_sq = CompiledFunctional(
+        lambda a, b: ufl.inner(ufl.grad(a + b), ufl.grad(a + b)) * dx_f, Vs, Vs
+    )
+    den_sq = CompiledFunctional(lambda b: ufl.inner(ufl.grad(b), ufl.grad(b)) * dx_f, Vs)
+    fact = []
+    for k in range(cell.dim):
+        num = np.sqrt(max(num_sq(eta[k], xi3_fluid[k]), 0.0))
+        den = np.sqrt(max(den_sq(xi3_fluid[k]), 0.0))
+        fact.append(float(num / den if den > 0 else num))
+    return D, fact
+
+
+def _tortuosity_tensor(
+    cell: PeriodicCell, chi: Sequence, p: float, identity_tol: float
+) -> npt.NDArray[np.float64]:
+    """Π_ik = |Y|^{-1} ∫_{Y^s} (δ_ik - ∂_i χ^k) on the fluid submesh (docs/theory.md §9),
+    checked symmetric relative to max(|Π|, p)."""
+    import ufl
+    from dolfinx import fem
+
+    sub = chi[0].function_space.mesh
+    dx_f = ufl.dx(domain=sub)
+    vol_fluid = _integral(fem.Constant(sub, 1.0) * dx_f, sub.comm)
+    Pi = (vol_fluid * np.eye(cell.dim) - _gradient_moments(chi, dx_f)) / cell.volume
     scale_pi = max(float(np.max(np.abs(Pi))), p)
     res_pi_sym = float(np.max(np.abs(Pi - Pi.T))) / scale_pi
     if res_pi_sym > identity_tol:
         raise SolverError(f"tortuosity Π is not symmetric: relative asymmetry {res_pi_sym:.2e}")
+    return Pi
 
+
+def _check_identities(
+    eps: npt.NDArray[np.float64],
+    M: npt.NDArray[np.float64],
+    D: npt.NDArray[np.float64],
+    p: float,
+    eps_energy: npt.NDArray[np.float64],
+    fact: list[float],
+    lam2: float,
+    alpha: float,
+    identity_tol: float,
+) -> dict[str, Any]:
+    """Residuals of (I1), (I2), the factorization, (E) and the symmetry of ε⁰ (docs/theory.md
+    §8), as `EffectiveTensors` fields; raise SolverError if ε⁰ is not symmetric positive
+    definite or a residual exceeds `identity_tol`."""
+    eye = np.eye(len(eps))
     norm_eps = float(np.max(np.abs(eps)))
     res_I1 = float(np.max(np.abs(eps - alpha * eye - (lam2 - alpha) * M))) / norm_eps
     res_I2 = float(np.max(np.abs(D - (M - p * eye)))) / max(float(np.max(np.abs(M))), p)
@@ -270,32 +373,11 @@ def compute_effective_tensors(
     ):
         if not val <= identity_tol:
             raise SolverError(f"identity {name} violated: relative residual {val:.2e}")
-
-    n_cells = mesh.topology.index_map(d).size_global
-    tensors = EffectiveTensors(
-        dim=d,
-        shape=cell.shape,
-        porosity=p,
-        electrolyte_permittivity=lam2,
-        solid_permittivity=alpha,
-        eps_eff=_tup(eps),
-        M=_tup(M),
-        D=_tup(D),
-        dofs=xi3.dofs,
-        dofs_fluid=xir.dofs,
-        solve_seconds=time.perf_counter() - t0,
-        degree=int(degree),
-        mesh_size=cell.mesh_size,
-        target_porosity=cell.target_porosity,
-        num_cells=int(n_cells),
-        solver=settings.method if settings.method == "lu" else f"cg+{settings.amg}",
-        iterations=tuple(xi3.iterations) + tuple(xir.iterations) + tuple(chi.iterations),
-        identity_I1_residual=res_I1,
-        identity_I2_residual=res_I2,
-        factorization_residual=float(max(fact)),
-        energy_residual=res_E,
-        symmetry_residual=res_sym,
-        eps_eigenvalues=tuple(float(e) for e in eig),
-        tortuosity=_tup(Pi),
-    )
-    return CellSolution(tensors=tensors, xi3=xi3, xir=xir, xi3_fluid=tuple(xi3_fluid), chi=chi)
+    return {
+        "identity_I1_residual": res_I1,
+        "identity_I2_residual": res_I2,
+        "factorization_residual": float(max(fact)),
+        "energy_residual": res_E,
+        "symmetry_residual": res_sym,
+        "eps_eigenvalues": tuple(float(e) for e in eig),
+    }

@@ -67,10 +67,11 @@ from petsc4py import PETSc
 from pnpf_fem.compat import blocked_lagrange_space, lagrange_space
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem import forms
-from pnpf_fem.fem.problem import Field, Value
+from pnpf_fem.fem.problem import Value
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
 from pnpf_fem.fem.transient import TransientProblem
 from pnpf_fem.integrate import StepRecord
+from pnpf_fem.model import check_data
 
 __all__ = [
     "SPECIES",
@@ -287,11 +288,6 @@ _FLUXES: dict[str, Callable] = {"schmuck": schmuck_flux, "perforated": perforate
 
 
 # -- the solver -----------------------------------------------------------------------------------
-def _check_value(owner: str, value: object) -> None:
-    if isinstance(value, bool) or not (isinstance(value, (int, float, Field)) or callable(value)):
-        raise InputError(f"{owner}: expected a number, a callable t -> float or a Field")
-
-
 def _pair(owner: str, value: Any) -> tuple[Value, Value]:
     if isinstance(value, Mapping):
         if set(value) != set(SPECIES):
@@ -300,7 +296,7 @@ def _pair(owner: str, value: Any) -> tuple[Value, Value]:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise InputError(f"{owner}: expected a pair (u1, u2) of values")
     for name, v in zip(SPECIES, value, strict=True):
-        _check_value(f"{owner}[{name}]", v)
+        check_data(f"{owner}[{name}]", v)
     return value[0], value[1]
 
 
@@ -321,7 +317,7 @@ def _check_initial(initial: Mapping[str, Value]) -> dict[str, Value]:
             f"initial must give 'u1' and 'u2' (and optionally 'psi'), got {sorted(initial)}"
         )
     for k, v in initial.items():
-        _check_value(f"initial[{k}]", v)
+        check_data(f"initial[{k}]", v)
     return initial
 
 
@@ -330,7 +326,7 @@ def _check_sources(sources: Mapping[str, Value] | None) -> dict[str, Value]:
     if set(sources) - {"u1", "u2", "psi"}:
         raise InputError(f"sources keys must be u1, u2, psi; got {sorted(sources)}")
     for k, v in sources.items():
-        _check_value(f"sources[{k}]", v)
+        check_data(f"sources[{k}]", v)
     return sources
 
 
@@ -423,7 +419,7 @@ class MacroscaleSolver(TransientProblem):
         }
         for owner, dct in (("potential", self._potential), ("displacement", self._displacement)):
             for t, v in dct.items():
-                _check_value(f"{owner}[{t}]", v)
+                check_data(f"{owner}[{t}]", v)
         for a, b, what in (
             (self._potential, self._displacement, "potential"),
             (self._concentrations, self._ion_flux, "concentration"),

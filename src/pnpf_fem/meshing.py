@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+import gmsh
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial import Delaunay
 
 __all__ = [
     "TaggedTriangulation",
@@ -155,7 +157,6 @@ def rectangle(
     elif kind == "unstructured":
         if not 0.0 <= jitter < 0.5:
             raise ValueError(f"rectangle: jitter must be in [0, 0.5), got {jitter}")
-        from scipy.spatial import Delaunay
 
         hx, hy = (x1 - x0) / nx, (y1 - y0) / ny
         if (1.0 - jitter) * min(hx, hy) < 0.5 * max(hx, hy):
@@ -320,7 +321,6 @@ def gmsh_rectangle(
     the project environment). gmsh's output is made exactly Delaunay by `delaunay_flip`; check
     admissibility with `pnpf_fem.fv.VoronoiMesh` (it raises with the offending edges).
     """
-    import gmsh
 
     initialized = gmsh.isInitialized()
     if not initialized:

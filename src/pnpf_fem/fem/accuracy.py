@@ -9,7 +9,9 @@ the same scheme on the same mesh with a much smaller Δt, so the spatial error c
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 from typing import Any
 
 import ufl
@@ -146,9 +148,6 @@ def accuracy_study(method: str, levels: int, degree: int = 1) -> dict[str, Any]:
 
 
 def _main() -> None:  # pragma: no cover - manual use
-    import json
-    import sys
-
     print(json.dumps(accuracy_study(sys.argv[1], int(sys.argv[2])), indent=1, default=float))
 
 

@@ -20,7 +20,7 @@ from mpi4py import MPI
 
 from pnpf_fem.compat import create_triangle_mesh
 from pnpf_fem.errors import InputError
-from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.meshing import TaggedTriangulation, unit_square
 
 __all__ = ["FEMMesh", "from_triangulation", "gather_vertex_values", "unit_square_mesh"]
 
@@ -90,7 +90,6 @@ def from_triangulation(tri: TaggedTriangulation, comm: MPI.Comm = MPI.COMM_WORLD
 
 def unit_square_mesh(n: int, comm: MPI.Comm = MPI.COMM_WORLD, kind: str = "structured") -> FEMMesh:
     """[0,1]² with n intervals per side, sides tagged left/right/bottom/top (via meshing)."""
-    from pnpf_fem.meshing import unit_square
 
     return from_triangulation(unit_square(n, kind=kind), comm)
 

@@ -5,9 +5,6 @@ Poisson–Nernst–Planck equations for strongly oscillating electric potentials
 J. Math. Phys. 54, 021504 (2013). docs/theory.md states the cell problems, the tensors, the
 identities (I1)–(I3) derived from them and the tortuosity tensor Π of the classical closure.
 
-Heavy imports (DOLFINx, dolfinx_mpc, gmsh) happen inside the functions, so importing this
-package is cheap.
-
     from pnpf_fem.homogenization import make_cell, compute_effective_tensors
     cell = make_cell("circle", porosity=0.6, mesh_size=0.05)      # gmsh, periodic faces
     t = compute_effective_tensors(cell, 80.0, 4.5).tensors       # λ² (electrolyte), α (solid)

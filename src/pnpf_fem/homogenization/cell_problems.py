@@ -35,8 +35,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import dolfinx_mpc
 import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx.mesh import create_submesh
 from mpi4py import MPI
+from petsc4py import PETSc
 
 from pnpf_fem.errors import InputError, SolverError
 from pnpf_fem.homogenization.cells import PeriodicCell
@@ -117,8 +122,6 @@ class CorrectorSolution:
 
 
 def _scalar(form_, comm: MPI.Comm) -> float:
-    from dolfinx import fem
-
     return float(comm.allreduce(fem.assemble_scalar(fem.form(form_)), op=MPI.SUM))
 
 
@@ -133,15 +136,11 @@ class CompiledFunctional:
     """
 
     def __init__(self, build: Callable[..., Any], *spaces: Any) -> None:
-        from dolfinx import fem
-
         self._slots = tuple(fem.Function(V) for V in spaces)
         self._form = fem.form(build(*self._slots))
         self._comm = spaces[0].mesh.comm
 
     def __call__(self, *functions: Any) -> float:
-        from dolfinx import fem
-
         for slot, f in zip(self._slots, functions, strict=True):
             slot.x.array[:] = f.x.array
         return float(self._comm.allreduce(fem.assemble_scalar(self._form), op=MPI.SUM))
@@ -165,8 +164,6 @@ class _PeriodicSystem:
     option_keys: list = field(default_factory=list)
 
     def destroy(self) -> None:
-        from petsc4py import PETSc
-
         for b in self.rhs:
             b.destroy()
         for obj in (self.ksp, self.A, self.nullspace):
@@ -179,9 +176,6 @@ class _PeriodicSystem:
 
 def _periodic_system(a, V, cell: PeriodicCell, settings: SolverSettings) -> _PeriodicSystem:
     """Step 1: the periodic constraint (around the pinned dof, if any) and the matrix of a."""
-    import dolfinx_mpc
-    from dolfinx import fem
-    from petsc4py import PETSc
 
     if settings.constant_mode == "pin":
         bcs = [fem.dirichletbc(PETSc.ScalarType(0.0), pin_dof(V, cell.lower, cell.upper), V)]
@@ -202,8 +196,6 @@ def _periodic_system(a, V, cell: PeriodicCell, settings: SolverSettings) -> _Per
 def _constant_nullspace(mpc):
     """Constant mode of the constrained operator: 1 on non-slave dofs, 0 on slave rows
     (dolfinx_mpc puts a unit diagonal on slave rows, which decouple)."""
-    from dolfinx import fem
-    from petsc4py import PETSc
 
     ones = fem.Function(mpc.function_space)
     ones.x.array[:] = 1.0
@@ -215,9 +207,6 @@ def _constant_nullspace(mpc):
 
 def _assemble_rhs(system: _PeriodicSystem, rhs: list) -> list:
     """Step 2: the constrained right-hand sides, lifted, pinned entry set, null space removed."""
-    import dolfinx_mpc
-    from dolfinx import fem
-    from petsc4py import PETSc
 
     for L in rhs:
         b = dolfinx_mpc.assemble_vector(fem.form(L), system.mpc)
@@ -235,7 +224,6 @@ def _ksp(comm: MPI.Comm, A, settings: SolverSettings, prefix: str, cell_dim: int
 
     CG stops at rtol or at the absolute tolerance rtol * 1e-2 * max_j ||b_j||.
     """
-    from petsc4py import PETSc
 
     ksp = PETSc.KSP().create(comm)
     ksp.setOperators(A)
@@ -277,7 +265,6 @@ def _solve_direction(
     """Step 4: solve A x = b, check the converged reason and the true relative residual, and
     back-substitute the slave dofs. Returns (x in the MPC space, reason, residual, KSP seconds).
     """
-    from dolfinx import fem
 
     uh = fem.Function(system.mpc.function_space)
     t_ksp = time.perf_counter()
@@ -309,10 +296,6 @@ class _ZeroMean:
     mesh (the representative in W_♯), and its L² norm; forms compiled once per cell problem."""
 
     def __init__(self, V) -> None:
-        import ufl
-        from dolfinx import fem
-        from petsc4py import PETSc
-
         self._V = V
         self._mass = _scalar(fem.Constant(V.mesh, PETSc.ScalarType(1.0)) * ufl.dx, V.mesh.comm)
         self._integral = CompiledFunctional(lambda u: u * ufl.dx, V)
@@ -320,7 +303,6 @@ class _ZeroMean:
 
     def __call__(self, uh, name: str) -> tuple[Any, float]:
         """(u, ||u||) for the solution uh (None: the zero corrector)."""
-        from dolfinx import fem
 
         u = fem.Function(self._V, name=name)
         if uh is not None:  # the MPC space carries extra ghosts: copy owned + V's ghosts
@@ -344,9 +326,6 @@ class _GalerkinCheck:
     """
 
     def __init__(self, a, rhs: list, V, cell: PeriodicCell, settings: SolverSettings) -> None:
-        import ufl
-        from dolfinx import fem
-
         test, trial = a.arguments()
         if test.number() != 0:
             test, trial = trial, test
@@ -448,9 +427,6 @@ def solve_permittivity_correctors(
     settings: SolverSettings | None = None,
 ) -> CorrectorSolution:
     """ξ^{3_j}, j = 1..N, of (44) on the whole cell with κ = λ² (fluid), α (solid)."""
-    import ufl
-    from dolfinx import fem
-    from petsc4py import PETSc
 
     lam2, alpha = _check_permittivities(electrolyte_permittivity, solid_permittivity)
     settings = settings or SolverSettings()
@@ -487,7 +463,6 @@ def _check_permittivities(lam2: float, alpha: float) -> tuple[float, float]:
 
 def fluid_submesh(cell: PeriodicCell):
     """(submesh, parent cell indices) of the electrolyte part Y^s (`create_submesh`)."""
-    from dolfinx.mesh import create_submesh
 
     tdim = cell.mesh.topology.dim
     cells = np.sort(cell.cell_tags.find(cell.fluid_tag)).astype(np.int32)
@@ -507,8 +482,6 @@ def solve_ionic_correctors(
     Returns the solution and the restrictions of ξ^{3_j} to Y^s (same element, interpolated
     exactly through the submesh cell map) used as data, for the factorization check.
     """
-    import ufl
-    from dolfinx import fem
 
     settings = settings or SolverSettings()
     sub, cell_map = fluid_submesh(cell)
@@ -549,8 +522,6 @@ def solve_tortuosity_correctors(
     direction k (e.g. across a laminate's solid layer), χ^k = y_k up to a constant on each
     fluid layer and Π_kk = 0.
     """
-    import ufl
-    from dolfinx import fem
 
     settings = settings or SolverSettings()
     sub, _ = fluid_submesh(cell)

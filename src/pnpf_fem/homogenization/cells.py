@@ -23,7 +23,9 @@ from typing import Any
 import gmsh
 import numpy as np
 import numpy.typing as npt
+from dolfinx.io import gmshio
 from mpi4py import MPI
+from scipy.spatial import cKDTree
 
 from pnpf_fem.errors import InputError
 from pnpf_fem.gmsh_io import GmshMesh, gmsh_model, merge_gmsh_file, read_gmsh_model
@@ -351,7 +353,6 @@ def _gmsh_to_dolfinx(build: Callable[[], _Info], comm: MPI.Comm) -> tuple[Any, A
     on rank 0 are broadcast so every rank raises the same InputError (no rank is left waiting
     in a collective).
     """
-    from dolfinx.io import gmshio
 
     info: _Info | None = None
     err: str | None = None
@@ -463,8 +464,6 @@ def check_periodic_matching(cell: PeriodicCell, rtol: float = 1e-8) -> str:
         if len(a) != len(b):
             return f"faces normal to axis {axis} carry {len(a)} and {len(b)} vertices"
         if len(a):
-            from scipy.spatial import cKDTree
-
             dist, _ = cKDTree(a).query(b)
             if float(np.max(dist)) > tol:
                 return (

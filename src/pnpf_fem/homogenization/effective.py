@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import ufl
+from dolfinx import fem
 from mpi4py import MPI
 
 from pnpf_fem.errors import InputError, SolverError
@@ -154,8 +156,6 @@ class CellSolution:
 
 
 def _integral(form_, comm: MPI.Comm) -> float:
-    from dolfinx import fem
-
     return float(comm.allreduce(fem.assemble_scalar(fem.form(form_)), op=MPI.SUM))
 
 
@@ -214,8 +214,6 @@ def compute_effective_tensors(
 
 def _porosity(cell: PeriodicCell) -> float:
     """p = |Y^s| / |Y| on the mesh, after checking that the tagged cells fill the box Y."""
-    import ufl
-    from dolfinx import fem
 
     mesh = cell.mesh
     one = fem.Constant(mesh, 1.0)
@@ -242,8 +240,6 @@ def _gradient_moments(correctors: Sequence, measure) -> npt.NDArray[np.float64]:
     One form ∫ e·∇c is compiled; it is assembled for every entry with e = e_i (a Constant)
     and the corrector c^k loaded into the coefficient c.
     """
-    import ufl
-    from dolfinx import fem
 
     V = correctors[0].function_space
     e = fem.Constant(V.mesh, np.zeros(V.mesh.geometry.dim))
@@ -266,8 +262,6 @@ def _permittivity_tensors(
     M = (p|Y| I - F) / |Y| and ε⁰ = (λ² (p|Y| I - F) + α ((1-p)|Y| I - S)) / |Y|.
     (E): ε⁰_ik = |Y|^{-1} ∫_Y κ (e_i - ∇ξ^{3_i})·(e_k - ∇ξ^{3_k}), symmetric by construction.
     """
-    import ufl
-    from dolfinx import fem
 
     mesh = cell.mesh
     vol = cell.volume
@@ -304,7 +298,6 @@ def _ionic_tensor(
 ) -> tuple[npt.NDArray[np.float64], list[float]]:
     """D_ik = |Y|^{-1} ∫_{Y^s} ∂_i η^k from the fluid cell problem (45), and the factorization
     residuals ||∇(η^k + ξ^{3_k})||_{Y^s} / ||∇ξ^{3_k}||_{Y^s} (docs/theory.md §7)."""
-    import ufl
 
     Vs = eta[0].function_space
     dx_f = ufl.dx(domain=Vs.mesh)
@@ -326,8 +319,6 @@ def _tortuosity_tensor(
 ) -> npt.NDArray[np.float64]:
     """Π_ik = |Y|^{-1} ∫_{Y^s} (δ_ik - ∂_i χ^k) on the fluid submesh (docs/theory.md §9),
     checked symmetric relative to max(|Π|, p)."""
-    import ufl
-    from dolfinx import fem
 
     sub = chi[0].function_space.mesh
     dx_f = ufl.dx(domain=sub)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import dolfinx_mpc
 import numpy as np
 import numpy.typing as npt
 from mpi4py import MPI
@@ -34,7 +35,6 @@ def create_periodic_mpc(V, lower: Sequence[float], upper: Sequence[float], bcs=(
 
     `bcs` are Dirichlet conditions whose dofs must not become slaves (e.g. the pinned dof).
     """
-    import dolfinx_mpc
 
     d = len(lower)
     lo = np.asarray(lower, dtype=float)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import dolfinx.mesh as dmesh
 import numpy as np
 import numpy.typing as npt
 from mpi4py import MPI
@@ -128,7 +129,6 @@ def periodic_array(
     Raises `InputError` if 1/s is not an integer or if `cells_per_side` does not put the
     inclusion edges on mesh lines.
     """
-    import dolfinx.mesh as dmesh
 
     diagonals = {"crossed": dmesh.DiagonalType.crossed, "right": dmesh.DiagonalType.right}
     if diagonal not in diagonals:

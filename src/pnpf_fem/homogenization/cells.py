@@ -188,6 +188,90 @@ def _check_mesh_size(mesh_size: float) -> float:
     return h
 
 
+def _check_cell_request(shape: str, porosity: float, axis: int, at_corner: bool, d: int) -> None:
+    if shape == "laminate" and not (0 <= int(axis) < d):
+        raise InputError(f"laminate axis must be 0..{d - 1}, got {axis!r}")
+    p = float(porosity)
+    if shape == "laminate":
+        # P1 is exact on a laminate only when every layer holds at least one element across.
+        thinnest = min(1.0 - p, p / 2.0) if p < 1.0 else 1.0
+        if thinnest < 1e-9:
+            raise InputError(f"laminate porosity {p:g} gives a degenerate layer")
+    if at_corner and shape == "laminate":
+        raise InputError("at_corner applies to inclusions, not to laminates")
+
+
+def _inclusion(shape: str, sizes: Sequence[float], c: Sequence[float]) -> list[tuple[int, int]]:
+    """The OCC entity of one inclusion centred at `c`."""
+    occ = gmsh.model.occ
+    if shape == "circle":
+        return [(2, occ.addDisk(c[0], c[1], 0, sizes[0], sizes[0]))]
+    if shape == "ellipse":
+        rx, ry = sizes
+        if rx >= ry:
+            return [(2, occ.addDisk(c[0], c[1], 0, rx, ry))]
+        # OCC wants the major radius first: rotate the local x axis onto y
+        return [(2, occ.addDisk(c[0], c[1], 0, ry, rx, xAxis=[0, 1, 0]))]
+    if shape == "square":
+        s = 2.0 * sizes[0]
+        return [(2, occ.addRectangle(c[0] - s / 2, c[1] - s / 2, 0, s, s))]
+    return [(3, occ.addSphere(c[0], c[1], c[2], sizes[0]))]
+
+
+def _laminate_layer(d: int, axis: int, thickness: float) -> list[tuple[int, int]]:
+    """A solid layer [1/2 - t/2, 1/2 + t/2] along `axis`, full across the cell."""
+    org, ext = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+    org[axis], ext[axis] = 0.5 - thickness / 2.0, thickness
+    occ = gmsh.model.occ
+    if d == 2:
+        return [(2, occ.addRectangle(org[0], org[1], 0, ext[0], ext[1]))]
+    return [(3, occ.addBox(*org, *ext))]
+
+
+def _solid_entities(
+    shape: str, sizes: Sequence[float], d: int, axis: int, at_corner: bool
+) -> list[tuple[int, int]]:
+    if shape == "laminate":
+        return _laminate_layer(d, axis, 2.0 * sizes[0])
+    if not at_corner:
+        return _inclusion(shape, sizes, (0.5, 0.5, 0.5))
+    solid: list[tuple[int, int]] = []
+    for corner in np.ndindex(*(2,) * d):
+        solid += _inclusion(shape, sizes, (*map(float, corner), 0.0)[:3])
+    return solid
+
+
+def _fluid_and_solid(d: int, box: int, solid: list[tuple[int, int]]) -> tuple[list, list]:
+    """Fragment the box by the solid; drop the parts of corner inclusions beyond the cell."""
+    occ = gmsh.model.occ
+    if not solid:
+        occ.synchronize()
+        return [box], []
+    _, out_map = occ.fragment([(d, box)], solid)
+    inside = {t for _, t in out_map[0]}
+    tool_parts = {t for m in out_map[1:] for _, t in m}
+    outside = sorted(tool_parts - inside)
+    if outside:
+        occ.remove([(d, t) for t in outside], recursive=True)
+    occ.synchronize()
+    return sorted(inside - tool_parts), sorted(tool_parts & inside)
+
+
+def _mesh_cell(d: int, fluid: list, solid: list, h: float) -> _Info:
+    """Physical groups, periodic faces and the mesh of size h of the cell in the gmsh model."""
+    lower, upper = (0.0,) * d, (1.0,) * d
+    gmsh.model.addPhysicalGroup(d, fluid, FLUID_TAG, name="electrolyte")
+    if solid:
+        gmsh.model.addPhysicalGroup(d, solid, SOLID_TAG, name="solid")
+    _add_facet_group(d)
+    _set_periodic(d, lower, upper)
+    gmsh.option.setNumber("Mesh.MeshSizeMax", h)
+    gmsh.option.setNumber("Mesh.MeshSizeMin", 0.0)
+    gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 24)
+    gmsh.model.mesh.generate(d)
+    return _Info(d, lower, upper)
+
+
 def make_cell(
     shape: str,
     porosity: float,
@@ -211,84 +295,22 @@ def make_cell(
     d = _shape_dim(shape, dim)
     h = _check_mesh_size(mesh_size)
     sizes = inclusion_size(shape, porosity, aspect)
-    if shape == "laminate" and not (0 <= int(axis) < d):
-        raise InputError(f"laminate axis must be 0..{d - 1}, got {axis!r}")
+    _check_cell_request(shape, porosity, axis, at_corner, d)
     p = float(porosity)
-    if shape == "laminate":
-        # P1 is exact on a laminate only when every layer holds at least one element across.
-        thinnest = min(1.0 - p, p / 2.0) if p < 1.0 else 1.0
-        if thinnest < 1e-9:
-            raise InputError(f"laminate porosity {p:g} gives a degenerate layer")
-    if at_corner and shape == "laminate":
-        raise InputError("at_corner applies to inclusions, not to laminates")
-    lower = (0.0,) * d
-    upper = (1.0,) * d
-
-    def inclusion(occ, c: tuple[float, float, float]) -> list[tuple[int, int]]:
-        if shape == "circle":
-            return [(2, occ.addDisk(c[0], c[1], 0, sizes[0], sizes[0]))]
-        if shape == "ellipse":
-            rx, ry = sizes
-            if rx >= ry:
-                return [(2, occ.addDisk(c[0], c[1], 0, rx, ry))]
-            # OCC wants the major radius first: rotate the local x axis onto y
-            return [(2, occ.addDisk(c[0], c[1], 0, ry, rx, xAxis=[0, 1, 0]))]
-        if shape == "square":
-            s = 2.0 * sizes[0]
-            return [(2, occ.addRectangle(c[0] - s / 2, c[1] - s / 2, 0, s, s))]
-        return [(3, occ.addSphere(c[0], c[1], c[2], sizes[0]))]
 
     def build() -> _Info:
         occ = gmsh.model.occ
         box = occ.addRectangle(0, 0, 0, 1, 1) if d == 2 else occ.addBox(0, 0, 0, 1, 1, 1)
-        solid: list[tuple[int, int]] = []
-        if p < 1.0:
-            c = 0.5
-            if shape != "laminate" and at_corner:
-                for corner in np.ndindex(*(2,) * d):
-                    solid += inclusion(occ, (*map(float, corner), 0.0)[:3])
-            elif shape != "laminate":
-                solid = inclusion(occ, (c, c, c))
-            else:  # laminate: a solid layer [1/2 - t/2, 1/2 + t/2] along `axis`, full across
-                t = 2.0 * sizes[0]
-                org = [0.0, 0.0, 0.0]
-                ext = [1.0, 1.0, 1.0]
-                org[axis] = c - t / 2.0
-                ext[axis] = t
-                if d == 2:
-                    solid = [(2, occ.addRectangle(org[0], org[1], 0, ext[0], ext[1]))]
-                else:
-                    solid = [(3, occ.addBox(*org, *ext))]
-        if solid:
-            _, out_map = occ.fragment([(d, box)], solid)
-            inside = {t for _, t in out_map[0]}
-            tool_parts = {t for m in out_map[1:] for _, t in m}
-            outside = sorted(tool_parts - inside)  # parts of corner inclusions beyond the cell
-            if outside:
-                occ.remove([(d, t) for t in outside], recursive=True)
-            occ.synchronize()
-            solid_tags = sorted(tool_parts & inside)
-            fluid_tags = sorted(inside - tool_parts)
-        else:
-            occ.synchronize()
-            solid_tags, fluid_tags = [], [box]
-        gmsh.model.addPhysicalGroup(d, fluid_tags, FLUID_TAG, name="electrolyte")
-        if solid_tags:
-            gmsh.model.addPhysicalGroup(d, solid_tags, SOLID_TAG, name="solid")
-        _add_facet_group(d)
-        _set_periodic(d, lower, upper)
-        gmsh.option.setNumber("Mesh.MeshSizeMax", h)
-        gmsh.option.setNumber("Mesh.MeshSizeMin", 0.0)
-        gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 24)
-        gmsh.model.mesh.generate(d)
-        return _Info(d, lower, upper)
+        solid = _solid_entities(shape, sizes, d, int(axis), at_corner) if p < 1.0 else []
+        fluid_tags, solid_tags = _fluid_and_solid(d, box, solid)
+        return _mesh_cell(d, fluid_tags, solid_tags, h)
 
     mesh, cell_tags, _ = _gmsh_to_dolfinx(build, comm)
     return PeriodicCell(
         mesh=mesh,
         cell_tags=cell_tags,
-        lower=lower,
-        upper=upper,
+        lower=(0.0,) * d,
+        upper=(1.0,) * d,
         shape=f"{shape}" if shape != "laminate" else f"laminate-axis{int(axis)}",
         target_porosity=p,
         mesh_size=h,

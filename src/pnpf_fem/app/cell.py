@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pnpf_fem.app.arguments import add_command
 from pnpf_fem.app.console import emit, emit_json
 from pnpf_fem.app.output import atomic_path, atomic_write_text, publish_folder, staging_folder
 from pnpf_fem.errors import InputError
@@ -83,12 +84,8 @@ class CellRequest:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `cell` sub-command."""
-    p = subparsers.add_parser(
-        "cell",
-        help="effective tensors ε⁰, M, D of a periodic cell (homogenization)",
-        description="Solve the periodic cell problems (44)–(45) and print p, ε⁰, M and "
-        "D = D^r/(z_r u_0^r). Correctors are written for ParaView (VTX) to --output.",
-    )
+    summary = "effective tensors ε⁰, M, D, Π of a periodic cell (homogenization)"
+    p = add_command(subparsers, "cell", handler, summary)
     p.add_argument("--config", help="TOML file with the same keys as the long options")
     p.add_argument("--shape", choices=_SHAPES, default=None)
     p.add_argument("--porosity", type=float, default=None, help="electrolyte fraction p")
@@ -136,7 +133,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="porosity sweep: table + PNG plot (circle: 0.3…0.9, sphere: 0.5…0.95)",
     )
     p.add_argument("--porosities", default=None, help="comma-separated sweep porosities")
-    p.set_defaults(func=handler)
 
 
 def _load_config(path: str) -> dict[str, Any]:
@@ -496,6 +492,8 @@ def _on_rank0(comm, action: Callable[[], _T]) -> _T | None:
 
 
 def handler(args: argparse.Namespace) -> int:
+    """Solve the periodic cell problems (44)–(45) and the tortuosity problem and print p, ε⁰, M,
+    D = D^r/(z_r u_0^r) and Π; the correctors are written for ParaView (VTX) to --output."""
     from mpi4py import MPI
 
     req = request_from_args(args)  # all validation happens here, before any output

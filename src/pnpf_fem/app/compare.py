@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from pnpf_fem.app.arguments import add_command
 from pnpf_fem.app.console import emit, emit_json
 from pnpf_fem.convergence import observed_order
 from pnpf_fem.errors import InputError
@@ -137,6 +138,8 @@ def format_compare_table(result: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """FEM against FV on one mesh: a case file (pnpf-fem compare CASE.toml), or the built-in
+    mesh-refinement studies (--case mms|charging|all) whose differences fall at O(h²)."""
     if args.case_file is not None:
         from pnpf_fem.app.compare_case import compare_case, format_case_comparison
         from pnpf_fem.app.output import RunDirectory
@@ -158,16 +161,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "compare",
-        help="run FEM and FV on the same meshes and print their differences",
-        description="FEM against FV on one mesh: a case file (pnpf-fem compare CASE.toml), or "
-        "the built-in mesh-refinement studies (--case mms|charging|all).",
-    )
+    summary = "run FEM and FV on the same meshes and print their differences"
+    p = add_command(subparsers, "compare", _run, summary)
     p.add_argument("case_file", nargs="?", default=None, help="a case file (TOML) to compare")
     p.add_argument("--case", default="all", help="built-in study: mms | charging | all")
     p.add_argument("--output", type=Path, default=None, help="write comparison.json here")
     p.add_argument("--order", default="1", help="1: fem1 vs fv1 (Scheme I); 2: fem2 vs fv2")
     p.add_argument("--levels", type=int, default=3, help="meshes h = 1/8, 1/16, ...")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_run)

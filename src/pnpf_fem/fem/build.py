@@ -7,18 +7,10 @@ from typing import Any
 from mpi4py import MPI
 
 from pnpf_fem.fem.mesh import FEMMesh, from_triangulation
-from pnpf_fem.fem.problem import (
-    DirichletBC,
-    Field,
-    InitialState,
-    NeumannBC,
-    PNPFProblem,
-    Sources,
-    Value,
-)
+from pnpf_fem.fem.problem import Field, PNPFProblem, Value
 from pnpf_fem.fem.schemes import Scheme, make_scheme
 from pnpf_fem.fem.snes import SolverOptions
-from pnpf_fem.model import Data, Problem, SpaceTime
+from pnpf_fem.model import Data, Initial, Potential, Problem, Sources, SpaceTime, SurfaceCharge
 
 __all__ = ["build_scheme", "fem_problem", "fem_value"]
 
@@ -39,12 +31,12 @@ def fem_problem(problem: Problem, mesh: FEMMesh, degree: int = 1) -> PNPFProblem
     return PNPFProblem(
         model=problem.model,
         mesh=mesh,
-        initial=InitialState(
+        initial=Initial(
             c={n: fem_value(problem.initial.c[n]) for n in names},
             T=fem_value(problem.initial.T),
         ),
-        dirichlet=[DirichletBC(t, fem_value(v)) for t, v in problem.potentials.items()],
-        neumann=[NeumannBC(t, fem_value(v)) for t, v in problem.surface_charges.items()],
+        dirichlet=[Potential(t, fem_value(v)) for t, v in problem.potentials.items()],
+        neumann=[SurfaceCharge(t, fem_value(v)) for t, v in problem.surface_charges.items()],
         sources=sources,
         fixed_charge=None if problem.fixed_charge is None else fem_value(problem.fixed_charge),
         degree=degree,

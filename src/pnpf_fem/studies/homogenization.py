@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from pnpf_fem.app.arguments import add_command, add_report_options
 from pnpf_fem.app.console import emit
 from pnpf_fem.errors import InputError
 from pnpf_fem.integrate import FixedSteps, integrate
@@ -589,6 +590,9 @@ def reproduce_homogenization(
 
 
 def _main(args: argparse.Namespace) -> int:
+    """The s-study: a periodic row of square-inclusion cells of size s, resolved, against the
+    upscaled models (25)/(28) ('schmuck') and the classical perforated-domain model
+    ('perforated'); errors of the cell averages and rates in s, and the regime probes."""
     s_values = None
     if args.s:
         try:
@@ -603,15 +607,7 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def register(studies: argparse._SubParsersAction) -> None:
-    p = studies.add_parser(
-        "homogenization",
-        help="pore-resolved PNP against the paper's effective model and the tortuosity model",
-        description="The s-study of issue 7: a periodic row of square-inclusion cells of size s, "
-        "resolved, against the upscaled models (25)/(28) ('schmuck') and the classical "
-        "perforated-domain model ('perforated'); errors of the cell averages and rates in s.",
-    )
-    p.add_argument("--quick", action="store_true", help="s = 1/4, 1/8 and two times (CI)")
+    summary = "pore-resolved PNP against the paper's effective model and the tortuosity model"
+    p = add_command(studies, "homogenization", _main, summary)
+    add_report_options(p, "s = 1/4, 1/8 and two times (CI)", "no progress lines or table")
     p.add_argument("--s", default=None, help="values of 1/s, e.g. 4,8,16,32")
-    p.add_argument("--output", type=Path, default=None, help="output folder")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=_main)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from mpi4py import MPI
 
+from pnpf_fem.app.arguments import add_command, add_report_options
 from pnpf_fem.app.console import emit
 from pnpf_fem.app.info import environment_report
 from pnpf_fem.app.output import RunDirectory, git_commit, publish_folder, staging_folder
@@ -498,6 +499,8 @@ def reproduce_supercapacitor(
 
 
 def _main(args: argparse.Namespace) -> int:
+    """Charging (Figs. 4-5) and cyclic voltammetry (Figs. 6-7) of the comb supercapacitor with
+    FV Scheme II and FEM on one mesh; writes CSV, VTX, PNG and a summary."""
     methods = tuple(m for m in args.methods.split(",") if m)
     plan = ReproductionPlan.quick(methods) if args.quick else ReproductionPlan.full(methods)
     changes: dict[str, Any] = {}
@@ -524,14 +527,9 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def register(studies: argparse._SubParsersAction) -> None:
-    p = studies.add_parser(
-        "supercapacitor",
-        help="PNPF paper §4.3: charging and cyclic voltammetry of the comb supercapacitor, FV+FEM",
-        description="Charging (Figs. 4-5) and cyclic voltammetry (Figs. 6-7) of the comb "
-        "supercapacitor with FV Scheme II and FEM on one mesh; writes CSV, VTX, PNG and a summary.",
-    )
-    p.add_argument("--quick", action="store_true", help="coarse mesh, short run (the CI variant)")
-    p.add_argument("--output", type=Path, default=None, help="output folder")
+    summary = "PNPF paper §4.3: charging and cyclic voltammetry of the comb supercapacitor"
+    p = add_command(studies, "supercapacitor", _main, summary)
+    add_report_options(p, "coarse mesh, short run (the CI variant)", "no progress bars or table")
     p.add_argument("--methods", default="fv,fem", help="fv, fem or fv,fem (default)")
     p.add_argument("--rates", default=None, help="CV scan rates in V/µs, comma separated")
     p.add_argument("--cycles", type=int, default=None, help="CV cycles per rate")
@@ -541,5 +539,3 @@ def register(studies: argparse._SubParsersAction) -> None:
         default=None,
         help="upper CV voltage in k_BT0/e (default 25, the paper's constant in (4.4))",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bars or table")
-    p.set_defaults(func=_main)

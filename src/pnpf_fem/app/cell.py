@@ -27,6 +27,7 @@ from pnpf_fem.app.arguments import add_command
 from pnpf_fem.app.console import emit, emit_json
 from pnpf_fem.app.output import atomic_path, atomic_write_text, publish_folder, staging_folder
 from pnpf_fem.errors import InputError
+from pnpf_fem.homogenization.cells import inclusion_size
 
 __all__ = ["CellRequest", "format_table", "register", "request_from_args", "run_request"]
 
@@ -169,15 +170,16 @@ def _parse_porosities(val: Any) -> tuple[float, ...]:
     return ps
 
 
-def request_from_args(args: argparse.Namespace) -> CellRequest:
-    """Merge --config and command-line options (command line wins) and validate everything."""
-    from pnpf_fem.homogenization.cells import inclusion_size
-
+def _merged_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--config values under the command-line options (the command line wins)."""
     cfg = _load_config(args.config) if getattr(args, "config", None) else {}
     names = [k.replace("-", "_") for k in _KEYS]
-    merged = {
+    return {
         n: (getattr(args, n) if getattr(args, n, None) is not None else cfg.get(n)) for n in names
     }
+
+
+def _check_material(merged: dict[str, Any]) -> None:
     if merged["mesh_file"] is None and merged["shape"] is None:
         raise InputError("give --shape (circle, ellipse, square, sphere, laminate) or --mesh-file")
     if merged["shape"] is not None and merged["shape"] not in _SHAPES:
@@ -188,29 +190,29 @@ def request_from_args(args: argparse.Namespace) -> CellRequest:
             raise InputError(f"--{key.replace('_', '-')} is required")
         if not (isinstance(val, (int, float)) and math.isfinite(val) and val > 0):
             raise InputError(f"--{key.replace('_', '-')} must be a positive number, got {val!r}")
-    sweep = bool(merged["sweep"])
-    shape = merged["shape"] or "file"
+
+
+def _porosities(merged: dict[str, Any], shape: str, sweep: bool) -> tuple[float, ...]:
+    """The porosities to solve for (NaN for a user mesh, whose porosity is measured)."""
     if merged["mesh_file"] is not None:
         if sweep:
             raise InputError("--sweep needs a --shape, not a --mesh-file")
         if not Path(merged["mesh_file"]).is_file():
             raise InputError(f"mesh file {merged['mesh_file']!r} does not exist")
-        porosities: tuple[float, ...] = (float("nan"),)
-    elif sweep:
+        return (float("nan"),)
+    if sweep:
         if merged["porosities"] is not None:
-            porosities = _parse_porosities(merged["porosities"])
-        elif shape in DEFAULT_SWEEPS:
-            porosities = DEFAULT_SWEEPS[shape]
-        else:
-            raise InputError(f"no default sweep for shape {shape!r}: give --porosities")
-    else:
-        if merged["porosity"] is None:
-            raise InputError("--porosity is required (or --sweep)")
-        porosities = (float(merged["porosity"]),)
-    aspect = 2.0 if merged["aspect"] is None else float(merged["aspect"])
-    if merged["mesh_file"] is None:
-        for p in porosities:
-            inclusion_size(shape, p, aspect)  # raises InputError if impossible
+            return _parse_porosities(merged["porosities"])
+        if shape in DEFAULT_SWEEPS:
+            return DEFAULT_SWEEPS[shape]
+        raise InputError(f"no default sweep for shape {shape!r}: give --porosities")
+    if merged["porosity"] is None:
+        raise InputError("--porosity is required (or --sweep)")
+    return (float(merged["porosity"]),)
+
+
+def _check_discretization(merged: dict[str, Any], shape: str) -> tuple[int, float, int | None]:
+    """(degree, mesh size, dimension) of the request, checked."""
     degree = 1 if merged["degree"] is None else int(merged["degree"])
     if degree not in (1, 2, 3):
         raise InputError(f"--degree must be 1, 2 or 3, got {degree}")
@@ -226,12 +228,28 @@ def request_from_args(args: argparse.Namespace) -> CellRequest:
         raise InputError("shape 'sphere' is 3D")
     if merged["solver"] not in (None, "auto", "lu", "cg"):
         raise InputError(f"--solver must be auto, lu or cg, got {merged['solver']!r}")
+    return degree, h, dim
+
+
+def request_from_args(args: argparse.Namespace) -> CellRequest:
+    """Merge --config and command-line options (command line wins) and validate everything."""
+    merged = _merged_options(args)
+    _check_material(merged)
+    sweep = bool(merged["sweep"])
+    shape = merged["shape"] or "file"
+    porosities = _porosities(merged, shape, sweep)
+    aspect = 2.0 if merged["aspect"] is None else float(merged["aspect"])
+    if merged["mesh_file"] is None:
+        for p in porosities:
+            inclusion_size(shape, p, aspect)  # raises InputError if impossible
+    degree, h, dim = _check_discretization(merged, shape)
     output = merged["output"] or "results/cell"
     if Path(output).exists() and not Path(output).is_dir():
         raise InputError(f"--output {output!r} exists and is not a directory")
     axis = 0 if merged["axis"] is None else int(merged["axis"])
     if shape == "laminate" and not 0 <= axis < (dim or 2):
         raise InputError(f"--axis must be 0..{(dim or 2) - 1} for this laminate, got {axis}")
+    correctors = merged["write_correctors"]
     return CellRequest(
         shape=shape,
         porosities=porosities,
@@ -248,9 +266,7 @@ def request_from_args(args: argparse.Namespace) -> CellRequest:
         solver=merged["solver"] or "auto",
         json=bool(merged["json"]),
         output=output,
-        write_correctors=True
-        if merged["write_correctors"] is None
-        else bool(merged["write_correctors"]),
+        write_correctors=True if correctors is None else bool(correctors),
         sweep=sweep,
     )
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import basix.ufl
 import dolfinx
+import dolfinx.fem.petsc as fem_petsc
 import numpy as np
 import numpy.typing as npt
 import ufl
 from dolfinx import fem, mesh
 from mpi4py import MPI
+from petsc4py import PETSc
 
 __all__ = [
     "DOLFINX_VERSION",
@@ -123,53 +125,34 @@ class BlockAssembler:
 
     def create_matrix(self):
         if DOLFINX_VERSION >= (0, 10):  # pragma: no cover - 0.10 only
-            from dolfinx.fem.petsc import create_matrix
-
-            return create_matrix(self.a, kind="mpi")
-        from dolfinx.fem.petsc import create_matrix_block
-
-        return create_matrix_block(self.a)
+            return fem_petsc.create_matrix(self.a, kind="mpi")
+        return fem_petsc.create_matrix_block(self.a)
 
     def create_vector(self):
         if DOLFINX_VERSION >= (0, 10):  # pragma: no cover - 0.10 only
-            from dolfinx.fem.petsc import create_vector
-
-            return create_vector(self.L, kind="mpi")
-        from dolfinx.fem.petsc import create_vector_block
-
-        return create_vector_block(self.L)
+            return fem_petsc.create_vector(self.L, kind="mpi")
+        return fem_petsc.create_vector_block(self.L)
 
     def residual(self, b, x) -> None:
         """b = F(x) with Dirichlet rows x − g (b zeroed first, ghosts accumulated)."""
-        from petsc4py import PETSc
-
         with b.localForm() as b_local:
             b_local.set(0.0)
         if DOLFINX_VERSION >= (0, 10):  # pragma: no cover - 0.10 only
-            from dolfinx.fem import bcs_by_block, extract_function_spaces
-            from dolfinx.fem.petsc import apply_lifting, assemble_vector, set_bc
-
-            assemble_vector(b, self.L)
-            bcs1 = bcs_by_block(extract_function_spaces(self.a, 1), self.bcs)
-            apply_lifting(b, self.a, bcs=bcs1, x0=x, alpha=-1.0)
+            fem_petsc.assemble_vector(b, self.L)
+            bcs1 = fem.bcs_by_block(fem.extract_function_spaces(self.a, 1), self.bcs)
+            fem_petsc.apply_lifting(b, self.a, bcs=bcs1, x0=x, alpha=-1.0)
             b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-            bcs0 = bcs_by_block(extract_function_spaces(self.L), self.bcs)
-            set_bc(b, bcs0, x0=x, alpha=-1.0)
+            bcs0 = fem.bcs_by_block(fem.extract_function_spaces(self.L), self.bcs)
+            fem_petsc.set_bc(b, bcs0, x0=x, alpha=-1.0)
             return
-        from dolfinx.fem.petsc import assemble_vector_block
-
-        assemble_vector_block(b, self.L, self.a, bcs=self.bcs, x0=x, alpha=-1.0)
+        fem_petsc.assemble_vector_block(b, self.L, self.a, bcs=self.bcs, x0=x, alpha=-1.0)
 
     def jacobian(self, A) -> None:
         A.zeroEntries()
         if DOLFINX_VERSION >= (0, 10):  # pragma: no cover - 0.10 only
-            from dolfinx.fem.petsc import assemble_matrix
-
-            assemble_matrix(A, self.a, bcs=self.bcs, diag=1.0)
+            fem_petsc.assemble_matrix(A, self.a, bcs=self.bcs, diag=1.0)
         else:
-            from dolfinx.fem.petsc import assemble_matrix_block
-
-            assemble_matrix_block(A, self.a, bcs=self.bcs, diagonal=1.0)
+            fem_petsc.assemble_matrix_block(A, self.a, bcs=self.bcs, diagonal=1.0)
         A.assemble()
 
     def owned_sizes(self) -> list[int]:
@@ -186,8 +169,6 @@ class BlockAssembler:
 
     def from_functions(self, functions: list[fem.Function], x) -> None:
         """Copy the owned entries of the Functions into the block vector x (and its ghosts)."""
-        from petsc4py import PETSc
-
         offset = 0
         for u, size in zip(functions, self.owned_sizes(), strict=True):
             # one statement per write: petsc4py bumps the vector state when the view is released

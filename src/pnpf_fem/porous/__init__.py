@@ -7,13 +7,25 @@ problem.
 
 Modules: `macroscale` (effective equations, the paper's closure and the classical tortuosity
 closure), `microscale` (resolved periodic array of cells, ions on the electrolyte submesh),
-`arrays` (meshes of periodic arrays). DOLFINx is imported on first use of a name.
+`arrays` (meshes of periodic arrays).
 
     from pnpf_fem.porous import EffectiveMedium, MacroscaleSolver, ResolvedPNP, periodic_array
 """
 
-from importlib import import_module
-from typing import Any
+from pnpf_fem.porous.arrays import (
+    ELECTROLYTE_TAG,
+    FACET_TAGS,
+    SOLID_TAG,
+    PeriodicArray,
+    periodic_array,
+)
+from pnpf_fem.porous.macroscale import (
+    TRANSPORTS,
+    EffectiveMedium,
+    MacroscaleSolver,
+    cancellation_residual,
+)
+from pnpf_fem.porous.microscale import CellAverages, ResolvedPNP
 
 __all__ = [
     "ELECTROLYTE_TAG",
@@ -28,23 +40,3 @@ __all__ = [
     "cancellation_residual",
     "periodic_array",
 ]
-
-_WHERE = {
-    "ELECTROLYTE_TAG": "arrays",
-    "FACET_TAGS": "arrays",
-    "SOLID_TAG": "arrays",
-    "PeriodicArray": "arrays",
-    "periodic_array": "arrays",
-    "TRANSPORTS": "macroscale",
-    "EffectiveMedium": "macroscale",
-    "MacroscaleSolver": "macroscale",
-    "cancellation_residual": "macroscale",
-    "CellAverages": "microscale",
-    "ResolvedPNP": "microscale",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(import_module(f"pnpf_fem.porous.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'pnpf_fem.porous' has no attribute {name!r}")

@@ -40,3 +40,20 @@ def test_physics_does_not_import_the_product_layer() -> None:
 
 def test_the_check_sees_imports() -> None:
     assert "pnpf_fem.app.console" in _imports(PACKAGE / "app" / "cli.py")
+
+
+def test_physics_imports_at_module_top() -> None:
+    """Imports inside functions (lazy imports) belong to the product layer only."""
+    lazy = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] in PRODUCT:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lazy += [
+                    f"{rel}:{sub.lineno} in {node.name}"
+                    for sub in ast.walk(node)
+                    if isinstance(sub, (ast.Import, ast.ImportFrom))
+                ]
+    assert not lazy, "imports inside functions of the physics packages:\n" + "\n".join(lazy)

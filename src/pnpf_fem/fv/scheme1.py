@@ -32,23 +32,17 @@ part and tolerates much larger steps (see tests/fv/test_schemes.py).
 from __future__ import annotations
 
 import time
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
-from pnpf_fem.errors import InputError, SolverError
-from pnpf_fem.fv.assembly import BlockCoo
-from pnpf_fem.fv.mesh import VoronoiMesh
-from pnpf_fem.fv.observables import observables
-from pnpf_fem.fv.operators import (
-    harmonic_average_with_derivatives,
-    scatter_edges,
-    weighted_stiffness,
-)
-from pnpf_fem.fv.problem import FVState
-from pnpf_fem.fv.scheme_base import FVScheme
-from pnpf_fem.fv.solver import newton, sparse_solve
+from pnpf_fem.errors import SolverError
+from pnpf_fem.fv.assembly import Assembler, EdgeFlux, NodeTerm, Storage, Term
+from pnpf_fem.fv.operators import harmonic_average_with_derivatives
+from pnpf_fem.fv.problem import FVState, PNPFProblem
+from pnpf_fem.fv.scheme_base import FVScheme, StepPhysics
+from pnpf_fem.fv.solver import sparse_solve
 from pnpf_fem.integrate import StepRecord
 
 __all__ = ["SchemeI"]
@@ -56,132 +50,99 @@ __all__ = ["SchemeI"]
 FloatArray = npt.NDArray[np.float64]
 
 
-def _mobility(mesh: VoronoiMesh, c: FloatArray) -> FloatArray:
-    """𝒜_σ c^n; no sign check (an underflowed c = 0 gives a non-finite residual → SolverError)."""
-    return harmonic_average_with_derivatives(mesh, c, check=False)[0]
+class _Step(StepPhysics):
+    """The callbacks of one Scheme I step: unknowns u = [η¹..η^M, ψ] (step 1), then T (step 2)."""
+
+    def __init__(self, problem: PNPFProblem, state: FVState, dt: float) -> None:
+        super().__init__(problem, state, dt, t_source=state.t + dt)
+        mesh = self.mesh
+        # lagged: the mobility 𝒜_σ c^{ℓ,n} (no sign check: an underflowed c = 0 gives a
+        # non-finite residual → SolverError) and the thermal drift D(c^{ℓ,n}(T^n − 1))_σ
+        self.mobility = [
+            harmonic_average_with_derivatives(mesh, c, check=False)[0] for c in state.c
+        ]
+        drift = state.c * (state.T - 1.0)
+        self.drift = drift[:, self.j] - drift[:, self.i]
+
+    def terms(self, u: FloatArray) -> list[Term]:
+        """Step 1, (3.3) lines 1–3."""
+        eta, psi = u[: self.nsp], u[self.nsp]
+        c = np.exp(eta)
+        ions: list[Term] = []
+        for ell in range(self.nsp):  # loop over species (M), not over mesh entities
+            ions += [self.ion_storage(ell, c[ell]), self.ion_flux(ell, eta, psi)]
+            ions += self.ion_source(ell)
+        return [*ions, *self.poisson(psi, c)]
+
+    def ion_flux(self, ell: int, eta: FloatArray, psi: FloatArray) -> EdgeFlux:
+        """F^ℓ_{i,σ} = −(ε/ν^ℓ)τ_σ[𝒜_σ c^{ℓ,n} D(η^ℓ + z^ℓψ) + D(c^{ℓ,n}(T^n − 1))]  (3.3)₁,
+        linear in the unknowns."""
+        coef = self.params.eps / self.nu[ell] * self.tau
+        k = -coef * self.mobility[ell]
+        w = eta[ell] + self.z[ell] * psi
+        value = k * (w[self.j] - w[self.i]) - coef * self.drift[ell]
+        kz = self.z[ell] * k
+        return EdgeFlux(ell, value, {ell: (-k, k), self.psi_block: (-kz, kz)})
+
+    def reversible_heat_step1(self, eta: FloatArray, psi: FloatArray) -> list[Term]:
+        """m(V_i)P_i of (3.4) (block row 0), from the solution of step 1."""
+        out: list[Term] = []
+        for ell in range(self.nsp):
+            flux = self.ion_flux(ell, eta, psi)
+            out += self.reversible_heat(0, flux, np.exp(eta[ell]), eta[ell], 1.0)
+        return out
+
+    def heat(self, temp: FloatArray, p: FloatArray, eta: FloatArray, psi: FloatArray) -> list[Term]:
+        """Step 2, (3.3) line 4, linear in T (p = P of (3.4)): C_T m(V_i)(T_i − T^n_i)/Δt
+        + k Σ_σ τ_σ(T_i − T_j) − m(V_i)P_i T_i − ε m(V_i) Σ_ℓ ν^ℓ c^{ℓ,n+1}_i|û^ℓ_i|² − m(V_i) f_3,
+        û^ℓ = −(1/ν^ℓ)[T^n ∇̃_h η^ℓ + ∇̃_h(z^ℓψ + T^n)]  (3.1)."""
+        ct, k = self.params.heat_capacity, self.params.conductivity * self.tau
+        t0 = self.state.T
+        joule = sum(
+            self.joule(ell, np.exp(eta[ell]), t0, eta[ell], self.z[ell] * psi + t0)[0]
+            for ell in range(self.nsp)
+        )
+        return [
+            Storage(0, ct * temp, ct * t0, {0: np.full(temp.size, ct)}),
+            EdgeFlux(0, -k * (temp[self.j] - temp[self.i]), {0: (k, -k)}),
+            NodeTerm(0, -p * temp, {0: -p}),
+            NodeTerm(0, -self.params.eps * joule),
+            *self.heat_source(0),
+        ]
 
 
 class SchemeI(FVScheme):
-    """Scheme I on a Voronoi mesh: `step(state, dt)` → (new state, observables)."""
+    """Scheme I on a Voronoi mesh: `advance(state, dt)` → (new state, record)."""
 
     name = "fv1"
 
-    def residual_function(self, state: FVState, dt: float):
-        """The (c, ψ) step's residual closure x ↦ (R(x), J(x) or None), x = [η¹..η^M, ψ]."""
-        pb, p = self.problem, self.problem.params
-        mesh = pb.mesh
-        n, nsp = mesh.num_vertices, p.num_species
-        m = mesh.volumes
-        t1 = state.t + dt
-        z = np.asarray(p.valences)
-        coef = p.eps / np.asarray(p.frictions)  # ε/ν^ℓ
-        kc = [weighted_stiffness(mesh, _mobility(mesh, c)) for c in state.c]
-        kc_triplets = [
-            (k.tocoo().row.astype(np.int64), k.tocoo().col.astype(np.int64), k.tocoo().data)
-            for k in kc
-        ]
-        pc = self._poisson.tocoo()
-        poisson = (pc.row.astype(np.int64), pc.col.astype(np.int64), pc.data)
-        drift = [pb.stiffness @ (c * (state.T - 1.0)) for c in state.c]  # Σ τ D(c^n(T^n−1))
-        f_ion = pb.ion_source_values(t1)
-        rho = pb.rho(t1)
-        neu = pb.psi_neumann_flux(t1)
-        d_idx = pb.dirichlet_vertices
-        d_val = pb.psi_dirichlet(t1)
-        eps2k = p.eps**2 * pb.stiffness
-        keep = np.ones(n)
-        keep[d_idx] = 0.0
+    @cached_property
+    def _heat_assembler(self) -> Assembler:
+        """The generic loop for step 2 (one block: T)."""
+        return Assembler(self.problem.mesh, 1)
 
-        def residual(x: FloatArray, jac: bool):
-            eta = x[: nsp * n].reshape(nsp, n)
-            psi = x[nsp * n :]
-            c = np.exp(eta)
-            res = np.empty_like(x)
-            for ell in range(nsp):  # loop over species (M), not over mesh entities
-                r = m * (c[ell] - state.c[ell]) / dt
-                r += coef[ell] * (kc[ell] @ (eta[ell] + z[ell] * psi) + drift[ell])
-                if f_ion is not None:
-                    r -= m * f_ion[ell]
-                res[ell * n : (ell + 1) * n] = r
-            rp = eps2k @ psi - neu - m * (z @ c + rho)
-            rp[d_idx] = psi[d_idx] - d_val
-            res[nsp * n :] = rp
-            if not jac:
-                return res, None
-            jm = BlockCoo(mesh, nsp + 1, nsp + 1)
-            for ell in range(nsp):
-                rows, cols, vals = kc_triplets[ell]
-                jm.add_diagonal(ell, ell, m * c[ell] / dt)
-                jm.add_triplets(ell, ell, rows, cols, coef[ell] * vals)
-                jm.add_triplets(ell, nsp, rows, cols, (coef[ell] * z[ell]) * vals)
-                jm.add_diagonal(nsp, ell, -keep * m * z[ell] * c[ell])
-            jm.add_triplets(nsp, nsp, *poisson)
-            return res, jm.tocsr()
-
-        return residual
+    def physics(self, state: FVState, dt: float) -> _Step:
+        return _Step(self.problem, state, dt)
 
     def advance(self, state: FVState, dt: float) -> tuple[FVState, StepRecord]:
         """The state one step of size dt after `state` (which is never modified) and its
         record; a failed solve raises SolverError."""
-        if not dt > 0:
-            raise InputError(f"time step must be positive, got {dt}")
         start = time.perf_counter()
-        pb, p = self.problem, self.problem.params
-        mesh = pb.mesh
-        n, nsp = mesh.num_vertices, p.num_species
-        m = mesh.volumes
-        t1 = state.t + dt
-        residual = self.residual_function(state, dt)
-        coef = p.eps / np.asarray(p.frictions)
-        z = np.asarray(p.valences)
-        psi0 = state.psi.copy()
-        psi0[pb.dirichlet_vertices] = pb.psi_dirichlet(t1)
-        x0 = np.concatenate([np.log(state.c).ravel(), psi0])
-        log_mask = np.zeros(x0.size, dtype=bool)
-        log_mask[: nsp * n] = True
-        scale = np.concatenate([np.tile(1.0 / m, nsp), 1.0 / m])
-        scale[nsp * n + pb.dirichlet_vertices] = 1.0
-        sol = newton(residual, x0, self.control, scale, log_mask)
-        eta = sol.x[: nsp * n].reshape(nsp, n)
-        psi = sol.x[nsp * n :]
-        c = np.exp(eta)
-
-        # temperature step (3.3) line 4, (3.4)
-        i, j = mesh.edges[:, 0], mesh.edges[:, 1]
-        tau = mesh.transmissibility
-        gx, gy = mesh.gradient
-        m_p = np.zeros(n)
-        joule = np.zeros(n)
-        grad_t = np.column_stack([gx @ state.T, gy @ state.T])
-        grad_psi = np.column_stack([gx @ psi, gy @ psi])
-        for ell in range(nsp):
-            a_c = _mobility(mesh, state.c[ell])
-            w = eta[ell] + z[ell] * psi
-            drift_edge = state.c[ell] * (state.T - 1.0)
-            flux = (
-                -coef[ell] * tau * (a_c * (w[j] - w[i]) + (drift_edge[j] - drift_edge[i]))
-            )  # F_{i,σ}, outward from i
-            m_p += scatter_edges(mesh, flux * 0.5 * (eta[ell][i] + eta[ell][j]))
-            m_p += m * (1.0 + eta[ell]) * (c[ell] - state.c[ell]) / dt
-            g = (
-                state.T[:, None] * np.column_stack([gx @ eta[ell], gy @ eta[ell]])
-                + z[ell] * grad_psi
-                + grad_t
-            )
-            joule += c[ell] / p.frictions[ell] * np.einsum("ik,ik->i", g, g)  # ν c |û|²
-        f3 = pb.heat_source_values(t1)
-        rhs = p.heat_capacity * m * state.T / dt + p.eps * m * joule
-        if f3 is not None:
-            rhs += m * f3
-        a = sp.diags(p.heat_capacity * m / dt - m_p) + p.conductivity * pb.stiffness
-        temp = sparse_solve(a, rhs, self.control)
+        physics = self.physics(state, dt)
+        u, sol = self.solve_step(physics)
+        eta, psi = u[:-1], u[-1]
+        # step 2: m(V)P of (3.4), then the heat equation, linear in T: one Newton step from T^n
+        m_p = self._heat_assembler.assemble(physics.reversible_heat_step1(eta, psi), False, dt)[0]
+        p = m_p / physics.m
+        res, jac = self._heat_assembler.assemble(physics.heat(state.T, p, eta, psi), True, dt)
+        temp = state.T - sparse_solve(jac, res, self.control)
         if np.any(temp <= 0):
+            ct = self.problem.params.heat_capacity
             raise SolverError(
                 f"Scheme I: temperature not positive (min {temp.min():.3e}); Theorem 3.4 needs "
-                f"Δt < C_T/‖P‖∞ = {p.heat_capacity / np.max(np.abs(m_p / m)):.3e}, Δt = {dt:.3e}",
+                f"Δt < C_T/‖P‖∞ = {ct / np.max(np.abs(p)):.3e}, Δt = {dt:.3e}",
                 reason="temperature_not_positive",
                 history=sol.history,
             )
-        new = FVState(t=t1, c=c, psi=psi, T=temp)
-        obs = observables(pb, new, dt, sol.iterations, time.perf_counter() - start, state)
-        return new, StepRecord.from_observables(obs)
+        new = FVState(t=state.t + dt, c=np.exp(eta), psi=psi.copy(), T=temp)
+        return new, self.record(new, dt, sol.iterations, start, state)

@@ -1,4 +1,11 @@
-"""What Scheme I and Scheme II share: the problem, the Newton control, the current state.
+"""What Scheme I and Scheme II share: the problem, the Newton control, the current state, the
+Newton solve of one step, and the physics pieces both use (ion storage and sources, Poisson,
+Joule heat).
+
+A scheme is a set of callbacks in the manner of VoronoiFVM.jl: `physics(state, dt)` returns the
+step's `StepPhysics`, whose `terms(u)` lists the per-edge fluxes and per-vertex storage, reaction
+and source terms (with their derivatives) of the box equations at the unknowns u; the generic
+loop `pnpf_fem.fv.assembly.Assembler` sums them into the residual and the Jacobian.
 
 The schemes' functional core is ``advance(state, dt) -> (state, record)`` (the state passed in is
 never modified); holding a current state makes a scheme a `pnpf_fem.integrate.Stepper`.
@@ -6,19 +13,123 @@ never modified); holding a current state makes a scheme a `pnpf_fem.integrate.St
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
 from pnpf_fem.errors import InputError
+from pnpf_fem.fv.assembly import (
+    Assembler,
+    BoundaryFlux,
+    Dirichlet,
+    EdgeFlux,
+    NodeTerm,
+    Storage,
+    Term,
+)
 from pnpf_fem.fv.observables import observables
 from pnpf_fem.fv.problem import FVState, PNPFProblem
-from pnpf_fem.fv.solver import SolverControl
+from pnpf_fem.fv.solver import NewtonResult, SolverControl, newton
 from pnpf_fem.integrate import StepRecord
 
-__all__ = ["FVScheme"]
+__all__ = ["FVScheme", "StepPhysics"]
+
+FloatArray = npt.NDArray[np.float64]
+Residual = Callable[[FloatArray, bool], tuple[FloatArray, "sp.csr_matrix | None"]]
+
+
+class StepPhysics:
+    """The data of one step from `state` by dt (sources at `t_source`, ψ data at t^{n+1}) and
+    the physics pieces both schemes use. Unknown blocks: η^ℓ → ℓ, ψ → M, ξ → M + 1."""
+
+    def __init__(self, problem: PNPFProblem, state: FVState, dt: float, t_source: float) -> None:
+        p = problem.params
+        self.problem, self.params, self.state, self.dt = problem, p, state, dt
+        self.mesh = problem.mesh
+        self.m = self.mesh.volumes
+        self.i, self.j = self.mesh.edges[:, 0], self.mesh.edges[:, 1]
+        self.tau = self.mesh.transmissibility
+        self.nsp = p.num_species
+        self.psi_block, self.xi_block = self.nsp, self.nsp + 1
+        self.z = np.asarray(p.valences, dtype=np.float64)
+        self.nu = np.asarray(p.frictions, dtype=np.float64)
+        t1 = state.t + dt
+        self.f_ion = problem.ion_source_values(t_source)
+        self.f3 = problem.heat_source_values(t_source)
+        self.rho = problem.rho(t1)
+        self.neumann = problem.psi_neumann_flux(t1)
+        self.d_idx = problem.dirichlet_vertices
+        self.d_val = problem.psi_dirichlet(t1)
+
+    def terms(self, u: FloatArray) -> list[Term]:
+        """The box equations' terms at the unknowns u, shape (blocks, N)."""
+        raise NotImplementedError
+
+    def ion_storage(self, ell: int, c: FloatArray) -> Storage:
+        """m(V_i)(c^{ℓ,n+1}_i − c^{ℓ,n}_i)/Δt with c = e^η  ((3.3)₁, (3.14)₁)."""
+        return Storage(ell, c, self.state.c[ell], {ell: c})
+
+    def ion_source(self, ell: int) -> list[Term]:
+        """−m(V_i) f_ℓ(x_i) (manufactured solutions)."""
+        return [] if self.f_ion is None else [NodeTerm(ell, -self.f_ion[ell])]
+
+    def heat_source(self, row: int) -> list[Term]:
+        """−m(V_i) f_3(x_i)."""
+        return [] if self.f3 is None else [NodeTerm(row, -self.f3)]
+
+    def poisson(self, psi: FloatArray, c: FloatArray) -> list[Term]:
+        """ε² Σ_σ τ_σ(ψ_i − ψ_j) − Σ m(σ)ψ^N − m(V_i)(Σ_ℓ z^ℓ c^ℓ_i + ρ^f_i), ψ_i = ψ^D_i on Γ_D
+        ((3.3)₃, (3.14)₃, at t^{n+1}; c = e^η)."""
+        b, k = self.psi_block, self.params.eps**2 * self.tau
+        return [
+            EdgeFlux(b, -k * (psi[self.j] - psi[self.i]), {b: (k, -k)}),
+            NodeTerm(
+                b, -(self.z @ c + self.rho), {ell: -self.z[ell] * c[ell] for ell in range(self.nsp)}
+            ),
+            BoundaryFlux(b, -self.neumann),
+            Dirichlet(b, self.d_idx, psi[self.d_idx] - self.d_val),
+        ]
+
+    def reversible_heat(
+        self, row: int, flux: EdgeFlux, c: FloatArray, q: FloatArray, dq: FloatArray | float
+    ) -> list[Term]:
+        """Species ℓ's part of m(V_i)P_i in block row `row` ((3.4) with Q = η; (3.15)):
+        Σ_σ F^ℓ_{i,σ} ½(Q_i + Q_j) + m(V_i)(1 + Q_i)(c_i − c^{ℓ,n}_i)/Δt, with dQ = ∂Q/∂η^ℓ."""
+        ell, i, j = flux.row, self.i, self.j
+        dq = np.broadcast_to(dq, q.shape)
+        dc = c - self.state.c[ell]
+        return [
+            flux.times(0.5 * (q[i] + q[j]), {ell: (0.5 * dq[i], 0.5 * dq[j])}, row),
+            NodeTerm(row, (1.0 + q) * dc / self.dt, {ell: (dq * dc + (1.0 + q) * c) / self.dt}),
+        ]
+
+    def joule(
+        self, ell: int, c: FloatArray, temp: FloatArray, q: FloatArray, phi: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, tuple[FloatArray, FloatArray]]:
+        """The Joule heat density c ν|u|² = (c/ν)|g|² with g = T ∇̃_h q + ∇̃_h φ (u = −g/ν: û of
+        (3.1), ǔ of (3.15)) and its derivatives: (value, ∂/∂c_i, ∂/∂T_i, w) with the vector
+        w_i = (2c_i/ν) g_i, by which ∂/∂φ_k = w_i·(∇̃_h)_{ik} and ∂/∂q_k = T_i w_i·(∇̃_h)_{ik}."""
+        gx, gy = self.mesh.gradient
+        gqx, gqy = gx @ q, gy @ q
+        g = (temp * gqx + gx @ phi, temp * gqy + gy @ phi)
+        g2 = g[0] * g[0] + g[1] * g[1]
+        w = 2.0 * c / self.nu[ell]
+        return (
+            c / self.nu[ell] * g2,
+            g2 / self.nu[ell],
+            w * (g[0] * gqx + g[1] * gqy),
+            (w * g[0], w * g[1]),
+        )
 
 
 class FVScheme:
-    """What Scheme I and Scheme II share: the problem, the Newton control, the Poisson matrix."""
+    """What Scheme I and Scheme II share: the problem, the Newton control, the current state."""
 
     name = "fv"
+    coupled_temperature = False  # ξ = log T a Newton unknown (Scheme II) or not (Scheme I)
 
     def __init__(
         self,
@@ -28,8 +139,56 @@ class FVScheme:
     ) -> None:
         self.problem = problem
         self.control = control or SolverControl()
-        self._poisson = problem.poisson_matrix()
         self.state = state
+        self.num_blocks = problem.params.num_species + (2 if self.coupled_temperature else 1)
+        self._assembler = Assembler(problem.mesh, self.num_blocks)
+
+    def physics(self, state: FVState, dt: float) -> StepPhysics:
+        """The callbacks of the step from `state` by dt."""
+        raise NotImplementedError
+
+    def residual_function(self, state: FVState, dt: float) -> Residual:
+        """The step's residual closure x ↦ (R(x), J(x) or None), x = [η¹..η^M, ψ(, ξ)]."""
+        return self._residual(self.physics(state, dt))
+
+    def _residual(self, physics: StepPhysics) -> Residual:
+        shape = (self.num_blocks, self.problem.mesh.num_vertices)
+
+        def residual(x: FloatArray, jac: bool) -> tuple[FloatArray, sp.csr_matrix | None]:
+            return self._assembler.assemble(physics.terms(x.reshape(shape)), jac, physics.dt)
+
+        return residual
+
+    def solve_step(self, physics: StepPhysics) -> tuple[FloatArray, NewtonResult]:
+        """Newton's method for the step's unknowns from (log c^n, ψ^n with ψ^D, log T^n):
+        the solution as blocks (blocks, N) and the Newton result."""
+        state, dt = physics.state, physics.dt
+        if not dt > 0:
+            raise InputError(f"time step must be positive, got {dt}")
+        pb = self.problem
+        n, nsp, m = pb.mesh.num_vertices, pb.params.num_species, pb.mesh.volumes
+        psi0 = state.psi.copy()
+        psi0[pb.dirichlet_vertices] = pb.psi_dirichlet(state.t + dt)
+        blocks = [np.log(state.c).ravel(), psi0]
+        if self.coupled_temperature:
+            blocks.append(np.log(state.T))
+        x0 = np.concatenate(blocks)
+        log_mask = np.ones(x0.size, dtype=bool)  # η and ξ
+        log_mask[nsp * n : (nsp + 1) * n] = False
+        scale = np.tile(1.0 / m, self.num_blocks)
+        scale[nsp * n + pb.dirichlet_vertices] = 1.0
+        sol = newton(self._residual(physics), x0, self.control, scale, log_mask)
+        return sol.x.reshape(self.num_blocks, n), sol
+
+    def record(
+        self, new: FVState, dt: float, iterations: int, start: float, previous: FVState
+    ) -> StepRecord:
+        """The step record of `new` after `previous` (wall time since `start`, a
+        perf_counter value; the electrode currents need the state before the step)."""
+        wall = time.perf_counter() - start
+        return StepRecord.from_observables(
+            observables(self.problem, new, dt, iterations, wall, previous)
+        )
 
     # The functional core is `advance(state, dt) -> (state, record)` (Scheme I / II); the
     # scheme also holds a current state so that it is a `pnpf_fem.integrate.Stepper`.

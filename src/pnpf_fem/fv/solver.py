@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from petsc4py import PETSc
 
 from pnpf_fem.errors import SolverError
 
@@ -38,7 +39,7 @@ class SolverControl:
     max_log_step: cap on the max-norm of an update of the log variables (η, ξ) per iteration
         (0 disables it); a stiff first step then cannot overflow exp.
     linear_solver: "splu" (SciPy's SuperLU, the default), "spsolve", or "mumps" (MUMPS through
-        petsc4py, imported lazily; available in the project environment). SciPy's SuperLU
+        petsc4py, part of the project environment). SciPy's SuperLU
         dominates the cost on large meshes; MUMPS (METIS ordering, BLAS kernels) is much faster.
     permc_spec, diag_pivot_thresh: SuperLU's column ordering and pivot threshold. The Jacobians
         are structurally symmetric with strong diagonals, so a minimum-degree ordering of A + Aᵀ
@@ -111,7 +112,6 @@ def factorize(matrix: sp.spmatrix, control: SolverControl) -> Callable[[FloatArr
 
 def _mumps_factorize(matrix: sp.spmatrix) -> Callable[[FloatArray], FloatArray]:
     """LU by MUMPS via petsc4py (serial), kept for repeated solves."""
-    from petsc4py import PETSc
 
     a = sp.csr_matrix(matrix)
     a.sum_duplicates()

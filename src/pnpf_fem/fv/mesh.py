@@ -115,71 +115,16 @@ class VoronoiMesh:
     @classmethod
     def from_triangulation(cls, tri: TaggedTriangulation, check: bool = True) -> VoronoiMesh:
         """Build the boxes; with `check`, raise `InputError` on a non-admissible mesh."""
-        pts, cells = tri.points, tri.triangles
-        n = tri.num_vertices
-        if cells.shape[0] == 0:
-            raise InputError("VoronoiMesh: the triangulation has no triangles")
-        p = pts[cells]  # (K, 3, 2)
-        twice_area = _cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
-        flip = twice_area < 0  # orient counter-clockwise
-        if flip.any():
-            cells = cells.copy()
-            cells[flip] = cells[flip][:, [0, 2, 1]]
-            p = pts[cells]
-            twice_area = np.abs(twice_area)
-        if np.any(twice_area <= 1e-14 * np.max(twice_area)):
-            bad = np.nonzero(twice_area <= 1e-14 * np.max(twice_area))[0][:10]
-            raise InputError(f"VoronoiMesh: degenerate (zero-area) triangles {bad.tolist()}")
-        # cot of the angle at local vertex k, and squared length of the edge opposite k
-        cot = np.empty((cells.shape[0], 3))
-        len2 = np.empty((cells.shape[0], 3))
-        for k in range(3):  # three local positions, not a loop over mesh entities
-            a, b, c = p[:, k], p[:, (k + 1) % 3], p[:, (k + 2) % 3]
-            cot[:, k] = _dot(b - a, c - a) / twice_area
-            len2[:, k] = _dot(c - b, c - b)
-        # box pieces m(V_i ∩ T) = ⅛(|e_opp(k+1)|² cot θ_{k+1} + |e_opp(k+2)|² cot θ_{k+2})
-        k1, k2 = [1, 2, 0], [2, 0, 1]
-        piece = 0.125 * (len2[:, k1] * cot[:, k1] + len2[:, k2] * cot[:, k2])
+        pts, n = tri.points, tri.num_vertices
+        cells, twice_area = _oriented_cells(tri)
+        cot, piece = _cotangents_and_pieces(pts[cells], twice_area)
         volumes = np.bincount(cells.ravel(), weights=piece.ravel(), minlength=n)
-
-        # unique edges; local edge k is opposite local vertex k
-        loc = np.concatenate([cells[:, [1, 2]], cells[:, [2, 0]], cells[:, [0, 1]]])
-        loc.sort(axis=1)
-        edges, inverse, counts = np.unique(
-            loc[:, 0] * n + loc[:, 1], return_inverse=True, return_counts=True
-        )
-        inverse = inverse.reshape(-1)
-        edges = np.column_stack([edges // n, edges % n]).astype(np.int64)
-        half_cot = 0.5 * cot.T.ravel()  # same ordering as `loc`
-        tau = np.bincount(inverse, weights=half_cot, minlength=edges.shape[0])
+        edges, tau, on_boundary = _edges_and_transmissibilities(cells, cot, n)
         d = np.linalg.norm(pts[edges[:, 1]] - pts[edges[:, 0]], axis=1)
-        on_boundary = counts == 1
-
         if check:
             _check_admissible(pts, edges, tau, on_boundary, volumes)
         tau = np.where(tau < 0, 0.0, tau)  # only round-off negatives survive the check
-
-        # tagged facets must be boundary edges of the triangulation
-        fac = np.sort(tri.facets, axis=1)
-        fkey = fac[:, 0] * n + fac[:, 1]
-        pos = np.searchsorted(edges[:, 0] * n + edges[:, 1], fkey)
-        pos = np.minimum(pos, edges.shape[0] - 1)
-        found = (edges[pos, 0] * n + edges[pos, 1]) == fkey
-        ok = found & on_boundary[pos]
-        if not np.all(ok):
-            bad = tri.facets[~ok][:10].tolist()
-            raise InputError(
-                f"VoronoiMesh: tagged facets {bad} are not boundary edges of the triangulation"
-            )
-        a, b = tri.facets[:, 0], tri.facets[:, 1]
-        half = 0.5 * np.linalg.norm(pts[b] - pts[a], axis=1)
-        piece_vertex = np.concatenate([a, b])
-        piece_measure = np.concatenate([half, half])
-        piece_midpoint = np.concatenate(
-            [0.75 * pts[a] + 0.25 * pts[b], 0.25 * pts[a] + 0.75 * pts[b]]
-        )
-        piece_marker = np.concatenate([tri.facet_markers, tri.facet_markers])
-
+        _check_tagged_facets(tri, edges, on_boundary)
         triplets = _cell_gradient_triplets(pts, cells, twice_area, piece, volumes)
         rows, cols, vx, vy = triplets
         gradient = (
@@ -193,13 +138,86 @@ class VoronoiMesh:
             edge_length=d,
             transmissibility=tau,
             interface_measure=tau * d,
-            piece_vertex=piece_vertex,
-            piece_measure=piece_measure,
-            piece_midpoint=piece_midpoint,
-            piece_marker=piece_marker,
+            **_boundary_pieces(tri),
             gradient=gradient,
             gradient_triplets=triplets,
         )
+
+
+def _oriented_cells(tri: TaggedTriangulation) -> tuple[IntArray, FloatArray]:
+    """Triangles oriented counter-clockwise and twice their areas; degenerate ones refused."""
+    pts, cells = tri.points, tri.triangles
+    if cells.shape[0] == 0:
+        raise InputError("VoronoiMesh: the triangulation has no triangles")
+    p = pts[cells]  # (K, 3, 2)
+    twice_area = _cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    flip = twice_area < 0
+    if flip.any():
+        cells = cells.copy()
+        cells[flip] = cells[flip][:, [0, 2, 1]]
+        twice_area = np.abs(twice_area)
+    if np.any(twice_area <= 1e-14 * np.max(twice_area)):
+        bad = np.nonzero(twice_area <= 1e-14 * np.max(twice_area))[0][:10]
+        raise InputError(f"VoronoiMesh: degenerate (zero-area) triangles {bad.tolist()}")
+    return cells, twice_area
+
+
+def _cotangents_and_pieces(p: FloatArray, twice_area: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """cot of the angle at each local vertex k and the box pieces m(V_i ∩ T)."""
+    cot = np.empty((p.shape[0], 3))
+    len2 = np.empty((p.shape[0], 3))  # squared length of the edge opposite k
+    for k in range(3):  # three local positions, not a loop over mesh entities
+        a, b, c = p[:, k], p[:, (k + 1) % 3], p[:, (k + 2) % 3]
+        cot[:, k] = _dot(b - a, c - a) / twice_area
+        len2[:, k] = _dot(c - b, c - b)
+    # m(V_i ∩ T) = ⅛(|e_opp(k+1)|² cot θ_{k+1} + |e_opp(k+2)|² cot θ_{k+2})
+    k1, k2 = [1, 2, 0], [2, 0, 1]
+    return cot, 0.125 * (len2[:, k1] * cot[:, k1] + len2[:, k2] * cot[:, k2])
+
+
+def _edges_and_transmissibilities(
+    cells: IntArray, cot: FloatArray, n: int
+) -> tuple[IntArray, FloatArray, npt.NDArray[np.bool_]]:
+    """Unique edges, τ_σ = ½ Σ cot of the opposite angles, and which edges lie on ∂Ω."""
+    loc = np.concatenate([cells[:, [1, 2]], cells[:, [2, 0]], cells[:, [0, 1]]])
+    loc.sort(axis=1)  # local edge k is opposite local vertex k
+    keys, inverse, counts = np.unique(
+        loc[:, 0] * n + loc[:, 1], return_inverse=True, return_counts=True
+    )
+    edges = np.column_stack([keys // n, keys % n]).astype(np.int64)
+    half_cot = 0.5 * cot.T.ravel()  # same ordering as `loc`
+    tau = np.bincount(inverse.reshape(-1), weights=half_cot, minlength=edges.shape[0])
+    return edges, tau, counts == 1
+
+
+def _check_tagged_facets(
+    tri: TaggedTriangulation, edges: IntArray, on_boundary: npt.NDArray[np.bool_]
+) -> None:
+    """Tagged facets must be boundary edges of the triangulation."""
+    n = tri.num_vertices
+    fac = np.sort(tri.facets, axis=1)
+    fkey = fac[:, 0] * n + fac[:, 1]
+    pos = np.minimum(np.searchsorted(edges[:, 0] * n + edges[:, 1], fkey), edges.shape[0] - 1)
+    ok = ((edges[pos, 0] * n + edges[pos, 1]) == fkey) & on_boundary[pos]
+    if not np.all(ok):
+        bad = tri.facets[~ok][:10].tolist()
+        raise InputError(
+            f"VoronoiMesh: tagged facets {bad} are not boundary edges of the triangulation"
+        )
+
+
+def _boundary_pieces(tri: TaggedTriangulation) -> dict[str, np.ndarray]:
+    """The half-facets σ ⊂ ∂V_i ∩ ∂Ω: vertex, measure, midpoint and tag of each."""
+    pts, a, b = tri.points, tri.facets[:, 0], tri.facets[:, 1]
+    half = 0.5 * np.linalg.norm(pts[b] - pts[a], axis=1)
+    return {
+        "piece_vertex": np.concatenate([a, b]),
+        "piece_measure": np.concatenate([half, half]),
+        "piece_midpoint": np.concatenate(
+            [0.75 * pts[a] + 0.25 * pts[b], 0.25 * pts[a] + 0.75 * pts[b]]
+        ),
+        "piece_marker": np.concatenate([tri.facet_markers, tri.facet_markers]),
+    }
 
 
 def _cross(u: FloatArray, v: FloatArray) -> FloatArray:

@@ -44,7 +44,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import ufl
+from dolfinx import fem as dfem
 
+from pnpf_fem import fem
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem.build import build_scheme as fem_scheme
 from pnpf_fem.fv.build import build_scheme as fv_scheme
@@ -69,8 +72,7 @@ __all__ = [
     "heating_slope",
     "last_cycle",
     "loop_intersections",
-    "run_fem",
-    "run_fv",
+    "run_method",
     "scan_rate_to_dimensionless",
     "study_mesh",
     "summary",
@@ -224,51 +226,45 @@ def _psi_of_t(config: ChargingConfig) -> Callable[[float], float]:
 Progress = Callable[[float, float, int], None]  # (t, dt_next, Newton iterations)
 
 
-def run_fv(
-    tri: TaggedTriangulation,
-    model: DimensionlessPNPF,
-    config: ChargingConfig,
-    progress: Progress | None = None,
-) -> tuple[Series, Any]:
-    """FV (Scheme I or II) run of `config`; returns the series and the final FVState."""
-    start = time.perf_counter()
+@dataclass
+class _Probe:
+    """A scheme of the study with what the series records of it.
+
+    nodal() gives (T, c) at the nodes, c of shape (nodes, species); weights/right are the node
+    weights of the whole domain and of the half x > 0 (for Q₊, the bulk current); fields() are
+    the snapshot fields at the vertices; `final()` is what the run returns besides the series.
+    """
+
+    label: str
+    scheme: Any
+    weights: np.ndarray
+    right: np.ndarray
+    nodal: Callable[[], tuple[np.ndarray, np.ndarray]]
+    fields: Callable[[], dict[str, np.ndarray]]
+    final: Callable[[], Any]
+
+
+def _fv_probe(tri: TaggedTriangulation, model: DimensionlessPNPF, config: ChargingConfig) -> _Probe:
     scheme = fv_scheme(cases.comb(tri, model, config.psi_star), config.fv_scheme)
-    pb = scheme.problem
-    T0 = model.scales.temperature if model.scales else 300.0
-    weights = pb.mesh.volumes
-    right = _right_half_weights(np.asarray(tri.points)[:, 0], weights)
-    z = np.asarray(model.valences)
-    series = Series(config.fv_scheme, pb.mesh.num_vertices)
+    weights = scheme.problem.mesh.volumes
+    T0 = _temperature_scale(model)
 
     def fields() -> dict[str, np.ndarray]:
         s = scheme.state
-        return {
-            "c1": s.c[0].copy(),
-            "c2": s.c[1].copy(),
-            "psi": s.psi.copy(),
-            "dT_K": (s.T - 1.0) * T0,
+        return {"c1": s.c[0].copy(), "c2": s.c[1].copy(), "psi": s.psi.copy()} | {
+            "dT_K": (s.T - 1.0) * T0
         }
 
     def nodal() -> tuple[np.ndarray, np.ndarray]:
         return scheme.state.T, scheme.state.c.T
 
-    _drive(series, scheme, config, progress, start, nodal, fields, weights, right, z, T0)
-    return series, scheme.state
+    right = _right_half_weights(np.asarray(tri.points)[:, 0], weights)
+    return _Probe(config.fv_scheme, scheme, weights, right, nodal, fields, lambda: scheme.state)
 
 
-def run_fem(
-    tri: TaggedTriangulation,
-    model: DimensionlessPNPF,
-    config: ChargingConfig,
-    progress: Progress | None = None,
-) -> tuple[Series, Any]:
-    """FEM (P1; fem1/fem2/fem-be) run of `config`; returns the series and the scheme."""
-    import ufl
-    from dolfinx import fem as dfem
-
-    from pnpf_fem import fem
-
-    start = time.perf_counter()
+def _fem_probe(
+    tri: TaggedTriangulation, model: DimensionlessPNPF, config: ChargingConfig
+) -> _Probe:
     fmesh = fem.from_triangulation(tri)
     if fmesh.comm.size != 1:
         raise InputError("the supercapacitor study runs in serial (vertex values are gathered)")
@@ -278,62 +274,65 @@ def run_fem(
     options = config.fem_options or fem.SolverOptions(petsc_options=FEM_PETSC_OPTIONS, **tolerances)
     problem = cases.comb(tri, model, config.psi_star)
     scheme = fem_scheme(problem, config.fem_scheme, options=options, mesh=fmesh)
-    M = model.num_species
+    M, T0 = model.num_species, _temperature_scale(model)
     # lumped P1 masses ∫φ_i dx: weights of the mean temperature, as FV's m(V_i)
     weights = dfem.assemble_vector(dfem.form(ufl.TestFunction(scheme.V) * ufl.dx)).array.copy()
 
-    T0 = model.scales.temperature if model.scales else 300.0
-    right = _right_half_weights(scheme.V.tabulate_dof_coordinates()[:, 0], weights)
-    z = np.asarray(model.valences)
-    series = Series(config.fem_scheme, tri.num_vertices)
-
     def fields() -> dict[str, np.ndarray]:
-        def col(i: int) -> np.ndarray:
-            return fem.gather_vertex_values(fmesh, scheme.u, i)
-
-        return {
-            "c1": np.exp(col(0)),
-            "c2": np.exp(col(1)),
-            "psi": col(M),
-            "dT_K": (np.exp(col(M + 1)) - 1.0) * T0,
+        col = [fem.gather_vertex_values(fmesh, scheme.u, i) for i in range(M + 2)]
+        return {"c1": np.exp(col[0]), "c2": np.exp(col[1]), "psi": col[M]} | {
+            "dT_K": (np.exp(col[M + 1]) - 1.0) * T0
         }
 
     def nodal() -> tuple[np.ndarray, np.ndarray]:
         cols = scheme.u.x.array.reshape(-1, M + 2)
         return np.exp(cols[:, M + 1]), np.exp(cols[:, :M])
 
-    _drive(series, scheme, config, progress, start, nodal, fields, weights, right, z, T0)
-    return series, scheme
+    right = _right_half_weights(scheme.V.tabulate_dof_coordinates()[:, 0], weights)
+    return _Probe(config.fem_scheme, scheme, weights, right, nodal, fields, lambda: scheme)
+
+
+def _temperature_scale(model: DimensionlessPNPF) -> float:
+    return model.scales.temperature if model.scales else 300.0
+
+
+def run_method(
+    method: str,
+    tri: TaggedTriangulation,
+    model: DimensionlessPNPF,
+    config: ChargingConfig,
+    progress: Progress | None = None,
+) -> tuple[Series, Any]:
+    """Run `config` with "fv" (Scheme I or II) or "fem" (P1; fem1/fem2/fem-be); returns the
+    series and the final FVState (FV) or the scheme (FEM)."""
+    start = time.perf_counter()
+    probe = (_fv_probe if method == "fv" else _fem_probe)(tri, model, config)
+    series = Series(probe.label, tri.num_vertices)
+    _drive(series, probe, config, progress, start, np.asarray(model.valences), model)
+    return series, probe.final()
 
 
 def _drive(
     series: Series,
-    stepper: Any,
+    probe: _Probe,
     config: ChargingConfig,
     progress: Progress | None,
     start: float,
-    nodal: Callable[[], tuple[np.ndarray, np.ndarray]],
-    fields: Callable[[], dict[str, np.ndarray]],
-    weights: np.ndarray,
-    right: np.ndarray,
     z: np.ndarray,
-    T0: float,
+    model: DimensionlessPNPF,
 ) -> None:
-    """Record the initial state, run `config` adaptively and record every accepted step.
-
-    nodal() gives (T, c) at the nodes, c of shape (nodes, species); weights/right are the node
-    weights of the whole domain and of the half x > 0 (for Q₊, the bulk current).
-    """
+    """Record the initial state, run `config` adaptively and record every accepted step."""
     psi_t = _psi_of_t(config)
+    T0 = _temperature_scale(model)
 
     def record(obs: StepRecord) -> None:
-        T, c = nodal()
-        series.record(obs, T, weights, T0)
+        T, c = probe.nodal()
+        series.record(obs, T, probe.weights, T0)
         series.psi_star.append(psi_t(obs["t"]))
-        series.charge_right.append(float(right @ (c @ z)))
-        series.keep_snapshot(obs["t"], config.snapshots, fields)
+        series.charge_right.append(float(probe.right @ (c @ z)))
+        series.keep_snapshot(obs["t"], config.snapshots, probe.fields)
 
-    record(stepper.initial_observables())
+    record(probe.scheme.initial_observables())
     series.setup_time = time.perf_counter() - start
 
     def callback(obs: StepRecord, dt_next: float) -> None:
@@ -341,7 +340,7 @@ def _drive(
         if progress is not None:
             progress(obs.t, dt_next, obs.newton_iterations)
 
-    result = integrate(stepper, config.t_end, config.control, config.stops(), [callback])
+    result = integrate(probe.scheme, config.t_end, config.control, config.stops(), [callback])
     series.accepted = result.accepted
     series.rejected = result.rejected
     series.run_time = result.wall_time
@@ -360,10 +359,10 @@ def charging_study(
     model = nondimensionalize(supercapacitor_parameters())
     tri = tri if tri is not None else study_mesh(config)
     out: dict[str, Series] = {}
-    for method, run in (("fv", run_fv), ("fem", run_fem)):
+    for method in ("fv", "fem"):
         if method in methods:
             bar = progress(method) if progress is not None else None
-            out[method] = run(tri, model, config, bar)[0]
+            out[method] = run_method(method, tri, model, config, bar)[0]
     return out
 
 

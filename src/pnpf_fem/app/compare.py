@@ -25,7 +25,7 @@ import numpy as np
 
 from pnpf_fem.app.arguments import add_command
 from pnpf_fem.app.console import emit, emit_json
-from pnpf_fem.convergence import observed_order
+from pnpf_fem.convergence import mesh_levels, observed_order
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem.build import build_scheme as fem_scheme
 from pnpf_fem.fem.mesh import gather_vertex_values
@@ -90,8 +90,7 @@ def compare(case: str = "mms", pair: str = "1", levels: int = 3) -> dict[str, An
     if levels < 2:
         raise InputError(f"--levels must be at least 2 to observe an order, got {levels}")
     rows: list[dict[str, Any]] = []
-    for k in range(levels):
-        n = 8 * 2**k
+    for n in mesh_levels(levels):
         start = time.perf_counter()
         tri = unit_square(n, kind="unstructured", seed=n)
         problem, end, dt = _problem(case, tri)

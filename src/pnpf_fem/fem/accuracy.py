@@ -18,7 +18,7 @@ import ufl
 from dolfinx import fem
 from mpi4py import MPI
 
-from pnpf_fem.convergence import observed_order
+from pnpf_fem.convergence import mesh_levels, observed_order
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem.mesh import unit_square_mesh
 from pnpf_fem.fem.mms import exact_fields, mms_problem
@@ -128,8 +128,7 @@ def accuracy_study(method: str, levels: int, degree: int = 1) -> dict[str, Any]:
     if degree not in (1, 2):
         raise InputError(f"degree must be 1 or 2, got {degree}")
     rows, errs, hs = [], [], []
-    for lev in range(levels):
-        n = 8 * 2**lev
+    for n in mesh_levels(levels):
         h = 1.0 / n
         steps = max(1, math.ceil(FINAL_TIME / _dt_nominal(method, h) - 1e-9))
         scheme, _ = run_mms(method, n, steps, degree)

@@ -66,17 +66,11 @@ class BlockNonlinearSolver:
     """One SNES (newtonls + line search) for the block system, unique options prefix."""
 
     def __init__(
-        self,
-        F: Sequence[ufl.Form],
-        u: Sequence[fem.Function],
-        bcs: Sequence[fem.DirichletBC],
-        name: str,
-        options: SolverOptions | None = None,
-        entity_maps=None,
+        self, problem: BlockSNESProblem, name: str, options: SolverOptions | None = None
     ) -> None:
         options = options or SolverOptions()
-        self.u = list(u)
-        self.problem = BlockSNESProblem(F, u, bcs, entity_maps)
+        self.u = problem.u
+        self.problem = problem
         asm = self.problem.assembler
         self._b = asm.create_vector()
         self._A = asm.create_matrix()

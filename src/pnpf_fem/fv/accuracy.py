@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pnpf_fem import mms
-from pnpf_fem.convergence import observed_order
+from pnpf_fem.convergence import mesh_levels, observed_order
 from pnpf_fem.errors import InputError
 from pnpf_fem.fv.build import fv_problem
 from pnpf_fem.fv.mesh import VoronoiMesh
@@ -93,8 +93,7 @@ def accuracy_study(method: str, levels: int, degree: int = 1) -> dict[str, Any]:
     if levels < 1:
         raise InputError(f"levels must be at least 1, got {levels}")
     out: list[dict[str, Any]] = []
-    for k in range(levels):
-        n = 8 * 2**k
+    for n in mesh_levels(levels):
         start = time.perf_counter()
         problem, state, history, dt = solve_mms(method, n)
         errors = mms_errors(problem, state)

@@ -49,7 +49,7 @@ from petsc4py import PETSc
 
 from pnpf_fem.compat import blocked_lagrange_space, codim0_submesh, lagrange_space
 from pnpf_fem.errors import InputError
-from pnpf_fem.fem.block_snes import BlockNonlinearSolver
+from pnpf_fem.fem.block_snes import BlockNonlinearSolver, BlockSNESProblem
 from pnpf_fem.fem.snes import SolverOptions
 from pnpf_fem.fem.transient import TransientProblem
 from pnpf_fem.integrate import StepRecord
@@ -263,14 +263,9 @@ class ResolvedPNP(TransientProblem):
 
     def _create_solver(self, name: str) -> None:
         """One block Newton for (η, ψ), options prefix from `name`."""
-        self.solver = BlockNonlinearSolver(
-            [self.F_ions, self.F_potential],
-            [self.eta, self.psi],
-            self.bcs,
-            name=name,
-            options=self.options,
-            entity_maps=self.entity_maps,
-        )
+        forms, unknowns = [self.F_ions, self.F_potential], [self.eta, self.psi]
+        problem = BlockSNESProblem(forms, unknowns, self.bcs, self.entity_maps)
+        self.solver = BlockNonlinearSolver(problem, name=name, options=self.options)
 
     def _define_observables(self) -> None:
         """Forms of the ion totals, the per-cell averages and the reaction flux."""

@@ -15,14 +15,26 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import Delaunay
 
+from pnpf_fem.errors import InputError
+
 __all__ = [
     "TaggedTriangulation",
     "conform_boundary",
     "delaunay_flip",
     "gmsh_rectangle",
     "rectangle",
+    "tag_of",
     "unit_square",
 ]
+
+
+def tag_of(tag_names: Mapping[str, int], name: str) -> int:
+    """The integer tag of the boundary part `name` (InputError naming the known ones)."""
+    try:
+        return tag_names[name]
+    except KeyError:
+        known = ", ".join(sorted(tag_names)) or "none"
+        raise InputError(f"unknown boundary tag name {name!r} (known: {known})") from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,11 +91,7 @@ class TaggedTriangulation:
 
     def tag(self, name: str) -> int:
         """The integer tag of a named boundary part; a clear error for an unknown name."""
-        try:
-            return self.tag_names[name]
-        except KeyError:
-            known = ", ".join(sorted(self.tag_names)) or "none"
-            raise ValueError(f"unknown boundary tag name {name!r} (known: {known})") from None
+        return tag_of(self.tag_names, name)
 
     def facets_of(self, name: str) -> npt.NDArray[np.int64]:
         """(F_name, 2) vertex indices of the facets carrying the named tag."""

@@ -20,7 +20,7 @@ from mpi4py import MPI
 
 from pnpf_fem.compat import create_triangle_mesh
 from pnpf_fem.errors import InputError
-from pnpf_fem.meshing import TaggedTriangulation, unit_square
+from pnpf_fem.meshing import TaggedTriangulation, tag_of, unit_square
 
 __all__ = ["FEMMesh", "from_triangulation", "gather_vertex_values", "unit_square_mesh"]
 
@@ -40,11 +40,7 @@ class FEMMesh:
 
     def tag(self, name: str) -> int:
         """The integer tag of a named boundary part (InputError for an unknown name)."""
-        try:
-            return self.tag_names[name]
-        except KeyError:
-            known = ", ".join(sorted(self.tag_names)) or "none"
-            raise InputError(f"unknown boundary tag name {name!r} (known: {known})") from None
+        return tag_of(self.tag_names, name)
 
     def facets(self, name: str) -> npt.NDArray[np.int32]:
         """Local facet indices carrying the named tag."""

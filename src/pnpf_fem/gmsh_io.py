@@ -27,11 +27,12 @@ import numpy as np
 import numpy.typing as npt
 
 from pnpf_fem.errors import InputError
-from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.meshing import SIDE_TAGS, TaggedTriangulation, delaunay_flip
 
 __all__ = [
     "GmshMesh",
     "gmsh_model",
+    "gmsh_rectangle",
     "merge_gmsh_file",
     "physical_groups",
     "read_gmsh_file",
@@ -233,3 +234,27 @@ def _simplices(dim: int, entity: int, source: str) -> npt.NDArray[np.int64]:
             )
         blocks.append(np.asarray(enodes, dtype=np.int64).reshape(-1, dim + 1))
     return np.concatenate(blocks) if blocks else np.empty((0, dim + 1), dtype=np.int64)
+
+
+def gmsh_rectangle(
+    x0: float, x1: float, y0: float, y1: float, h: float, algorithm: int = 5
+) -> TaggedTriangulation:
+    """Unstructured triangulation of a rectangle by gmsh (default: its 2D Delaunay algorithm 5).
+
+    Sides are tagged "left", "right", "bottom", "top" (the tags of `meshing.unit_square`).
+    gmsh's output is made exactly Delaunay by `meshing.delaunay_flip`; check admissibility with
+    `pnpf_fem.fv.VoronoiMesh` (it raises with the offending edges).
+    """
+    with gmsh_model("pnpf_rectangle"):
+        geo = gmsh.model.geo
+        p = [geo.addPoint(x, y, 0, h) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
+        sides = {"bottom": (0, 1), "right": (1, 2), "top": (2, 3), "left": (3, 0)}
+        lines = {name: geo.addLine(p[a], p[b]) for name, (a, b) in sides.items()}
+        geo.addPlaneSurface([geo.addCurveLoop(list(lines.values()))])
+        geo.synchronize()
+        for name, line in lines.items():
+            gmsh.model.addPhysicalGroup(1, [line], SIDE_TAGS[name], name=name)
+        gmsh.option.setNumber("Mesh.Algorithm", algorithm)
+        gmsh.model.mesh.generate(2)
+        mesh = read_gmsh_model(2, source="gmsh_rectangle")
+    return delaunay_flip(mesh.to_triangulation())

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-import gmsh
 import numpy as np
 import numpy.typing as npt
 from scipy.spatial import Delaunay
@@ -18,10 +17,10 @@ from scipy.spatial import Delaunay
 from pnpf_fem.errors import InputError
 
 __all__ = [
+    "SIDE_TAGS",
     "TaggedTriangulation",
     "conform_boundary",
     "delaunay_flip",
-    "gmsh_rectangle",
     "rectangle",
     "tag_of",
     "unit_square",
@@ -100,7 +99,7 @@ class TaggedTriangulation:
 
 # --- Mesh generators for tests and demos (admissible for the Voronoi finite volumes) -----------
 
-_SIDE_TAGS = {"left": 1, "right": 2, "bottom": 3, "top": 4}
+SIDE_TAGS = {"left": 1, "right": 2, "bottom": 3, "top": 4}
 
 
 def _rectangle_boundary(nx: int, ny: int, index) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +112,7 @@ def _rectangle_boundary(nx: int, ny: int, index) -> tuple[np.ndarray, np.ndarray
         "left": (index(0, j + 1), index(0, j)),
     }
     facets = np.vstack([np.column_stack(np.broadcast_arrays(*ab)) for ab in sides.values()])
-    markers = np.concatenate([np.full(len(ab[0]), _SIDE_TAGS[k]) for k, ab in sides.items()])
+    markers = np.concatenate([np.full(len(ab[0]), SIDE_TAGS[k]) for k, ab in sides.items()])
     return facets.astype(np.int64), markers.astype(np.int32)
 
 
@@ -195,7 +194,7 @@ def rectangle(
         raise ValueError(f"rectangle: kind must be 'structured' or 'unstructured', got {kind!r}")
     tri = _orient_counterclockwise(pts, tri)
     facets, markers = _rectangle_boundary(nx, ny, index)
-    return TaggedTriangulation(pts, tri, facets, markers, dict(_SIDE_TAGS))
+    return TaggedTriangulation(pts, tri, facets, markers, dict(SIDE_TAGS))
 
 
 def unit_square(n: int, kind: str = "structured", **kwargs) -> TaggedTriangulation:
@@ -318,67 +317,3 @@ def _cot(apex: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
     dot = u[:, 0] * v[:, 0] + u[:, 1] * v[:, 1]
     cross = np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
     return dot / cross
-
-
-def gmsh_rectangle(
-    x0: float, x1: float, y0: float, y1: float, h: float, algorithm: int = 5
-) -> TaggedTriangulation:
-    """Unstructured triangulation of a rectangle by gmsh (default: its 2D Delaunay algorithm 5).
-
-    Sides are tagged "left", "right", "bottom", "top". gmsh is imported lazily (it exists only in
-    the project environment). gmsh's output is made exactly Delaunay by `delaunay_flip`; check
-    admissibility with `pnpf_fem.fv.VoronoiMesh` (it raises with the offending edges).
-    """
-
-    initialized = gmsh.isInitialized()
-    if not initialized:
-        gmsh.initialize(["-noenv"])
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.model.add("pnpf_rectangle")
-        occ = gmsh.model.geo
-        p = [
-            occ.addPoint(x0, y0, 0, h),
-            occ.addPoint(x1, y0, 0, h),
-            occ.addPoint(x1, y1, 0, h),
-            occ.addPoint(x0, y1, 0, h),
-        ]
-        lines = {
-            "bottom": occ.addLine(p[0], p[1]),
-            "right": occ.addLine(p[1], p[2]),
-            "top": occ.addLine(p[2], p[3]),
-            "left": occ.addLine(p[3], p[0]),
-        }
-        loop = occ.addCurveLoop([lines["bottom"], lines["right"], lines["top"], lines["left"]])
-        occ.addPlaneSurface([loop])
-        occ.synchronize()
-        gmsh.option.setNumber("Mesh.Algorithm", algorithm)
-        gmsh.model.mesh.generate(2)
-        tags, coords, _ = gmsh.model.mesh.getNodes()
-        pts = coords.reshape(-1, 3)[:, :2]
-        pos = np.full(int(tags.max()) + 1, -1, dtype=np.int64)
-        pos[tags.astype(np.int64)] = np.arange(tags.size)
-        etypes, _, enodes = gmsh.model.mesh.getElements(2)
-        tri = pos[np.asarray(enodes[list(etypes).index(2)], dtype=np.int64).reshape(-1, 3)]
-        facets, markers = [], []
-        for name, curve in lines.items():
-            et, _, en = gmsh.model.mesh.getElements(1, curve)
-            f = pos[np.asarray(en[list(et).index(1)], dtype=np.int64).reshape(-1, 2)]
-            facets.append(f)
-            markers.append(np.full(f.shape[0], _SIDE_TAGS[name], dtype=np.int32))
-        gmsh.model.remove()
-    finally:
-        if not initialized:
-            gmsh.finalize()
-    # drop nodes gmsh created but no triangle uses (e.g. geometry points)
-    used = np.unique(tri)
-    new = np.full(pts.shape[0], -1, dtype=np.int64)
-    new[used] = np.arange(used.size)
-    mesh = TaggedTriangulation(
-        pts[used],
-        new[tri],
-        new[np.vstack(facets)],
-        np.concatenate(markers),
-        dict(_SIDE_TAGS),
-    )
-    return delaunay_flip(mesh)

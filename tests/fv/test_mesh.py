@@ -161,7 +161,7 @@ def test_unstructured_generator_is_reproducible_and_unstructured() -> None:
 
 def test_gmsh_mesh_is_admissible() -> None:
     pytest.importorskip("gmsh")
-    from pnpf_fem.meshing import gmsh_rectangle
+    from pnpf_fem.gmsh_io import gmsh_rectangle
 
     tri = gmsh_rectangle(0.0, 2.0, 0.0, 1.0, h=0.15)
     mesh = VoronoiMesh.from_triangulation(tri)

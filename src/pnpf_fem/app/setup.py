@@ -28,7 +28,8 @@ from pnpf_fem.gmsh_io import read_gmsh_file
 from pnpf_fem.integrate import AdaptiveSteps, FixedSteps
 from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, unit_square
 from pnpf_fem.model import Condition, Initial, Potential, Problem, SurfaceCharge
-from pnpf_fem.porous.macroscale import EffectiveMedium, MacroscaleSolver
+from pnpf_fem.porous.build import build_macroscale, ion_pair, time_factor
+from pnpf_fem.porous.macroscale import EffectiveMedium
 from pnpf_fem.resolution import RESOLUTION_THRESHOLD, diffuse_layer_resolution
 from pnpf_fem.units import DimensionlessPNPF, nondimensionalize
 
@@ -241,24 +242,14 @@ def porous_medium(case: Case, eps: float) -> Any:
 
 def build_porous_simulation(setup: RunSetup, fmesh: Any, options: Any, outdir: Path) -> Any:
     """The upscaled porous-medium PNP system of a case with a [porous] section (isothermal)."""
-    case, model = setup.case, setup.model
-    medium = porous_medium(case, model.eps)
-    if medium.dim != 2:
-        raise InputError(f"{case.source}: [porous] tensors are {medium.dim}D; the mesh is 2D")
-    z = dict(zip(model.species_names, model.valences, strict=True))
-    cation = next(n for n in model.species_names if z[n] > 0)
-    anion = next(n for n in model.species_names if z[n] < 0)
-    solver = MacroscaleSolver(
-        fmesh,
-        medium,
-        initial={"u1": setup.initial_c[cation], "u2": setup.initial_c[anion]},
-        transport=case.porous["transport"],
-        potential=dict(setup.dirichlet),
-        displacement=dict(setup.neumann),
-        options=options,
-    )
-    nu = model.frictions[model.species_names.index(cation)]
-    return PorousSimulation(solver, fmesh, outdir, (cation, anion), model.eps / nu)
+    case, problem = setup.case, setup.problem
+    medium = porous_medium(case, setup.model.eps)
+    try:
+        solver = build_macroscale(problem, medium, case.porous["transport"], fmesh, options)
+    except InputError as err:
+        raise InputError(f"{case.source}: [porous] {err}") from None
+    species = ion_pair(problem)
+    return PorousSimulation(solver, fmesh, outdir, species, time_factor(problem))
 
 
 def resolution_report(setup: RunSetup) -> dict[str, Any]:

@@ -202,6 +202,11 @@ BAD = {
         "does not exist",
         {"c.toml": CASE + '[porous]\ntensors = "missing.json"\n'},
     ),
+    "run-rtol-fixed": Bad(
+        "run {d}/c.toml",
+        "need adaptive = true",
+        {"c.toml": edited(("dt = 1e-9", "dt = 1e-9\nrtol = 1e-3"))},
+    ),
     "run-petsc-fv": Bad(
         "run {d}/c.toml",
         "petsc_options apply to FEM methods only",

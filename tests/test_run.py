@@ -294,3 +294,18 @@ def test_output_quantities_select_the_columns(tmp_path):
     expected = ["step", "t_s", "dt_s", "t", "dt", "mass_cation", "mass_anion"]
     expected += ["max_dT", "charge_left", "charge_right", "newton_iterations", "wall_time"]
     assert sorted(header) == sorted(expected)
+
+
+@pytest.mark.parametrize("method", ["fem2", "fv2"])
+def test_error_controlled_run(tmp_path, method):
+    extra = "adaptive = true\nrtol = 1e-3\natol = 1e-3\ndt_max = 3e-9"
+    case = write_case(tmp_path / "c.toml", method=method, time_extra=extra, end=1e-8)
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--output", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    newton = summary["newton"]
+    assert 0 < newton["estimated_time_error"] < 1e-3 * newton["accepted_steps"]
+    assert newton["accepted_steps"] % 2 == 0  # steps come in pairs of half steps
+    rows = read_rows(out)
+    assert rows[-1]["t_s"] == pytest.approx(1e-8, rel=1e-12)
+    assert rows[-1]["mass_cation"] == pytest.approx(rows[0]["mass_cation"], rel=1e-9)

@@ -22,10 +22,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
+import numpy as np
+from mpi4py import MPI
+
 from pnpf_fem.errors import InputError, SolverError
 
 __all__ = [
     "AdaptiveSteps",
+    "ErrorControl",
     "FixedSteps",
     "Integration",
     "Observer",
@@ -158,6 +162,59 @@ class AdaptiveSteps:
         return min(max(nxt, self.dt_min), self.dt_max)
 
 
+@dataclass(frozen=True)
+class ErrorControl:
+    """Step-size control on an estimate of the local time error (step doubling).
+
+    Each step of length h is also taken as two steps of h/2 from the same state; the difference
+    of the two results, divided by 2^p − 1 (p the stepper's `order`), estimates the local error
+    of the half steps, which are kept. The error is measured in the weighted max norm
+    |δ_i| / (atol + rtol |u_i|) over the stepper's `state_vector()` — in the log variables
+    η = log c and ξ = log T an absolute error is a relative one of c and T. Steps with an error
+    above 1 are repeated with a smaller h; accepted ones set the next h by the PI controller of
+    Gustafsson (h ∝ err^{−0.7/(p+1)} err_prev^{0.4/(p+1)}). A failed solve cuts h by 4.
+
+    The stepper needs `snapshot()`, `restore(snapshot)`, `state_vector()` and `order`
+    (and `comm` for a distributed state).
+    """
+
+    dt0: float
+    dt_min: float
+    dt_max: float
+    rtol: float = 1e-3
+    atol: float = 1e-6
+    safety: float = 0.9
+    max_growth: float = 4.0
+    max_retries: int = 40
+    max_steps: int = 100_000
+
+    def __post_init__(self) -> None:
+        AdaptiveSteps(self.dt0, self.dt_min, self.dt_max, max_steps=self.max_steps)  # the checks
+        for name in ("rtol", "atol"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise InputError(f"ErrorControl.{name} must be a non-negative number, got {v!r}")
+        if self.rtol == 0 and self.atol == 0:
+            raise InputError("ErrorControl needs rtol > 0 or atol > 0")
+
+    def error(self, stepper: Any, coarse: np.ndarray, fine: np.ndarray) -> tuple[float, float]:
+        """(weighted error, absolute max error) of the half steps, over all ranks."""
+        order = int(getattr(stepper, "order", 1))
+        delta = np.abs(fine - coarse) / (2**order - 1)
+        scale = self.atol + self.rtol * np.maximum(np.abs(fine), np.abs(coarse))
+        local = (float(np.max(delta / scale)), float(np.max(delta))) if delta.size else (0.0, 0.0)
+        comm = getattr(stepper, "comm", None)
+        if comm is None:
+            return local
+        return comm.allreduce(local[0], op=MPI.MAX), comm.allreduce(local[1], op=MPI.MAX)
+
+    def next_dt(self, h: float, err: float, err_prev: float, order: int) -> float:
+        k = order + 1
+        factor = self.safety * max(err, 1e-10) ** (-0.7 / k) * max(err_prev, 1e-10) ** (0.4 / k)
+        factor = min(max(factor, 0.2), self.max_growth)
+        return min(max(h * factor, self.dt_min), self.dt_max)
+
+
 @dataclass
 class Integration:
     """What `integrate` did: the accepted records and the counts (kept when it raises)."""
@@ -167,6 +224,8 @@ class Integration:
     rejected: int = 0
     wall_time: float = 0.0
     next_dt: float = 0.0  # the step proposed after the last one (to continue a run)
+    error_estimate: float = 0.0  # Σ of the estimated local errors (max norm; ErrorControl)
+    last_error: float = 1.0  # the weighted error of the last accepted step (ErrorControl)
 
 
 class _Stops:
@@ -182,10 +241,13 @@ class _Stops:
         return self.times[0]
 
 
+Control = FixedSteps | AdaptiveSteps | ErrorControl
+
+
 def integrate(
     stepper: Stepper,
     t_end: float,
-    control: FixedSteps | AdaptiveSteps,
+    control: Control,
     stops: Sequence[float] = (),
     observers: Sequence[Observer] = (),
     result: Integration | None = None,
@@ -202,8 +264,7 @@ def integrate(
     start = time.perf_counter()
     result = result if result is not None else Integration()
     times = _Stops(stepper.t, t_end, stops)
-    adaptive = isinstance(control, AdaptiveSteps)
-    dt = control.dt0 if adaptive else 0.0
+    dt = 0.0 if isinstance(control, FixedSteps) else control.dt0
     while stepper.t < t_end - times.tol:
         if result.accepted >= control.max_steps:
             raise SolverError(
@@ -211,18 +272,30 @@ def integrate(
                 f"t_end = {t_end:g}",
                 reason="max_steps",
             )
-        if not adaptive:
+        if isinstance(control, FixedSteps):
             dt = _fixed_dt(control, result.accepted, stepper.t)
         h = _landing_step(dt, times.next_after(stepper.t) - stepper.t, control)
-        record = _attempt(stepper, h, control, result) if adaptive else stepper.step(h)
-        result.records.append(record)
-        result.accepted += 1
-        dt = control.next_dt(record, record.dt, dt) if adaptive else dt
-        for observe in observers:
-            observe(record, dt)
+        records, dt = _take(stepper, h, dt, control, result)
+        for record in records:
+            result.records.append(record)
+            result.accepted += 1
+            for observe in observers:
+                observe(record, dt)
     result.next_dt = dt
     result.wall_time = time.perf_counter() - start
     return result
+
+
+def _take(
+    stepper: Stepper, h: float, dt: float, control: Control, result: Integration
+) -> tuple[list[StepRecord], float]:
+    """The records of one step of length h (two for ErrorControl) and the Δt proposed next."""
+    if isinstance(control, FixedSteps):
+        return [stepper.step(h)], dt
+    if isinstance(control, ErrorControl):
+        return _doubled(stepper, h, control, result)
+    record = _attempt(stepper, h, control, result)
+    return [record], control.next_dt(record, record.dt, dt)
 
 
 def _fixed_dt(control: FixedSteps, k: int, t: float) -> float:
@@ -232,9 +305,9 @@ def _fixed_dt(control: FixedSteps, k: int, t: float) -> float:
     return float(dt)
 
 
-def _landing_step(dt: float, remaining: float, control: FixedSteps | AdaptiveSteps) -> float:
+def _landing_step(dt: float, remaining: float, control: Control) -> float:
     """Δt, shortened to land on the next stop; adaptive runs leave no sliver below dt_min."""
-    if not isinstance(control, AdaptiveSteps):  # a last step within 1e-9 of Δt takes the rest
+    if isinstance(control, FixedSteps):  # a last step within 1e-9 of Δt takes the rest
         return remaining if remaining <= dt * (1 + 1e-9) else dt
     if remaining > dt + control.dt_min:
         return dt
@@ -258,3 +331,43 @@ def _attempt(stepper: Stepper, h: float, control: AdaptiveSteps, result: Integra
                     history=err.history,
                 ) from err
             h = max(h * control.cut, control.dt_min)
+
+
+def _doubled(
+    stepper: Any, h: float, control: ErrorControl, result: Integration
+) -> tuple[list[StepRecord], float]:
+    """Steps h and 2 × h/2 from one state until the error estimate is at most 1."""
+    retries = 0
+    while True:
+        snapshot = stepper.snapshot()
+        try:
+            stepper.step(h)
+            coarse = np.array(stepper.state_vector(), copy=True)
+            stepper.restore(snapshot)
+            first, second = stepper.step(0.5 * h), stepper.step(0.5 * h)
+            err, err_abs = control.error(stepper, coarse, stepper.state_vector())
+        except SolverError as failure:
+            stepper.restore(snapshot)
+            err, err_abs = math.inf, math.inf
+            why: SolverError | None = failure
+        else:
+            why = None
+        at_min = h <= control.dt_min * (1 + 1e-12)
+        if err <= 1.0 or (at_min and why is None):
+            result.error_estimate += err_abs
+            order = int(getattr(stepper, "order", 1))
+            dt = control.next_dt(h, err, result.last_error, order)
+            result.last_error = err
+            return [first.with_rejected(retries), second], dt
+        stepper.restore(snapshot)
+        retries += 1
+        result.rejected += 1
+        if retries > control.max_retries or at_min:
+            raise SolverError(
+                f"step from t = {stepper.t:g} failed {retries} time(s), last dt = {h:g} "
+                f"(dt_min {control.dt_min:g}): {why}",
+                reason=why.reason if why is not None else "error_control",
+            ) from why
+        order = int(getattr(stepper, "order", 1))
+        shrink = 0.25 if why is not None else max(0.2, control.safety * err ** (-1 / (order + 1)))
+        h = max(h * shrink, control.dt_min)

@@ -114,6 +114,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "growth": Key(NUMBER, 1.5, check=lambda v: None if v > 1 else "must be greater than 1"),
         "cut": Key(NUMBER, 0.5, check=_between_open(0.0, 1.0)),
         "max_steps": Key(int, 100000, check=_positive),
+        # error control (with adaptive = true): tolerances on (log c, ψ, log T) per step
+        "rtol": Key(NUMBER, None, check=_between_open(0.0, 1.0)),
+        "atol": Key(NUMBER, None, check=_positive),
     },
     "discretization": {
         "method": Key(str, "fem1", check=_one_of(*METHODS)),
@@ -281,6 +284,8 @@ def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
         raise InputError(f"{source}: [time] dt_min must not exceed dt_max")
     if not time["adaptive"] and (time["dt_min"] or time["dt_max"]):
         raise InputError(f"{source}: [time] dt_min/dt_max need adaptive = true")
+    if not time["adaptive"] and (time["rtol"] or time["atol"]):
+        raise InputError(f"{source}: [time] rtol/atol (error control) need adaptive = true")
 
     discretization = _section(
         source, "discretization", data.get("discretization", {}), SCHEMA["discretization"]

@@ -48,7 +48,7 @@ from pnpf_fem.app.setup import (
     time_control,
 )
 from pnpf_fem.errors import InputError, SolverError
-from pnpf_fem.integrate import Integration, StepRecord, integrate
+from pnpf_fem.integrate import ErrorControl, Integration, StepRecord, integrate
 
 __all__ = ["CHECKPOINT", "RunRecorder", "register", "run_case"]
 
@@ -281,6 +281,9 @@ def _integrate(rec: RunRecorder) -> None:
         raise SolverError(f"{msg}: {err}", reason=err.reason) from err
     finally:
         rec.stats["rejected_steps"] += counts.rejected
+        if isinstance(control, ErrorControl):  # Σ of the local error estimates, max norm
+            estimate = rec.stats.get("estimated_time_error", 0.0) + counts.error_estimate
+            rec.stats["estimated_time_error"] = estimate
 
 
 def run_case(

@@ -25,7 +25,7 @@ from pnpf_fem.fem.snes import SolverOptions
 from pnpf_fem.fv.build import build_scheme as fv_scheme
 from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.gmsh_io import read_gmsh_file
-from pnpf_fem.integrate import AdaptiveSteps, FixedSteps
+from pnpf_fem.integrate import AdaptiveSteps, ErrorControl, FixedSteps
 from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, unit_square
 from pnpf_fem.model import Condition, Initial, Potential, Problem, SurfaceCharge
 from pnpf_fem.porous.build import build_macroscale, ion_pair, time_factor
@@ -298,13 +298,23 @@ def case_fingerprint(case: Case) -> str:
 
 def time_control(
     setup: RunSetup, max_steps: int, dt: float | None = None
-) -> FixedSteps | AdaptiveSteps:
+) -> FixedSteps | AdaptiveSteps | ErrorControl:
     """The case's [time] stepping for `integrate`, from step size `dt` (default: the case's)."""
     case = setup.case
     tm = case.time
     dt = setup.dt if dt is None else dt
     if not tm["adaptive"]:
         return FixedSteps(dt, max_steps=max_steps)
+    if tm["rtol"] or tm["atol"]:  # error control; the Newton-count controller is the fallback
+        rtol = tm["rtol"] or 0.0
+        return ErrorControl(
+            dt0=min(max(dt, setup.dt_min), setup.dt_max),
+            dt_min=setup.dt_min,
+            dt_max=setup.dt_max,
+            rtol=rtol,
+            atol=tm["atol"] if tm["atol"] else rtol,
+            max_steps=max_steps,
+        )
     few = few_newton_iterations(case)
     return AdaptiveSteps(
         dt0=min(max(dt, setup.dt_min), setup.dt_max),

@@ -88,6 +88,30 @@ def _check_shape(path: Path, name: str, arr: np.ndarray, shape: tuple[int, ...])
         )
 
 
+class _ErrorControlled:
+    """What `integrate.ErrorControl` needs (with `comm`), passed on to the solver in
+    the attribute named by `_core_name`."""
+
+    _core_name = "scheme"
+
+    @property
+    def _core(self) -> Any:
+        return getattr(self, self._core_name)
+
+    @property
+    def order(self) -> int:
+        return int(getattr(self._core, "order", 1))
+
+    def snapshot(self) -> Any:
+        return self._core.snapshot()
+
+    def restore(self, snapshot: Any) -> None:
+        self._core.restore(snapshot)
+
+    def state_vector(self) -> np.ndarray:
+        return self._core.state_vector()
+
+
 class _P1Fields:
     """Field output shared by the DOLFINx simulations: `_p1` maps a name to a P1 Function and
     the Expression interpolated into it; `fmesh`, `comm` and `outdir` are set by the owner."""
@@ -120,7 +144,7 @@ class _P1Fields:
             self._writer = None
 
 
-class FEMSimulation(_P1Fields):
+class FEMSimulation(_P1Fields, _ErrorControlled):
     """A DOLFINx scheme (`pnpf_fem.fem.make_scheme`) on the mesh built from `tri`."""
 
     def __init__(self, scheme: Any, fmesh: Any, tri: TaggedTriangulation | None, outdir: Path):
@@ -211,8 +235,10 @@ class FEMSimulation(_P1Fields):
         return meta
 
 
-class FVSimulation:
+class FVSimulation(_ErrorControlled):
     """A finite-volume scheme (`SchemeI`/`SchemeII`) and its immutable state (serial)."""
+
+    comm = None  # serial
 
     def __init__(self, scheme: Any, outdir: Path) -> None:
         self.scheme = scheme  # holds the current state
@@ -286,7 +312,7 @@ class FVSimulation:
         pass
 
 
-class PorousSimulation(_P1Fields):
+class PorousSimulation(_P1Fields, _ErrorControlled):
     """The upscaled porous-medium PNP system (`pnpf_fem.porous.MacroscaleSolver`, isothermal).
 
     The case's dimensionless time t (units τ of `units.nondimensionalize`) maps to the solver's
@@ -295,6 +321,8 @@ class PorousSimulation(_P1Fields):
     ε⁰ ∝ ε² are the case's PNP equations in the porous medium. Observables use the case's names:
     mass_<species> = ∫ p c (the storage quadrature), min_c, charge.
     """
+
+    _core_name = "solver"
 
     def __init__(
         self, solver: Any, fmesh: Any, outdir: Path, species: tuple[str, str], time_factor: float

@@ -232,6 +232,7 @@ class CrankNicolsonScheme(Scheme):
     """Scheme II (3.14)–(3.15): modified Crank–Nicolson in (η, ψ, ξ), fully coupled."""
 
     name = "fem2"
+    order = 2
 
     def _build(self) -> None:
         M, u, un, m = self.M, self.u, self.u_n, self.m

@@ -81,6 +81,7 @@ class TransientProblem:
 
     def __init__(self, domain: Mesh, options: SolverOptions | None = None) -> None:
         self.domain = domain
+        self.comm = domain.comm
         self.options = options or SolverOptions()
         self.t = 0.0
         self.dt = fem.Constant(domain, PETSc.ScalarType(1.0))
@@ -229,6 +230,30 @@ class TransientProblem:
         """The record of the current state with dt = 0."""
         self._set_times(self.t)
         return self._record(0.0, 0, 0.0)
+
+    # -- what error control needs (`pnpf_fem.integrate.ErrorControl`) ----------------------
+    order = 1  # of the time discretization; a second-order scheme sets 2
+
+    def snapshot(self) -> tuple[float, list[np.ndarray]]:
+        """The time and a copy of the state Functions' values."""
+        return self.t, [current.x.array.copy() for current, _ in self._states]
+
+    def restore(self, snapshot: tuple[float, list[np.ndarray]]) -> None:
+        """Go back to a `snapshot` (its time, its state)."""
+        t, arrays = snapshot
+        for (current, _), values in zip(self._states, arrays, strict=True):
+            current.x.array[:] = values
+        self.restart_from(t)
+
+    def state_vector(self) -> np.ndarray:
+        """The owned values of the state Functions (this rank's part)."""
+        parts = []
+        for current, _ in self._states:
+            imap = current.function_space.dofmap.index_map
+            parts.append(
+                current.x.array[: imap.size_local * current.function_space.dofmap.index_map_bs]
+            )
+        return np.concatenate(parts)
 
     def restart_from(self, t: float) -> None:
         """Continue from the state now in the current Functions (e.g. a loaded checkpoint) at

@@ -143,6 +143,7 @@ class SchemeII(FVScheme):
     """Scheme II on a Voronoi mesh: `advance(state, dt)` → (new state, record)."""
 
     name = "fv2"
+    order = 2
     coupled_temperature = True
 
     def physics(self, state: FVState, dt: float) -> _Step:

@@ -205,6 +205,21 @@ class FVScheme:
             raise InputError(f"{type(self).__name__}: no state; call start(initial_state(...))")
         return self.state
 
+    # -- what error control needs (`pnpf_fem.integrate.ErrorControl`) ----------------------
+    order = 1  # of the time discretization (Scheme II: 2)
+    comm = None  # serial
+
+    def snapshot(self) -> FVState:
+        return self._current()  # states are immutable
+
+    def restore(self, snapshot: FVState) -> None:
+        self.state = snapshot
+
+    def state_vector(self) -> np.ndarray:
+        """(log c, ψ, log T) of the current state: the unknowns of the schemes."""
+        s = self._current()
+        return np.concatenate([np.log(s.c).ravel(), s.psi, np.log(s.T)])
+
     @property
     def t(self) -> float:
         return float(self._current().t)

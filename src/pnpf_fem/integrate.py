@@ -33,6 +33,7 @@ __all__ = [
     "FixedSteps",
     "Integration",
     "Observer",
+    "StepFailure",
     "StepRecord",
     "Stepper",
     "integrate",
@@ -92,6 +93,32 @@ class Stepper(Protocol):
     def t(self) -> float: ...
 
     def step(self, dt: float) -> StepRecord: ...
+
+
+class StepFailure(SolverError):
+    """A step that failed however short it was made: where, how often, with which steps, and
+    the first and the last failure (in the stepper's time units; callers convert for users)."""
+
+    def __init__(
+        self,
+        t: float,
+        dt_first: float,
+        dt_last: float,
+        retries: int,
+        first: Exception,
+        last: Exception,
+    ) -> None:
+        self.t, self.dt_first, self.dt_last, self.retries = t, dt_first, dt_last, retries
+        self.first, self.last = first, last
+        reason = getattr(last, "reason", "") or "error_control"
+        message = (
+            f"the step from t = {t:g} failed {retries} time(s) with dt from {dt_first:g} down "
+            f"to {dt_last:g}; first failure: {first}"
+        )
+        if str(last) != str(first):
+            message += f"; last failure: {last}"
+        super().__init__(message)
+        self.reason = reason
 
 
 Observer = Callable[[StepRecord, float], None]
@@ -316,20 +343,16 @@ def _landing_step(dt: float, remaining: float, control: Control) -> float:
 
 def _attempt(stepper: Stepper, h: float, control: AdaptiveSteps, result: Integration) -> StepRecord:
     """One accepted step, cutting Δt after each failed solve (counted in `result`)."""
-    retries = 0
+    retries, h_first, first = 0, h, None
     while True:
         try:
             return stepper.step(h).with_rejected(retries)
         except SolverError as err:
             retries += 1
             result.rejected += 1
+            first = first or err
             if retries > control.max_retries or h <= control.dt_min * (1 + 1e-12):
-                raise SolverError(
-                    f"step from t = {stepper.t:g} failed {retries} time(s), "
-                    f"last dt = {h:g} (dt_min {control.dt_min:g}): {err}",
-                    reason=err.reason,
-                    history=err.history,
-                ) from err
+                raise StepFailure(stepper.t, h_first, h, retries, first, err) from err
             h = max(h * control.cut, control.dt_min)
 
 
@@ -337,7 +360,7 @@ def _doubled(
     stepper: Any, h: float, control: ErrorControl, result: Integration
 ) -> tuple[list[StepRecord], float]:
     """Steps h and 2 × h/2 from one state until the error estimate is at most 1."""
-    retries = 0
+    retries, h_first, first = 0, h, None
     while True:
         snapshot = stepper.snapshot()
         try:
@@ -362,12 +385,10 @@ def _doubled(
         stepper.restore(snapshot)
         retries += 1
         result.rejected += 1
+        failure = why or SolverError(f"estimated error {err:.3g} times the tolerance")
+        first = first or failure
         if retries > control.max_retries or at_min:
-            raise SolverError(
-                f"step from t = {stepper.t:g} failed {retries} time(s), last dt = {h:g} "
-                f"(dt_min {control.dt_min:g}): {why}",
-                reason=why.reason if why is not None else "error_control",
-            ) from why
+            raise StepFailure(stepper.t, h_first, h, retries, first, failure) from why
         order = int(getattr(stepper, "order", 1))
         shrink = 0.25 if why is not None else max(0.2, control.safety * err ** (-1 / (order + 1)))
         h = max(h * shrink, control.dt_min)

@@ -48,7 +48,7 @@ from pnpf_fem.app.setup import (
     time_control,
 )
 from pnpf_fem.errors import InputError, SolverError
-from pnpf_fem.integrate import ErrorControl, Integration, StepRecord, integrate
+from pnpf_fem.integrate import ErrorControl, Integration, StepFailure, StepRecord, integrate
 
 __all__ = ["CHECKPOINT", "RunRecorder", "register", "run_case"]
 
@@ -223,6 +223,26 @@ def _chosen_scales(setup: RunSetup) -> dict[str, Any]:
     }
 
 
+def _newton_endings(sim: Any) -> dict[str, Any]:
+    """How the FEM Newton solves ended (SNES reasons); a note when some ended on the step-size
+    test, i.e. with a residual above the tolerances (its round-off floor): the masses are then
+    conserved to that residual, not to the tolerance."""
+    solvers = getattr(getattr(sim, "scheme", None), "nonlinear_solvers", [])
+    reasons: dict[str, int] = {}
+    for solver in solvers:
+        for name, count in getattr(solver, "converged_reasons", {}).items():
+            reasons[name] = reasons.get(name, 0) + count
+    if not reasons:
+        return {}
+    out: dict[str, Any] = {"converged_reasons": reasons}
+    if reasons.get("CONVERGED_SNORM_RELATIVE"):
+        out["note"] = (
+            f"{reasons['CONVERGED_SNORM_RELATIVE']} solve(s) ended on the step-size test "
+            "(update at round-off) before the residual reached rtol/atol"
+        )
+    return out
+
+
 def run_summary(
     rec: RunRecorder, status: str, error: str | None, timings: dict[str, float]
 ) -> dict[str, Any]:
@@ -251,7 +271,8 @@ def run_summary(
         | {
             "mean_per_step": stats["newton_iterations"] / max(stats["accepted_steps"], 1),
             "few_iterations_threshold": few,
-        },
+        }
+        | _newton_endings(rec.sim),
         "steps": rec.step,
         "t_final_s": rec.sim.t * rec.tau,
         "final_observables": rec.rows[-1],
@@ -274,11 +295,19 @@ def _integrate(rec: RunRecorder) -> None:
         if err.reason == "max_steps":
             msg = f"max_steps = {tm['max_steps']} reached {where} before end = {tm['end']} s"
             raise SolverError(msg) from err
-        if tm["adaptive"]:
-            msg = f"time step fell below dt_min = {setup.dt_min * tau:.3g} s {where}; last failure"
+        if isinstance(err, StepFailure):  # the same story in seconds
+            msg = (
+                f"the step {where} failed {err.retries} time(s) with dt from "
+                f"{err.dt_first * tau:.3g} s down to {err.dt_last * tau:.3g} s "
+                f"(dt_min = {setup.dt_min * tau:.3g} s); first failure: {err.first}"
+            )
+            if str(err.last) != str(err.first):
+                msg += f"; last failure: {err.last}"
         else:
-            msg = f"step failed {where}"
-        raise SolverError(f"{msg}: {err}", reason=err.reason) from err
+            msg = f"step failed {where}: {err}"
+        failure = SolverError(msg)
+        failure.reason = err.reason  # already in the message: not appended again
+        raise failure from err
     finally:
         rec.stats["rejected_steps"] += counts.rejected
         if isinstance(control, ErrorControl):  # Σ of the local error estimates, max norm

@@ -144,7 +144,13 @@ def heat_residual(
     T_d = T this is (3.3)₄ (k ΔT + T P + Joule); with θ = R, T_d = e^{ξ^{n+1/2}} it is (3.14)₄.
     `species` holds (μ, flux, c^{n+1}, c^n) per species for P (3.4)/(3.15), weak form:
     ⟨P, w⟩ = Σ_ℓ [−∫ μ (ε c u)·∇w dx + ∫ (1 + μ)(c^{n+1} − c^n)/Δt w dxL].
+
+    The form is divided by max(C_T, k, 1): a large heat capacity or conductivity would otherwise
+    make the round-off of this block's residual (∝ C_T/Δt, k) larger than Newton's tolerances,
+    which then cannot be met (a nearly isothermal run, C_T = 10⁶, stalled at 4e-3). The solution
+    is unchanged; with w = 1 the entropy identity is only scaled.
     """
+    scale = 1.0 / max(heat_capacity, conductivity, 1.0)
     F = heat_capacity * (T_new - T_old) / dt * theta * w * m.dxL
     F -= conductivity * T_diff * ufl.inner(grad_log_theta, ufl.grad(theta * w)) * m.dx
     for mu, flux, c_new, c_old in species:
@@ -153,4 +159,4 @@ def heat_residual(
     F -= joule * theta * w * m.dx
     if source is not None:
         F -= source * theta * w * m.dx
-    return F
+    return scale * F

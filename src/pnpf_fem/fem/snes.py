@@ -64,6 +64,9 @@ class SolverOptions:
     linear_solver: str = "lu"
     rtol: float = 1e-10
     atol: float = 1e-12
+    # Newton also ends when the update is at round-off (‖δu‖ < stol ‖u‖): residual tolerances
+    # below the residual's round-off floor then cannot make a converged solve fail
+    stol: float = 1e-14
     max_it: int = 30
     petsc_options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -80,7 +83,7 @@ class SolverOptions:
             "snes_linesearch_type": "bt",
             "snes_rtol": self.rtol,
             "snes_atol": self.atol,
-            "snes_stol": 0.0,
+            "snes_stol": self.stol,
             "snes_max_it": self.max_it,
         }
         if self.linear_solver == "lu":
@@ -235,6 +238,7 @@ class NonlinearSolver:
         self.solve_time = 0.0  # wall time of snes.solve, assembly included (for benchmarks)
         self.iterations = 0  # Newton iterations over all successful solves
         self.linear_iterations = 0
+        self.converged_reasons: dict[str, int] = {}  # SNES reason name → solves that ended so
 
     def solve(self) -> int:
         """Newton from the current `u`; returns the iteration count or raises `SolverError`."""
@@ -257,6 +261,8 @@ class NonlinearSolver:
         its = int(self.snes.getIterationNumber())
         self.iterations += its
         self.linear_iterations += int(self.snes.getLinearSolveIterations())
+        name = _SNES_REASONS.get(self.snes.getConvergedReason(), "?")
+        self.converged_reasons[name] = self.converged_reasons.get(name, 0) + 1
         return its
 
     def __del__(self) -> None:

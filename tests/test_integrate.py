@@ -89,7 +89,7 @@ def test_functional_stepper_keeps_the_state_on_failure():
 
 def test_gives_up_at_dt_min_and_after_max_retries():
     fem = FakeFEM(dt_fail=1e-9)
-    with pytest.raises(SolverError, match="down to 0.01; first failure: fake") as info:
+    with pytest.raises(SolverError, match=r"down to 0\.01; first failure: fake") as info:
         integrate(fem, 1.0, AdaptiveSteps(dt0=0.1, dt_min=0.01, dt_max=0.1))
     assert info.value.reason == "DIVERGED_MAX_IT" and fem.t == 0.0
     fem = FakeFEM(dt_fail=1e-9)

@@ -20,7 +20,7 @@ from pnpf_fem.units import PNPFParameters, Species
 
 __all__ = ["METHODS", "QUANTITIES", "Case", "load_case", "parse_case"]
 
-METHODS = ("fem1", "fem2", "fem-be", "fv1", "fv2")
+METHODS = ("fem1", "fem2", "fem-be", "fem-bdf2", "fv1", "fv2")
 BUILTIN_MESHES = ("unit_square", "supercapacitor")
 
 Check = Callable[[Any], str | None]

@@ -27,6 +27,7 @@ ACCURACY_METHODS = {
     "fem1": "pnpf_fem.fem.accuracy",
     "fem2": "pnpf_fem.fem.accuracy",
     "fem-be": "pnpf_fem.fem.accuracy",
+    "fem-bdf2": "pnpf_fem.fem.accuracy",
 }
 
 VARIABLES = ("c1", "c2", "psi", "T")

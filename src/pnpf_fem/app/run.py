@@ -33,7 +33,7 @@ from typing import Any
 from mpi4py import MPI
 
 from pnpf_fem.app.case import Case, load_case
-from pnpf_fem.app.console import emit
+from pnpf_fem.app.console import emit, emit_error
 from pnpf_fem.app.info import environment_report
 from pnpf_fem.app.output import RunDirectory, git_commit
 from pnpf_fem.app.plots import fields_in_si, plot_fields, plot_observables, pyvista_fields
@@ -179,6 +179,22 @@ class RunRecorder:
             note = pyvista_fields(tri, fields, t_s, self.run_dir.file("fields_pyvista.png"))
         self.output_time += time.perf_counter() - start
         return note
+
+
+def _steady_state_warning(rec: RunRecorder) -> str | None:
+    """Modified Crank–Nicolson (fem2, fv2) does not damp the stiff modes of thin layers: when a
+    run with it has come close to a steady state (the entropy no longer changes), say so."""
+    if rec.setup.method not in ("fem2", "fv2") or len(rec.rows) < 6 or "S" not in rec.rows[0]:
+        return None
+    s = [r["S"] for r in rec.rows]
+    total = abs(s[-1] - s[0])
+    if total == 0 or abs(s[-1] - s[-6]) > 1e-6 * total:
+        return None
+    return (
+        f"pnpf-fem: warning: {rec.setup.method} (modified Crank–Nicolson) is near a steady state "
+        "here and does not damp the stiff modes of thin layers: use fem-bdf2 (or fem1, fem-be) "
+        "to approach equilibria (docs/case_files.md, [discretization])"
+    )
 
 
 def _inputs(case: Case) -> dict[str, Any]:
@@ -347,10 +363,14 @@ def run_case(
         rec.run_dir.write_json("summary.json", run_summary(rec, "failed", str(err), timings))
         raise
     rec.finish(failed=False)
+    warning = _steady_state_warning(rec)
+    if warning:
+        emit_error(warning)
     plots_note = rec.plots()
     sim.close()
     timings = {"setup": setup_time, "total": time.perf_counter() - wall0}
     result = run_summary(rec, "completed", None, timings) | {"plots": plots_note}
+    result["warnings"] = [warning] if warning else []
     rec.run_dir.write_json("summary.json", result)
     return result
 

@@ -33,7 +33,7 @@ VARIABLES = ("c1", "c2", "psi", "T")
 
 
 def _dt_nominal(method: str, h: float) -> float:
-    return h / 10.0 if method == "fem2" else h * h
+    return h / 10.0 if method in ("fem2", "fem-bdf2") else h * h  # second order: Δt ∝ h
 
 
 def l2_errors(scheme: Scheme) -> dict[str, float]:

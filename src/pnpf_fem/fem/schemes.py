@@ -39,6 +39,7 @@ from pnpf_fem.integrate import StepRecord
 
 __all__ = [
     "SCHEMES",
+    "BDF2Scheme",
     "BackwardEulerScheme",
     "CrankNicolsonScheme",
     "FirstOrderScheme",
@@ -161,14 +162,25 @@ class Scheme(TransientProblem):
         self.observables.restart()  # electrode currents continue from the loaded charges
 
     def _heat_residual(
-        self, *, T_new, theta, grad_log_theta, T_diff, species, joule, w, source
+        self,
+        *,
+        T_new,
+        theta,
+        grad_log_theta,
+        T_diff,
+        species,
+        joule,
+        w,
+        source,
+        T_old=None,
+        dt=None,
     ) -> ufl.Form:
         """The temperature equation (`forms.heat_residual`) with T^n, Δt, C_T and k of this
-        scheme."""
+        scheme (a multistep scheme passes its history and effective step)."""
         return forms.heat_residual(
             T_new=T_new,
-            T_old=ufl.exp(self.u_n[self.M + 1]),
-            dt=self.dt,
+            T_old=ufl.exp(self.u_n[self.M + 1]) if T_old is None else T_old,
+            dt=self.dt if dt is None else dt,
             theta=theta,
             grad_log_theta=grad_log_theta,
             T_diff=T_diff,
@@ -226,6 +238,91 @@ class BackwardEulerScheme(Scheme):
             source=self.f_heat["new"],
         )
         self.solver = NonlinearSolver(F, u, self.dirichlet_bcs(self.W, M), "be", self.options)
+
+
+class BDF2Scheme(Scheme):
+    """Variable-step BDF2 of (2.13) in (η, ψ, ξ), fully implicit and coupled: second order and
+    L-stable (stiff modes of thin layers are damped, unlike Crank–Nicolson). The first step, and
+    the first after a restart, is backward Euler.
+
+    The time derivative of a stored quantity s ∈ {c^ℓ, T} is (a0 s^{n+1} + a1 s^n + a2 s^{n−1})/Δt
+    with ω = Δt_n/Δt_{n−1}: a0 = (1+2ω)/(1+ω), a1 = −(1+ω), a2 = ω²/(1+ω). Since a0 + a1 + a2 = 0,
+    testing with 1 gives ⟨c^{n+1}, 1⟩ = ⟨c^n, 1⟩ exactly when ⟨c^n, 1⟩ = ⟨c^{n−1}, 1⟩: the masses
+    are conserved as in backward Euler. It is written a0 (s^{n+1} − s_h)/Δt with the history
+    s_h = −(a1 s^n + a2 s^{n−1})/a0, so the forms of backward Euler serve with Δt/a0.
+    Positivity holds by the log variables; the entropy inequality is not proven for BDF2 (it is
+    measured in the tests).
+    """
+
+    name = "fem-bdf2"
+    order = 2
+
+    def _build(self) -> None:
+        M, u, un, m = self.M, self.u, self.u_n, self.m
+        self.u_nm1 = fem.Function(self.W, name="state_older")
+        self.u_nm1.x.array[:] = un.x.array
+        self._history = [fem.Constant(self.domain, 1.0), fem.Constant(self.domain, 0.0)]
+        self.dt_bdf = fem.Constant(self.domain, 1.0)
+        self._dt_prev: float | None = None
+        b1, b2 = self._history
+
+        def history(i: int) -> ufl.core.expr.Expr:
+            return b1 * ufl.exp(un[i]) + b2 * ufl.exp(self.u_nm1[i])
+
+        v = ufl.TestFunction(self.W)
+        T, psi, xi = ufl.exp(u[M + 1]), u[M], u[M + 1]
+        F, heat_species, joule, charge = 0, [], 0, self.rho_new
+        for i in range(M):
+            eta, c = u[i], ufl.exp(u[i])
+            flux = forms.ion_flux(c, T, eta, psi, self.z[i], self.nu[i], self.eps)
+            F += forms.ion_residual(c, history(i), self.dt_bdf, flux, v[i], m, self.f_ion["new"][i])
+            heat_species.append((eta, flux, c, history(i)))
+            joule += forms.joule_heat(c, T, eta, psi, self.z[i], self.nu[i], self.eps)
+            charge += self.z[i] * c
+        F += forms.poisson_residual(psi, charge, self.eps, v[M], m, self.neumann_new)
+        F += self._heat_residual(
+            T_new=T,
+            theta=ufl.exp(-xi),
+            grad_log_theta=-ufl.grad(xi),
+            T_diff=T,
+            species=heat_species,
+            joule=joule,
+            w=v[M + 1],
+            source=self.f_heat["new"],
+            T_old=history(M + 1),
+            dt=self.dt_bdf,
+        )
+        self.solver = NonlinearSolver(F, u, self.dirichlet_bcs(self.W, M), "bdf2", self.options)
+
+    def _advance(self) -> int:
+        dt = float(self.dt.value)
+        omega = 0.0 if self._dt_prev is None else dt / self._dt_prev
+        a0 = (1 + 2 * omega) / (1 + omega)
+        self._history[0].value = (1 + omega) ** 2 / (1 + 2 * omega)  # −a1/a0
+        self._history[1].value = -(omega**2) / (1 + 2 * omega)  # −a2/a0
+        self.dt_bdf.value = dt / a0
+        return self.solver.solve()
+
+    def _commit(self) -> None:
+        if hasattr(self, "u_nm1"):  # (the initial state is committed before _build)
+            self.u_nm1.x.array[:] = self.u_n.x.array
+            self._dt_prev = float(self.dt.value)
+        super()._commit()
+
+    def restart_from(self, t: float) -> None:
+        super().restart_from(t)
+        self.u_nm1.x.array[:] = self.u_n.x.array
+        self._dt_prev = None  # a backward Euler step first
+
+    def snapshot(self) -> tuple:
+        return super().snapshot(), self.u_nm1.x.array.copy(), self.u_n.x.array.copy(), self._dt_prev
+
+    def restore(self, snapshot: tuple) -> None:
+        base, older, previous, dt_prev = snapshot
+        super().restore(base)
+        self.u_n.x.array[:] = previous
+        self.u_nm1.x.array[:] = older
+        self._dt_prev = dt_prev
 
 
 class CrankNicolsonScheme(Scheme):
@@ -333,6 +430,7 @@ SCHEMES: dict[str, type[Scheme]] = {
     "fem1": FirstOrderScheme,
     "fem2": CrankNicolsonScheme,
     "fem-be": BackwardEulerScheme,
+    "fem-bdf2": BDF2Scheme,
 }
 
 

@@ -207,6 +207,11 @@ BAD = {
         "need adaptive = true",
         {"c.toml": edited(("dt = 1e-9", "dt = 1e-9\nrtol = 1e-3"))},
     ),
+    "run-steady-adaptive": Bad(
+        "run {d}/c.toml",
+        "steady = true chooses its own",
+        {"c.toml": edited(("dt = 1e-9", "dt = 1e-9\nsteady = true\nadaptive = true"))},
+    ),
     "run-petsc-fv": Bad(
         "run {d}/c.toml",
         "petsc_options apply to FEM methods only",

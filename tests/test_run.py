@@ -345,3 +345,14 @@ def test_a_steady_state_with_crank_nicolson_warns(tmp_path, capsys, method):
         assert len(summary["warnings"]) == 1
     else:
         assert "near a steady state" not in err and summary["warnings"] == []
+
+
+def test_steady_case(tmp_path):
+    case = write_case(tmp_path / "c.toml", method="fem-be", time_extra="steady = true")
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--output", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steady"]["converged"] and summary["steady"]["rate"] < 1e-10
+    rows = read_rows(out)
+    assert rows[-1]["mass_anion"] == pytest.approx(rows[0]["mass_anion"], rel=1e-10)
+    assert rows[-1]["t"] > 1e3  # pseudo-time: the steps grew without bound

@@ -33,6 +33,7 @@ __all__ = [
     "FixedSteps",
     "Integration",
     "Observer",
+    "PseudoTransient",
     "StepFailure",
     "StepRecord",
     "Stepper",
@@ -242,6 +243,36 @@ class ErrorControl:
         return min(max(h * factor, self.dt_min), self.dt_max)
 
 
+@dataclass(frozen=True)
+class PseudoTransient:
+    """Steps to a steady state (pseudo-transient continuation): Δt grows as the state settles.
+
+    After each implicit step the rate r = max |u^{n+1} − u^n| / Δt (over the stepper's
+    `state_vector()`, all ranks) is the size of the stationary residual; the next step is
+    Δt · clamp(r_prev / r, 0.5, growth) (switched evolution relaxation), so Δt → ∞ and the
+    steps become Newton steps on the stationary problem. A failed solve cuts Δt by 4. The run
+    ends when r < `tol` (`Integration.converged`), at any t — pass t_end = math.inf. The
+    constraints the time stepping keeps (the masses of a closed cell) hold at the steady state.
+    """
+
+    dt0: float = 1e-3
+    dt_max: float = 1e15
+    dt_min: float = 1e-12
+    tol: float = 1e-10
+    growth: float = 10.0
+    max_steps: int = 500
+
+    def __post_init__(self) -> None:
+        AdaptiveSteps(self.dt0, self.dt_min, self.dt_max, max_steps=self.max_steps)
+        if not (self.tol > 0 and self.growth > 1):
+            raise InputError("PseudoTransient needs tol > 0 and growth > 1")
+
+    def rate(self, stepper: Any, before: np.ndarray, h: float) -> float:
+        local = float(np.max(np.abs(stepper.state_vector() - before))) if before.size else 0.0
+        comm = getattr(stepper, "comm", None)
+        return (local if comm is None else comm.allreduce(local, op=MPI.MAX)) / h
+
+
 @dataclass
 class Integration:
     """What `integrate` did: the accepted records and the counts (kept when it raises)."""
@@ -253,13 +284,15 @@ class Integration:
     next_dt: float = 0.0  # the step proposed after the last one (to continue a run)
     error_estimate: float = 0.0  # Σ of the estimated local errors (max norm; ErrorControl)
     last_error: float = 1.0  # the weighted error of the last accepted step (ErrorControl)
+    rate: float = math.inf  # max |du/dt| of the last step (PseudoTransient)
+    converged: bool = False  # a PseudoTransient run reached rate < tol
 
 
 class _Stops:
     """The times a step must land on: the stop times after t0, then t_end."""
 
     def __init__(self, t0: float, t_end: float, stops: Sequence[float]) -> None:
-        self.tol = 1e-12 * max(1.0, abs(t_end))
+        self.tol = 1e-12 * max(1.0, abs(t_end) if math.isfinite(t_end) else abs(t0))
         self.times = [*sorted(s for s in stops if t0 + self.tol < s < t_end - self.tol), t_end]
 
     def next_after(self, t: float) -> float:
@@ -268,7 +301,7 @@ class _Stops:
         return self.times[0]
 
 
-Control = FixedSteps | AdaptiveSteps | ErrorControl
+Control = FixedSteps | AdaptiveSteps | ErrorControl | PseudoTransient
 
 
 def integrate(
@@ -286,13 +319,14 @@ def integrate(
     max_steps accepted steps do not reach t_end (reason "max_steps"). Pass `result` to keep
     the counts of a run that ends in an exception.
     """
-    if not math.isfinite(t_end):
+    steady = isinstance(control, PseudoTransient)
+    if not (math.isfinite(t_end) or (steady and t_end == math.inf)):
         raise InputError(f"integrate: t_end must be finite, got {t_end}")
     start = time.perf_counter()
     result = result if result is not None else Integration()
     times = _Stops(stepper.t, t_end, stops)
     dt = 0.0 if isinstance(control, FixedSteps) else control.dt0
-    while stepper.t < t_end - times.tol:
+    while stepper.t < t_end - times.tol and not (steady and result.converged):
         if result.accepted >= control.max_steps:
             raise SolverError(
                 f"max_steps = {control.max_steps} reached at t = {stepper.t:g} before "
@@ -321,6 +355,8 @@ def _take(
         return [stepper.step(h)], dt
     if isinstance(control, ErrorControl):
         return _doubled(stepper, h, control, result)
+    if isinstance(control, PseudoTransient):
+        return _pseudo_step(stepper, h, control, result)
     record = _attempt(stepper, h, control, result)
     return [record], control.next_dt(record, record.dt, dt)
 
@@ -334,6 +370,8 @@ def _fixed_dt(control: FixedSteps, k: int, t: float) -> float:
 
 def _landing_step(dt: float, remaining: float, control: Control) -> float:
     """Δt, shortened to land on the next stop; adaptive runs leave no sliver below dt_min."""
+    if isinstance(control, PseudoTransient) and math.isinf(remaining):
+        return dt
     if isinstance(control, FixedSteps):  # a last step within 1e-9 of Δt takes the rest
         return remaining if remaining <= dt * (1 + 1e-9) else dt
     if remaining > dt + control.dt_min:
@@ -392,3 +430,26 @@ def _doubled(
         order = int(getattr(stepper, "order", 1))
         shrink = 0.25 if why is not None else max(0.2, control.safety * err ** (-1 / (order + 1)))
         h = max(h * shrink, control.dt_min)
+
+
+def _pseudo_step(
+    stepper: Any, h: float, control: PseudoTransient, result: Integration
+) -> tuple[list[StepRecord], float]:
+    """One implicit step towards the steady state and the next (larger) Δt."""
+    retries, h_first, first = 0, h, None
+    before = np.array(stepper.state_vector(), copy=True)
+    while True:
+        try:
+            record = stepper.step(h).with_rejected(retries)
+            break
+        except SolverError as err:
+            retries += 1
+            result.rejected += 1
+            first = first or err
+            if h <= control.dt_min * (1 + 1e-12):
+                raise StepFailure(stepper.t, h_first, h, retries, first, err) from err
+            h = max(h / 4, control.dt_min)
+    rate = control.rate(stepper, before, h)
+    factor = min(max(result.rate / rate, 0.5), control.growth) if rate > 0 else control.growth
+    result.rate, result.converged = rate, rate < control.tol
+    return [record], min(max(h * factor, control.dt_min), control.dt_max)

@@ -115,6 +115,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "cut": Key(NUMBER, 0.5, check=_between_open(0.0, 1.0)),
         "max_steps": Key(int, 100000, check=_positive),
         # error control (with adaptive = true): tolerances on (log c, ψ, log T) per step
+        # solve for the steady state (pseudo-transient continuation from the initial state)
+        "steady": Key(bool, False),
+        "steady_tol": Key(NUMBER, 1e-10, check=_positive),
         "rtol": Key(NUMBER, None, check=_between_open(0.0, 1.0)),
         "atol": Key(NUMBER, None, check=_positive),
     },
@@ -284,6 +287,11 @@ def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
         raise InputError(f"{source}: [time] dt_min must not exceed dt_max")
     if not time["adaptive"] and (time["dt_min"] or time["dt_max"]):
         raise InputError(f"{source}: [time] dt_min/dt_max need adaptive = true")
+    if time["steady"] and (time["adaptive"] or time["rtol"] or time["atol"]):
+        raise InputError(
+            f"{source}: [time] steady = true chooses its own pseudo-time steps: drop "
+            "adaptive/rtol/atol"
+        )
     if not time["adaptive"] and (time["rtol"] or time["atol"]):
         raise InputError(f"{source}: [time] rtol/atol (error control) need adaptive = true")
 

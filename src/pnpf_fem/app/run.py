@@ -25,6 +25,7 @@ below ``dt_min`` (default 1e-6 × the initial Δt) the run gives up with `Solver
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -48,7 +49,14 @@ from pnpf_fem.app.setup import (
     time_control,
 )
 from pnpf_fem.errors import InputError, SolverError
-from pnpf_fem.integrate import ErrorControl, Integration, StepFailure, StepRecord, integrate
+from pnpf_fem.integrate import (
+    ErrorControl,
+    Integration,
+    PseudoTransient,
+    StepFailure,
+    StepRecord,
+    integrate,
+)
 
 __all__ = ["CHECKPOINT", "RunRecorder", "register", "run_case"]
 
@@ -98,6 +106,7 @@ class RunRecorder:
         self.restart, self.quiet = restart, quiet
         self.first_step = 0  # a restarted run writes its fields to a file of its own
         self.progress: TimeProgress | None = None
+        self.steady: dict[str, Any] | None = None  # a [time] steady = true run's outcome
 
     @property
     def field_name(self) -> str:
@@ -115,7 +124,7 @@ class RunRecorder:
     def start(self, initial: StepRecord | None) -> None:
         """Record the initial state (a fresh run) and open the progress bar."""
         t_end = self.setup.t_end
-        if self.sim.t < t_end * (1 - 1e-12):
+        if self.sim.t < t_end * (1 - 1e-12) and not self.setup.case.time["steady"]:
             self.progress = TimeProgress(
                 self.sim.t * self.tau,
                 self.setup.case.time["end"],
@@ -283,6 +292,7 @@ def run_summary(
         "scales": asdict(sc) if sc is not None else None,
         "chosen_scales": _chosen_scales(setup),
         "resolution": rec.resolution,
+        "steady": rec.steady,
         "newton": stats
         | {
             "mean_per_step": stats["newton_iterations"] / max(stats["accepted_steps"], 1),
@@ -304,8 +314,11 @@ def _integrate(rec: RunRecorder) -> None:
     tm = setup.case.time
     control = time_control(setup, max(tm["max_steps"] - rec.step, 1), rec.dt_next)
     counts = Integration()
+    t_end = math.inf if isinstance(control, PseudoTransient) else setup.t_end
     try:
-        integrate(rec.sim, setup.t_end, control, observers=[rec], result=counts)
+        integrate(rec.sim, t_end, control, observers=[rec], result=counts)
+        if isinstance(control, PseudoTransient):
+            rec.steady = {"converged": counts.converged, "rate": counts.rate, "tol": control.tol}
     except SolverError as err:
         where = f"at t = {rec.sim.t * tau:.6g} s"
         if err.reason == "max_steps":

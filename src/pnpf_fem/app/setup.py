@@ -25,7 +25,7 @@ from pnpf_fem.fem.snes import SolverOptions
 from pnpf_fem.fv.build import build_scheme as fv_scheme
 from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.gmsh_io import read_gmsh_file
-from pnpf_fem.integrate import AdaptiveSteps, ErrorControl, FixedSteps
+from pnpf_fem.integrate import AdaptiveSteps, ErrorControl, FixedSteps, PseudoTransient
 from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, unit_square
 from pnpf_fem.model import Condition, Initial, Potential, Problem, SurfaceCharge
 from pnpf_fem.porous.build import build_macroscale, ion_pair, time_factor
@@ -298,11 +298,13 @@ def case_fingerprint(case: Case) -> str:
 
 def time_control(
     setup: RunSetup, max_steps: int, dt: float | None = None
-) -> FixedSteps | AdaptiveSteps | ErrorControl:
+) -> FixedSteps | AdaptiveSteps | ErrorControl | PseudoTransient:
     """The case's [time] stepping for `integrate`, from step size `dt` (default: the case's)."""
     case = setup.case
     tm = case.time
     dt = setup.dt if dt is None else dt
+    if tm["steady"]:
+        return PseudoTransient(dt0=dt, tol=tm["steady_tol"], max_steps=max_steps)
     if not tm["adaptive"]:
         return FixedSteps(dt, max_steps=max_steps)
     if tm["rtol"] or tm["atol"]:  # error control; the Newton-count controller is the fallback

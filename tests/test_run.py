@@ -332,7 +332,7 @@ def test_extreme_but_valid_parameters_converge(tmp_path, method, old, new):
     assert all(b["S"] >= a["S"] - 1e-10 * abs(a["S"]) for a, b in itertools.pairwise(rows))
 
 
-@pytest.mark.parametrize("method", ["fv2", "fem-bdf2"])
+@pytest.mark.parametrize("method", ["fv2", "fem2", "fem-bdf2"])
 def test_a_steady_state_with_crank_nicolson_warns(tmp_path, capsys, method):
     extra = "adaptive = true\ndt_max = 2e-6\ngrowth = 2.0"
     case = write_case(tmp_path / "c.toml", method=method, end=2e-5, time_extra=extra, plots="false")
@@ -340,7 +340,7 @@ def test_a_steady_state_with_crank_nicolson_warns(tmp_path, capsys, method):
     assert main(["run", str(case), "--output", str(out), "--quiet"]) == 0
     err = capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
-    if method == "fv2":
+    if method in ("fv2", "fem2"):
         assert "near a steady state" in err and "use fem-bdf2" in err
         assert len(summary["warnings"]) == 1
     else:

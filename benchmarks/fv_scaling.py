@@ -26,15 +26,10 @@ import time
 
 import numpy as np
 
-from pnpf_fem.fv import (
-    PNPFProblem,
-    SchemeI,
-    SchemeII,
-    SolverControl,
-    VoronoiMesh,
-    initial_state,
-)
+from pnpf_fem.fv import SchemeI, SchemeII, SolverControl, VoronoiMesh, initial_state
+from pnpf_fem.fv.build import fv_problem
 from pnpf_fem.meshing import unit_square
+from pnpf_fem.model import cases
 from pnpf_fem.units import nondimensionalize, supercapacitor_parameters
 
 
@@ -58,10 +53,11 @@ def fit_exponent(n: list[float], t: list[float]) -> float | None:
 
 def build(n_side: int):
     t0 = time.perf_counter()
-    mesh = VoronoiMesh.from_triangulation(unit_square(n_side, "unstructured", seed=1))
+    tri = unit_square(n_side, "unstructured", seed=1)
+    mesh = VoronoiMesh.from_triangulation(tri)
     mesh_time = time.perf_counter() - t0
     params = nondimensionalize(supercapacitor_parameters())
-    problem = PNPFProblem(mesh, params, dirichlet={"left": 0.0, "right": 2.0})
+    problem = fv_problem(cases.charging_cell(tri, 2.0, params, bumps=False), mesh)
     return problem, initial_state(problem, [1.0, 1.0], 1.0), mesh_time
 
 

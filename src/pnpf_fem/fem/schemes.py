@@ -14,7 +14,7 @@ intact; `pnpf_fem.integrate.integrate` drives them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import ufl
@@ -211,23 +211,29 @@ class BackwardEulerScheme(Scheme):
     name = "fem-be"
 
     def _build(self) -> None:
-        M, u, un, m = self.M, self.u, self.u_n, self.m
+        M, un = self.M, self.u_n
+        F = self._implicit_residual(lambda i: ufl.exp(un[i]), self.dt)
+        self.solver = NonlinearSolver(F, self.u, self.dirichlet_bcs(self.W, M), "be", self.options)
+
+    def _implicit_residual(
+        self, old: Callable[[int], ufl.core.expr.Expr], dt: ufl.core.expr.Expr
+    ) -> ufl.Form:
+        """(2.13) with every term at t^{n+1} and ∂t s ≈ (s^{n+1} − old(s))/dt for the stored
+        quantities s = c^ℓ (index ℓ) and T (index M + 1): backward Euler with old = s^n, BDF2
+        with its history and effective step."""
+        M, u, m = self.M, self.u, self.m
         v = ufl.TestFunction(self.W)
-        T = ufl.exp(u[M + 1])
-        psi, xi = u[M], u[M + 1]
-        F = 0
-        heat_species, joule = [], 0
-        charge = self.rho_new
+        T, psi, xi = ufl.exp(u[M + 1]), u[M], u[M + 1]
+        F, heat_species, joule, charge = 0, [], 0, self.rho_new
         for i in range(M):
-            eta = u[i]
-            c, cn = ufl.exp(eta), ufl.exp(un[i])
+            eta, c = u[i], ufl.exp(u[i])
             flux = forms.ion_flux(c, T, eta, psi, self.z[i], self.nu[i], self.eps)
-            F += forms.ion_residual(c, cn, self.dt, flux, v[i], m, self.f_ion["new"][i])
-            heat_species.append((eta, flux, c, cn))
+            F += forms.ion_residual(c, old(i), dt, flux, v[i], m, self.f_ion["new"][i])
+            heat_species.append((eta, flux, c, old(i)))
             joule += forms.joule_heat(c, T, eta, psi, self.z[i], self.nu[i], self.eps)
             charge += self.z[i] * c
         F += forms.poisson_residual(psi, charge, self.eps, v[M], m, self.neumann_new)
-        F += self._heat_residual(
+        return F + self._heat_residual(
             T_new=T,
             theta=ufl.exp(-xi),
             grad_log_theta=-ufl.grad(xi),
@@ -236,11 +242,12 @@ class BackwardEulerScheme(Scheme):
             joule=joule,
             w=v[M + 1],
             source=self.f_heat["new"],
+            T_old=old(M + 1),
+            dt=dt,
         )
-        self.solver = NonlinearSolver(F, u, self.dirichlet_bcs(self.W, M), "be", self.options)
 
 
-class BDF2Scheme(Scheme):
+class BDF2Scheme(BackwardEulerScheme):
     """Variable-step BDF2 of (2.13) in (η, ψ, ξ), fully implicit and coupled: second order and
     L-stable (stiff modes of thin layers are damped, unlike Crank–Nicolson). The first step, and
     the first after a restart, is backward Euler.
@@ -258,7 +265,7 @@ class BDF2Scheme(Scheme):
     order = 2
 
     def _build(self) -> None:
-        M, u, un, m = self.M, self.u, self.u_n, self.m
+        M, un = self.M, self.u_n
         self.u_nm1 = fem.Function(self.W, name="state_older")
         self.u_nm1.x.array[:] = un.x.array
         self._history = [fem.Constant(self.domain, 1.0), fem.Constant(self.domain, 0.0)]
@@ -269,30 +276,10 @@ class BDF2Scheme(Scheme):
         def history(i: int) -> ufl.core.expr.Expr:
             return b1 * ufl.exp(un[i]) + b2 * ufl.exp(self.u_nm1[i])
 
-        v = ufl.TestFunction(self.W)
-        T, psi, xi = ufl.exp(u[M + 1]), u[M], u[M + 1]
-        F, heat_species, joule, charge = 0, [], 0, self.rho_new
-        for i in range(M):
-            eta, c = u[i], ufl.exp(u[i])
-            flux = forms.ion_flux(c, T, eta, psi, self.z[i], self.nu[i], self.eps)
-            F += forms.ion_residual(c, history(i), self.dt_bdf, flux, v[i], m, self.f_ion["new"][i])
-            heat_species.append((eta, flux, c, history(i)))
-            joule += forms.joule_heat(c, T, eta, psi, self.z[i], self.nu[i], self.eps)
-            charge += self.z[i] * c
-        F += forms.poisson_residual(psi, charge, self.eps, v[M], m, self.neumann_new)
-        F += self._heat_residual(
-            T_new=T,
-            theta=ufl.exp(-xi),
-            grad_log_theta=-ufl.grad(xi),
-            T_diff=T,
-            species=heat_species,
-            joule=joule,
-            w=v[M + 1],
-            source=self.f_heat["new"],
-            T_old=history(M + 1),
-            dt=self.dt_bdf,
+        F = self._implicit_residual(history, self.dt_bdf)
+        self.solver = NonlinearSolver(
+            F, self.u, self.dirichlet_bcs(self.W, M), "bdf2", self.options
         )
-        self.solver = NonlinearSolver(F, u, self.dirichlet_bcs(self.W, M), "bdf2", self.options)
 
     def _advance(self) -> int:
         dt = float(self.dt.value)

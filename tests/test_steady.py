@@ -26,7 +26,7 @@ from scipy.optimize import root
 from pnpf_fem.fem.build import build_scheme
 from pnpf_fem.fem.mesh import gather_vertex_values
 from pnpf_fem.integrate import AdaptiveSteps, PseudoTransient, integrate
-from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.meshing import strip as make_strip
 from pnpf_fem.model import cases
 from pnpf_fem.units import DimensionlessPNPF
 
@@ -41,19 +41,8 @@ MODEL = DimensionlessPNPF(
 )
 
 
-def strip(n: int = N, height: float = 0.1) -> TaggedTriangulation:
-    """[0, 1] × [0, height] in one row of n squares, each cut along the same diagonal."""
-    x = np.linspace(0.0, 1.0, n + 1)
-    points = np.concatenate([np.column_stack([x, 0 * x]), np.column_stack([x, 0 * x + height])])
-    i = np.arange(n)
-    a, b, c, d = i, i + 1, n + 2 + i, n + 1 + i  # (i,0), (i+1,0), (i+1,1), (i,1)
-    triangles = np.concatenate([np.column_stack([a, b, c]), np.column_stack([a, c, d])])
-    facets = np.concatenate(
-        [[[0, n + 1]], [[n, 2 * n + 1]], np.column_stack([a, b]), np.column_stack([d, c])]
-    )
-    markers = np.concatenate([[1], [2], np.full(n, 3), np.full(n, 4)])
-    names = {"left": 1, "right": 2, "bottom": 3, "top": 4}
-    return TaggedTriangulation(points, triangles, facets, markers, names)
+def strip(n: int) -> object:
+    return make_strip(n, 0.1)
 
 
 def discrete_poisson_boltzmann(T: float) -> np.ndarray:
@@ -83,12 +72,12 @@ def _nodal(scheme) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mesh, M = scheme.problem.mesh, scheme.M
     psi = gather_vertex_values(mesh, scheme.u, M)
     T = np.exp(gather_vertex_values(mesh, scheme.u, M + 1))
-    return strip().points[:, 0], psi, T
+    return strip(N).points[:, 0], psi, T
 
 
 @pytest.mark.mpi
 def test_steady_solve_matches_the_discrete_poisson_boltzmann_solution() -> None:
-    problem = cases.charging_cell(strip(), V, MODEL, bumps=False)
+    problem = cases.charging_cell(strip(N), V, MODEL, bumps=False)
     scheme = build_scheme(problem, "fem-be", comm=MPI.COMM_WORLD)
     run = integrate(scheme, math.inf, PseudoTransient(dt0=1e-3, tol=1e-11))
     assert run.converged and run.accepted < 80, (run.accepted, run.rate)
@@ -106,7 +95,7 @@ def test_steady_solve_equals_the_time_stepped_equilibrium() -> None:
     pseudo-time steps release less of it than the transient does; ψ and c do not depend on
     the path once T is fixed."""
     isothermal = dataclasses.replace(MODEL, heat_capacity=1e9)
-    problem = cases.charging_cell(strip(), V, isothermal, bumps=False)
+    problem = cases.charging_cell(strip(N), V, isothermal, bumps=False)
     steady = build_scheme(problem, "fem-bdf2")
     integrate(steady, math.inf, PseudoTransient(dt0=1e-3, tol=1e-11))
     stepped = build_scheme(problem, "fem-bdf2")

@@ -22,6 +22,7 @@ __all__ = [
     "conform_boundary",
     "delaunay_flip",
     "rectangle",
+    "strip",
     "tag_of",
     "unit_square",
 ]
@@ -317,3 +318,31 @@ def _cot(apex: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
     dot = u[:, 0] * v[:, 0] + u[:, 1] * v[:, 1]
     cross = np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
     return dot / cross
+
+
+def strip(n: int, height: float = 0.05, graded: bool = False) -> TaggedTriangulation:
+    """[0, 1] × [0, height] as one row of n cells, each cut along the same diagonal: a 2D mesh
+    for 1D problems. Every triangle has its right angle opposite the diagonal, so the P1
+    stiffness of a field constant in y is the 3-point Laplacian and the mesh is Voronoi
+    admissible. `graded` clusters the nodes at both ends (x_i = (1 − cos(πi/n))/2), where
+    electrode double layers sit. Sides are tagged as by `unit_square`."""
+    if n < 1 or not height > 0:
+        raise ValueError(f"strip needs n >= 1 and height > 0, got {n}, {height}")
+    k = np.arange(n + 1)
+    x = 0.5 * (1 - np.cos(np.pi * k / n)) if graded else k / n
+    points = np.concatenate([np.column_stack([x, 0 * x]), np.column_stack([x, 0 * x + height])])
+    i = np.arange(n)
+    a, b, c, d = i, i + 1, n + 2 + i, n + 1 + i  # (i, 0), (i+1, 0), (i+1, 1), (i, 1)
+    triangles = np.concatenate([np.column_stack([a, b, c]), np.column_stack([a, c, d])])
+    facets = np.concatenate(
+        [[[0, n + 1]], [[n, 2 * n + 1]], np.column_stack([a, b]), np.column_stack([d, c])]
+    )
+    markers = np.concatenate(
+        [
+            [SIDE_TAGS["left"]],
+            [SIDE_TAGS["right"]],
+            np.full(n, SIDE_TAGS["bottom"]),
+            np.full(n, SIDE_TAGS["top"]),
+        ]
+    )
+    return TaggedTriangulation(points, triangles, facets, markers, dict(SIDE_TAGS))

@@ -33,6 +33,7 @@ __all__ = [
     "molar",
     "nondimensionalize",
     "supercapacitor_parameters",
+    "surface_charge_scale",
 ]
 
 # CODATA 2018 (exact where SI defines them).
@@ -226,3 +227,13 @@ def supercapacitor_parameters(length_scale: float = 10e-9) -> PNPFParameters:
         vacuum_permittivity=8.85e-12,
         fixed_charge=0.0,
     )
+
+
+def surface_charge_scale(scales: Scales) -> float:
+    """The surface charge density [C/m²] of a dimensionless ψ^N = 1 in ε² ∂ψ/∂n = ψ^N (2.9).
+
+    In SI the wall condition is ε_r ε_0 ∂φ/∂n = σ; with φ = (k_B T0/e) ψ, x = L x̃ and
+    ε² = ε_r ε_0 k_B T0 / (e² N_A c0 L²) it reads ε² ∂ψ/∂ñ = σ / (e N_A c0 L): the scale is the
+    charge of the reference concentration in a layer of thickness L, F c0 L.
+    """
+    return ELEMENTARY_CHARGE * AVOGADRO * scales.concentration * scales.length

@@ -14,7 +14,7 @@ import pytest
 
 from pnpf_fem.fem.build import build_scheme
 from pnpf_fem.integrate import AdaptiveSteps, integrate
-from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.meshing import TaggedTriangulation, strip
 from pnpf_fem.model import cases
 from pnpf_fem.units import DimensionlessPNPF
 
@@ -31,18 +31,7 @@ THIN = DimensionlessPNPF(
 
 def graded_strip(n: int = N, height: float = 0.05) -> TaggedTriangulation:
     """One row of right triangles (one diagonal direction) graded towards x = 0 and x = 1."""
-    x = 0.5 * (1 - np.cos(np.pi * np.arange(n + 1) / n))
-    points = np.concatenate([np.column_stack([x, 0 * x]), np.column_stack([x, 0 * x + height])])
-    i = np.arange(n)
-    a, b, c, d = i, i + 1, n + 2 + i, n + 1 + i
-    triangles = np.concatenate([np.column_stack([a, b, c]), np.column_stack([a, c, d])])
-    facets = np.concatenate(
-        [[[0, n + 1]], [[n, 2 * n + 1]], np.column_stack([a, b]), np.column_stack([d, c])]
-    )
-    markers = np.concatenate([[1], [2], np.full(n, 3), np.full(n, 4)])
-    return TaggedTriangulation(
-        points, triangles, facets, markers, {"left": 1, "right": 2, "bottom": 3, "top": 4}
-    )
+    return strip(n, height, graded=True)
 
 
 def _spread(scheme) -> float:

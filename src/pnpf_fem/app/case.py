@@ -104,6 +104,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "potential": Key(NUMBER),  # V
         "potential_thermal": Key(NUMBER),  # in units of k_B T0 / e
         "surface_charge": Key(NUMBER),  # dimensionless ψ^N of (2.9)
+        "surface_charge_density": Key(NUMBER),  # C/m² on the wall
     },
     "time": {
         "end": Key(NUMBER, required=True, check=_positive),  # s

@@ -31,7 +31,7 @@ from pnpf_fem.model import Condition, Initial, Potential, Problem, SurfaceCharge
 from pnpf_fem.porous.build import build_macroscale, ion_pair, time_factor
 from pnpf_fem.porous.macroscale import EffectiveMedium
 from pnpf_fem.resolution import RESOLUTION_THRESHOLD, diffuse_layer_resolution
-from pnpf_fem.units import DimensionlessPNPF, nondimensionalize
+from pnpf_fem.units import DimensionlessPNPF, nondimensionalize, surface_charge_scale
 
 __all__ = [
     "RunSetup",
@@ -154,7 +154,7 @@ def prepare(case: Case) -> RunSetup:
     problem = Problem(
         model,
         tri,
-        conditions(case, sc.potential),
+        conditions(case, sc.potential, surface_charge_scale(sc)),
         Initial(c={s["name"]: s["initial_concentration"] / c0 for s in case.species}, T=1.0),
     )
     tm = case.time
@@ -166,8 +166,9 @@ def prepare(case: Case) -> RunSetup:
     return RunSetup(case, tri, problem, t_end, dt, dt_min, dt_max)
 
 
-def conditions(case: Case, volt: float) -> list[Condition]:
-    """The [boundary] tables as condition objects, in units of k_B T0/e (volt: its value)."""
+def conditions(case: Case, volt: float, sigma: float = 1.0) -> list[Condition]:
+    """The [boundary] tables as condition objects: potentials in units of k_B T0/e (volt: its
+    value in V), surface charges in units of F c0 L (sigma: its value in C/m²)."""
     out: list[Condition] = []
     for tag, bc in case.boundary.items():
         ((kind, value),) = bc.items()
@@ -175,6 +176,8 @@ def conditions(case: Case, volt: float) -> list[Condition]:
             out.append(Potential(tag, float(value) / volt))
         elif kind == "potential_thermal":
             out.append(Potential(tag, float(value)))
+        elif kind == "surface_charge_density":  # C/m²
+            out.append(SurfaceCharge(tag, float(value) / sigma))
         else:
             out.append(SurfaceCharge(tag, float(value)))
     return out

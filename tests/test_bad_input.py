@@ -212,6 +212,60 @@ BAD = {
         "steady = true chooses its own",
         {"c.toml": edited(("dt = 1e-9", "dt = 1e-9\nsteady = true\nadaptive = true"))},
     ),
+    "run-wave-shape": Bad(
+        "run {d}/c.toml",
+        "shape = 'saw' must be one of",
+        {"c.toml": edited(("potential_thermal = 2.0", 'potential_thermal = {shape = "saw"}'))},
+    ),
+    "run-wave-missing": Bad(
+        "run {d}/c.toml",
+        "missing required key 'rate'",
+        {
+            "c.toml": edited(
+                (
+                    "potential_thermal = 2.0",
+                    'potential_thermal = {shape = "triangle", lower = 0, upper = 1}',
+                )
+            )
+        },
+    ),
+    "run-wave-order": Bad(
+        "run {d}/c.toml",
+        "upper > lower",
+        {
+            "c.toml": edited(
+                (
+                    "potential_thermal = 2.0",
+                    'potential_thermal = {shape = "triangle", lower = 1, upper = 0, rate = 1e9}',
+                )
+            )
+        },
+    ),
+    "run-wave-too-fast": Bad(
+        "run {d}/c.toml",
+        "shorter than the smallest step",
+        {
+            "c.toml": edited(
+                (
+                    "potential_thermal = 2.0",
+                    'potential_thermal = {shape = "triangle", upper = 1, rate = 1e12, cycles = 2'
+                    ", lower = 0}",
+                )
+            )
+        },
+    ),
+    "run-wave-table": Bad(
+        "run {d}/c.toml",
+        "does not exist",
+        {
+            "c.toml": edited(
+                (
+                    "potential_thermal = 2.0",
+                    'potential_thermal = {shape = "table", file = "no.csv"}',
+                )
+            )
+        },
+    ),
     "run-petsc-fv": Bad(
         "run {d}/c.toml",
         "petsc_options apply to FEM methods only",

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pnpf_fem.app.config import read_text_file
 from pnpf_fem.errors import InputError
+from pnpf_fem.model.waveforms import Ramp, Sine, Step, Table, Triangle, Waveform
 from pnpf_fem.units import PNPFParameters, Species
 
 __all__ = ["METHODS", "QUANTITIES", "Case", "load_case", "parse_case"]
@@ -100,11 +102,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "friction_scale": Key(NUMBER, None, check=_positive),  # J s/m²
         "fixed_charge": Key(NUMBER, 0.0),  # mol/m³
     },
+    # each a number or a waveform table ({shape = "triangle", ...}, see WAVEFORMS)
     "boundary": {
-        "potential": Key(NUMBER),  # V
-        "potential_thermal": Key(NUMBER),  # in units of k_B T0 / e
-        "surface_charge": Key(NUMBER),  # dimensionless ψ^N of (2.9)
-        "surface_charge_density": Key(NUMBER),  # C/m² on the wall
+        "potential": Key((int, float, dict)),  # V
+        "potential_thermal": Key((int, float, dict)),  # in units of k_B T0 / e
+        "surface_charge": Key((int, float, dict)),  # dimensionless ψ^N of (2.9)
+        "surface_charge_density": Key((int, float, dict)),  # C/m² on the wall
     },
     "time": {
         "end": Key(NUMBER, required=True, check=_positive),  # s
@@ -147,6 +150,71 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "quantities": Key(list, None, check=_quantity_names),
     },
 }
+# Waveforms for boundary data: times in s, values in the unit of the key they drive
+# (rate in that unit per second, frequency in Hz); `file` (a table) is relative to the case.
+WAVEFORMS: dict[str, dict[str, Key]] = {
+    "step": {
+        "before": Key(NUMBER, required=True),
+        "after": Key(NUMBER, required=True),
+        "at": Key(NUMBER, required=True, check=_non_negative),
+    },
+    "ramp": {
+        "start": Key(NUMBER, required=True),
+        "end": Key(NUMBER, required=True),
+        "t0": Key(NUMBER, 0.0, check=_non_negative),
+        "t1": Key(NUMBER, required=True),
+    },
+    "triangle": {
+        "lower": Key(NUMBER, required=True),
+        "upper": Key(NUMBER, required=True),
+        "rate": Key(NUMBER, required=True, check=_positive),
+        "cycles": Key(int, 1, check=_positive),
+        "t0": Key(NUMBER, 0.0, check=_non_negative),
+    },
+    "sine": {
+        "offset": Key(NUMBER, 0.0),
+        "amplitude": Key(NUMBER, required=True),
+        "frequency": Key(NUMBER, required=True, check=_positive),
+        "phase": Key(NUMBER, 0.0),
+    },
+    "table": {"file": Key(str, required=True)},
+}
+
+
+def waveform_from(spec: Mapping[str, Any], source: str, where: str) -> Waveform:
+    """The waveform of a boundary table such as {shape = "ramp", start = 0, end = 1, t1 = 1e-6}
+    (`where` names it in messages, e.g. "boundary.gamma2 potential")."""
+    shape = spec.get("shape")
+    if shape not in WAVEFORMS:
+        raise InputError(
+            f"{source}: [{where}] shape = {shape!r} must be one of {', '.join(WAVEFORMS)}"
+        )
+    args = _section(
+        source, where, {k: v for k, v in spec.items() if k != "shape"}, WAVEFORMS[shape]
+    )
+    try:
+        if shape == "table":
+            return _table(Path(source).parent / args["file"], f"{source}: [{where}]")
+        kind = {"step": Step, "ramp": Ramp, "triangle": Triangle, "sine": Sine}[shape]
+        return kind(**args)
+    except InputError as err:
+        raise InputError(f"{source}: [{where}] {err}") from None
+
+
+def _table(path: Path, where: str) -> Table:
+    rows = []
+    for line in read_text_file(path, f"{where} table").splitlines():
+        fields = [f.strip() for f in line.replace(";", ",").split(",") if f.strip()]
+        if not fields or fields[0].startswith("#"):
+            continue
+        try:
+            rows.append((float(fields[0]), float(fields[1])))
+        except (ValueError, IndexError):
+            if rows:  # only a header line may fail to parse
+                raise InputError(f"{where} table {str(path)!r}: bad row {line!r}") from None
+    return Table(tuple(t for t, _ in rows), tuple(v for _, v in rows))
+
+
 SECTIONS = tuple(SCHEMA)
 REQUIRED_SECTIONS = ("mesh", "species", "parameters", "time")  # [porous] is optional
 
@@ -203,6 +271,8 @@ def _suggest(word: str, choices: set[str] | tuple[str, ...] | list[str]) -> str:
 def _type_name(kind: type | tuple[type, ...]) -> str:
     if kind == NUMBER:
         return "a number"
+    if kind == (int, float, dict):
+        return "a number or a waveform table"
     names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
     names[dict] = "a table"
     names[list] = "a list"
@@ -278,6 +348,8 @@ def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
                 f"{', '.join(SCHEMA['boundary'])}, got {given or 'none'}"
             )
         boundary[tag] = {given[0]: bc[given[0]]}
+        if isinstance(bc[given[0]], dict):  # a waveform: checked now, built by the run set-up
+            waveform_from(bc[given[0]], source, f"boundary.{tag} {given[0]}")
     if not any("potential" in bc or "potential_thermal" in bc for bc in boundary.values()):
         raise InputError(f"{source}: [boundary] needs a potential on at least one tag")
 

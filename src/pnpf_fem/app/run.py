@@ -316,7 +316,8 @@ def _integrate(rec: RunRecorder) -> None:
     counts = Integration()
     t_end = math.inf if isinstance(control, PseudoTransient) else setup.t_end
     try:
-        integrate(rec.sim, t_end, control, observers=[rec], result=counts)
+        stops = setup.problem.corners(setup.t_end)  # waveform corners: no step across a kink
+        integrate(rec.sim, t_end, control, stops=stops, observers=[rec], result=counts)
         if isinstance(control, PseudoTransient):
             rec.steady = {"converged": counts.converged, "rate": counts.rate, "tol": control.tol}
     except SolverError as err:

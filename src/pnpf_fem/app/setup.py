@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 from mpi4py import MPI
 
-from pnpf_fem.app.case import Case
+from pnpf_fem.app.case import Case, waveform_from
 from pnpf_fem.app.console import emit_error
 from pnpf_fem.app.simulation import FEMSimulation, FVSimulation, PorousSimulation
 from pnpf_fem.errors import InputError
@@ -27,7 +28,7 @@ from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.gmsh_io import read_gmsh_file
 from pnpf_fem.integrate import AdaptiveSteps, ErrorControl, FixedSteps, PseudoTransient
 from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, unit_square
-from pnpf_fem.model import Condition, Initial, Potential, Problem, SurfaceCharge
+from pnpf_fem.model import Condition, Initial, Potential, Problem, SurfaceCharge, Waveform, in_units
 from pnpf_fem.porous.build import build_macroscale, ion_pair, time_factor
 from pnpf_fem.porous.macroscale import EffectiveMedium
 from pnpf_fem.resolution import RESOLUTION_THRESHOLD, diffuse_layer_resolution
@@ -93,13 +94,21 @@ class RunSetup:
     def model(self) -> DimensionlessPNPF:
         return self.problem.model
 
+    def _peak(self, value: Any) -> float:
+        """A number, or the value of largest magnitude a waveform takes up to t_end."""
+        if not callable(value):
+            return float(value)
+        times = [0.0, self.t_end, *value.corners(self.t_end), *np.linspace(0, self.t_end, 257)]
+        return float(max((value(t) for t in times), key=abs))
+
     @property
     def dirichlet(self) -> dict[str, float]:
-        return {t: float(v) for t, v in self.problem.potentials.items()}
+        """The potentials (waveforms: their peak values, for estimates and the summary)."""
+        return {t: self._peak(v) for t, v in self.problem.potentials.items()}
 
     @property
     def neumann(self) -> dict[str, float]:
-        return {t: float(v) for t, v in self.problem.surface_charges.items()}
+        return {t: self._peak(v) for t, v in self.problem.surface_charges.items()}
 
     @property
     def initial_c(self) -> dict[str, float]:
@@ -154,7 +163,7 @@ def prepare(case: Case) -> RunSetup:
     problem = Problem(
         model,
         tri,
-        conditions(case, sc.potential, surface_charge_scale(sc)),
+        conditions(case, sc.potential, surface_charge_scale(sc), sc.time),
         Initial(c={s["name"]: s["initial_concentration"] / c0 for s in case.species}, T=1.0),
     )
     tm = case.time
@@ -163,24 +172,40 @@ def prepare(case: Case) -> RunSetup:
     dt_max = (tm["dt_max"] / sc.time) if tm["dt_max"] else t_end
     if tm["adaptive"] and dt_min > dt:
         raise InputError(f"{case.source}: [time] dt_min = {tm['dt_min']} exceeds dt = {tm['dt']}")
+    _check_waveforms(problem, case, dt_min if tm["adaptive"] else dt, sc.time)
     return RunSetup(case, tri, problem, t_end, dt, dt_min, dt_max)
 
 
-def conditions(case: Case, volt: float, sigma: float = 1.0) -> list[Condition]:
+def conditions(case: Case, volt: float, sigma: float = 1.0, tau: float = 1.0) -> list[Condition]:
     """The [boundary] tables as condition objects: potentials in units of k_B T0/e (volt: its
-    value in V), surface charges in units of F c0 L (sigma: its value in C/m²)."""
+    value in V), surface charges in units of F c0 L (sigma: its value in C/m²), waveforms in
+    units of τ (tau: its value in s)."""
+    units = {"potential": volt, "potential_thermal": 1.0, "surface_charge": 1.0}
+    units["surface_charge_density"] = sigma
     out: list[Condition] = []
     for tag, bc in case.boundary.items():
         ((kind, value),) = bc.items()
-        if kind == "potential":
-            out.append(Potential(tag, float(value) / volt))
-        elif kind == "potential_thermal":
-            out.append(Potential(tag, float(value)))
-        elif kind == "surface_charge_density":  # C/m²
-            out.append(SurfaceCharge(tag, float(value) / sigma))
+        if isinstance(value, dict):
+            wave = waveform_from(value, case.source, f"boundary.{tag} {kind}")
+            data: Any = in_units(wave, tau, units[kind])
         else:
-            out.append(SurfaceCharge(tag, float(value)))
+            data = float(value) / units[kind]
+        cls = Potential if kind.startswith("potential") else SurfaceCharge
+        out.append(cls(tag, data))
     return out
+
+
+def _check_waveforms(problem: Problem, case: Case, dt_min: float, tau: float) -> None:
+    """A waveform must not change faster than the smallest step can follow."""
+    for c in problem.conditions:
+        corners = c.value.corners(math.inf) if isinstance(c.value, Waveform) else []
+        gaps = np.diff(corners) if len(corners) > 1 else []
+        if len(gaps) and float(np.min(gaps)) < dt_min:
+            raise InputError(
+                f"{case.source}: [boundary.{c.tag}] the waveform's corners are "
+                f"{float(np.min(gaps)) * tau:.3g} s apart, shorter than the smallest step "
+                f"{dt_min * tau:.3g} s"
+            )
 
 
 def build_simulation(setup: RunSetup, outdir: Path) -> Any:

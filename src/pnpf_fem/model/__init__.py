@@ -11,6 +11,7 @@ into a stepper; `pnpf_fem.model.cases` holds the ready-made problems.
 from pnpf_fem.model.conditions import Condition, Potential, SurfaceCharge
 from pnpf_fem.model.data import Data, SpaceTime, check_data
 from pnpf_fem.model.problem import Initial, Problem, Sources
+from pnpf_fem.model.waveforms import Ramp, Sine, Step, Table, Triangle, Waveform, in_units
 
 __all__ = [
     "Condition",
@@ -18,8 +19,15 @@ __all__ = [
     "Initial",
     "Potential",
     "Problem",
+    "Ramp",
+    "Sine",
     "Sources",
     "SpaceTime",
+    "Step",
     "SurfaceCharge",
+    "Table",
+    "Triangle",
+    "Waveform",
     "check_data",
+    "in_units",
 ]

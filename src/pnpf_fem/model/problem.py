@@ -10,6 +10,7 @@ from typing import Protocol
 from pnpf_fem.errors import InputError
 from pnpf_fem.model.conditions import Condition, Potential, SurfaceCharge
 from pnpf_fem.model.data import Data, check_data
+from pnpf_fem.model.waveforms import Waveform
 from pnpf_fem.units import DimensionlessPNPF
 
 __all__ = ["Initial", "Problem", "Sources", "TaggedMesh"]
@@ -90,6 +91,16 @@ class Problem:
 
     def _ions(self) -> Mapping[str, Data]:
         return self.sources.ions if self.sources is not None else {}
+
+    def corners(self, t_end: float) -> list[float]:
+        """The kinks and jumps of the waveforms among the boundary data, in (0, t_end)."""
+        times = {
+            t
+            for c in self.conditions
+            if isinstance(c.value, Waveform)
+            for t in c.value.corners(t_end)
+        }
+        return sorted(times)
 
     @property
     def potentials(self) -> dict[str, Data]:

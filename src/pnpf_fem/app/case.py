@@ -305,6 +305,40 @@ def _section(source: str, where: str, raw: Any, schema: Mapping[str, Key]) -> di
     return out
 
 
+def _species(source: str, raw_species: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(raw_species, list) or not raw_species:
+        raise InputError(f"{source}: [[species]] must list at least one species")
+    species = tuple(
+        _section(source, f"species.{i}", s, SCHEMA["species"]) for i, s in enumerate(raw_species)
+    )
+    names = [s["name"] for s in species]
+    for n in names:
+        if not n.isidentifier():
+            raise InputError(f"{source}: [[species]] name {n!r} must be an identifier")
+    if len(set(names)) != len(names):
+        raise InputError(f"{source}: [[species]] names must be unique, got {names}")
+
+    return species
+
+
+def _boundary(source: str, raw_boundary: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(raw_boundary, dict):
+        raise InputError(f"{source}: [boundary] must be a table of tag names")
+    boundary: dict[str, dict[str, Any]] = {}
+    for tag, spec in raw_boundary.items():
+        bc = _section(source, f"boundary.{tag}", spec, SCHEMA["boundary"])
+        given = [k for k, v in bc.items() if v is not None]
+        if len(given) != 1:
+            raise InputError(
+                f"{source}: [boundary.{tag}] needs exactly one of "
+                f"{', '.join(SCHEMA['boundary'])}, got {given or 'none'}"
+            )
+        boundary[tag] = {given[0]: bc[given[0]]}
+        if isinstance(bc[given[0]], dict):  # a waveform: checked now, built by the run set-up
+            waveform_from(bc[given[0]], source, f"boundary.{tag} {given[0]}")
+    return boundary
+
+
 def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
     """Validate a parsed TOML document into a `Case` (raises `InputError` on the first problem)."""
     for name in data:
@@ -320,36 +354,11 @@ def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
     if mesh["size_min"] > mesh["size_max"]:
         raise InputError(f"{source}: [mesh] size_min must not exceed size_max")
 
-    raw_species = data["species"]
-    if not isinstance(raw_species, list) or not raw_species:
-        raise InputError(f"{source}: [[species]] must list at least one species")
-    species = tuple(
-        _section(source, f"species.{i}", s, SCHEMA["species"]) for i, s in enumerate(raw_species)
-    )
-    names = [s["name"] for s in species]
-    for n in names:
-        if not n.isidentifier():
-            raise InputError(f"{source}: [[species]] name {n!r} must be an identifier")
-    if len(set(names)) != len(names):
-        raise InputError(f"{source}: [[species]] names must be unique, got {names}")
+    species = _species(source, data["species"])
 
     parameters = _section(source, "parameters", data["parameters"], SCHEMA["parameters"])
 
-    raw_boundary = data.get("boundary", {})
-    if not isinstance(raw_boundary, dict):
-        raise InputError(f"{source}: [boundary] must be a table of tag names")
-    boundary: dict[str, dict[str, Any]] = {}
-    for tag, spec in raw_boundary.items():
-        bc = _section(source, f"boundary.{tag}", spec, SCHEMA["boundary"])
-        given = [k for k, v in bc.items() if v is not None]
-        if len(given) != 1:
-            raise InputError(
-                f"{source}: [boundary.{tag}] needs exactly one of "
-                f"{', '.join(SCHEMA['boundary'])}, got {given or 'none'}"
-            )
-        boundary[tag] = {given[0]: bc[given[0]]}
-        if isinstance(bc[given[0]], dict):  # a waveform: checked now, built by the run set-up
-            waveform_from(bc[given[0]], source, f"boundary.{tag} {given[0]}")
+    boundary = _boundary(source, data.get("boundary", {}))
     if not any("potential" in bc or "potential_thermal" in bc for bc in boundary.values()):
         raise InputError(f"{source}: [boundary] needs a potential on at least one tag")
 

@@ -193,6 +193,23 @@ class Scheme(TransientProblem):
             source=source,
         )
 
+    def _implicit_heat(self, xi, species, joule, w, T_old=None, dt=None) -> ufl.Form:
+        """The temperature equation tested with θ = 1/T = e^{−ξ} at t^{n+1} (3.3)₄, the form
+        of fem1's temperature step, backward Euler and BDF2."""
+        T = ufl.exp(xi)
+        return self._heat_residual(
+            T_new=T,
+            theta=ufl.exp(-xi),
+            grad_log_theta=-ufl.grad(xi),
+            T_diff=T,
+            species=species,
+            joule=joule,
+            w=w,
+            source=self.f_heat["new"],
+            T_old=T_old,
+            dt=dt,
+        )
+
     # -- convenience ----------------------------------------------------------------------------
     @property
     def nonlinear_solvers(self) -> list[NonlinearSolver]:
@@ -233,18 +250,7 @@ class BackwardEulerScheme(Scheme):
             joule += forms.joule_heat(c, T, eta, psi, self.z[i], self.nu[i], self.eps)
             charge += self.z[i] * c
         F += forms.poisson_residual(psi, charge, self.eps, v[M], m, self.neumann_new)
-        return F + self._heat_residual(
-            T_new=T,
-            theta=ufl.exp(-xi),
-            grad_log_theta=-ufl.grad(xi),
-            T_diff=T,
-            species=heat_species,
-            joule=joule,
-            w=v[M + 1],
-            source=self.f_heat["new"],
-            T_old=old(M + 1),
-            dt=dt,
-        )
+        return F + self._implicit_heat(xi, heat_species, joule, v[M + 1], old(M + 1), dt)
 
 
 class BDF2Scheme(BackwardEulerScheme):
@@ -383,21 +389,11 @@ class FirstOrderScheme(Scheme):
         )
         # Temperature step: P^{n+1} (3.4) and û (T^n, η^{n+1}, ψ^{n+1}).
         xi = self.xi
-        T = ufl.exp(xi)
         joule = sum(
             forms.joule_heat(c, Tn, eta, psi, self.z[i], self.nu[i], self.eps)
             for i, (eta, _f, c, _cn) in enumerate(fluxes)
         )
-        F2 = self._heat_residual(
-            T_new=T,
-            theta=ufl.exp(-xi),
-            grad_log_theta=-ufl.grad(xi),
-            T_diff=T,
-            species=fluxes,
-            joule=joule,
-            w=ufl.TestFunction(self.V),
-            source=self.f_heat["new"],
-        )
+        F2 = self._implicit_heat(xi, fluxes, joule, ufl.TestFunction(self.V))
         self.solver2 = NonlinearSolver(F2, xi, [], "s1_xi", self.options)
 
     def _advance(self) -> int:

@@ -266,6 +266,26 @@ BAD = {
             )
         },
     ),
+    "run-reservoir-species": Bad(
+        "run {d}/c.toml",
+        "no species 'sodium'",
+        {"c.toml": edited(("potential = 0.0", "potential = 0.0\nconcentrations = {sodium = 100}"))},
+    ),
+    "run-reservoir-negative": Bad(
+        "run {d}/c.toml",
+        "must be a positive number",
+        {"c.toml": edited(("potential = 0.0", "potential = 0.0\nconcentrations = {cation = -1}"))},
+    ),
+    "run-reservoir-fv": Bad(
+        "run {d}/c.toml",
+        "need a FEM method",
+        {
+            "c.toml": edited(
+                ("potential = 0.0", "potential = 0.0\nconcentrations = {cation = 100}"),
+                ('method = "fem-be"', 'method = "fv2"'),
+            )
+        },
+    ),
     "run-petsc-fv": Bad(
         "run {d}/c.toml",
         "petsc_options apply to FEM methods only",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +108,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "potential_thermal": Key((int, float, dict)),  # in units of k_B T0 / e
         "surface_charge": Key((int, float, dict)),  # dimensionless ψ^N of (2.9)
         "surface_charge_density": Key((int, float, dict)),  # C/m² on the wall
+        # a reservoir: c per species name in mol/m³ (FEM methods), with or without a potential
+        "concentrations": Key(dict),
     },
     "time": {
         "end": Key(NUMBER, required=True, check=_positive),  # s
@@ -327,16 +329,54 @@ def _boundary(source: str, raw_boundary: Any) -> dict[str, dict[str, Any]]:
     boundary: dict[str, dict[str, Any]] = {}
     for tag, spec in raw_boundary.items():
         bc = _section(source, f"boundary.{tag}", spec, SCHEMA["boundary"])
-        given = [k for k, v in bc.items() if v is not None]
-        if len(given) != 1:
+        given = [k for k, v in bc.items() if v is not None and k != "concentrations"]
+        if len(given) > 1 or not (given or bc["concentrations"]):
+            keys = [k for k in SCHEMA["boundary"] if k != "concentrations"]
             raise InputError(
-                f"{source}: [boundary.{tag}] needs exactly one of "
-                f"{', '.join(SCHEMA['boundary'])}, got {given or 'none'}"
+                f"{source}: [boundary.{tag}] needs exactly one of {', '.join(keys)} (and may "
+                f"add concentrations), got {given or 'none'}"
             )
-        boundary[tag] = {given[0]: bc[given[0]]}
-        if isinstance(bc[given[0]], dict):  # a waveform: checked now, built by the run set-up
-            waveform_from(bc[given[0]], source, f"boundary.{tag} {given[0]}")
+        boundary[tag] = {k: bc[k] for k in (*given, "concentrations") if bc[k] is not None}
+        for key in given:
+            if isinstance(bc[key], dict):  # a waveform: checked now, built by the run set-up
+                waveform_from(bc[key], source, f"boundary.{tag} {key}")
+        if bc["concentrations"] is not None:
+            _check_reservoir(source, tag, bc["concentrations"])
     return boundary
+
+
+def _check_reservoir(source: str, tag: str, values: Mapping[str, Any]) -> None:
+    for name, value in values.items():
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (ok and math.isfinite(value) and value > 0):
+            raise InputError(
+                f"{source}: [boundary.{tag}] concentrations.{name} = {value!r} must be a "
+                "positive number (mol/m³)"
+            )
+
+
+def _check_reservoirs(
+    source: str,
+    boundary: Mapping[str, Any],
+    species: Sequence[Mapping[str, Any]],
+    discretization: Mapping[str, Any],
+    porous: bool,
+) -> None:
+    """Reservoir species must exist; the FV schemes and the porous model do not take them yet."""
+    names = [s["name"] for s in species]
+    for tag, bc in boundary.items():
+        for name in bc.get("concentrations", {}):
+            if name not in names:
+                raise InputError(
+                    f"{source}: [boundary.{tag}] concentrations.{name}: no species {name!r}"
+                    + _suggest(name, names)
+                )
+        if "concentrations" in bc and (discretization["method"].startswith("fv") or porous):
+            raise InputError(
+                f"{source}: [boundary.{tag}] concentrations (a reservoir) need a FEM method "
+                "(fem1, fem2, fem-be, fem-bdf2) without [porous]: the FV schemes and the porous "
+                "model do not take Dirichlet concentrations yet"
+            )
 
 
 def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
@@ -386,6 +426,7 @@ def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
             f"method {discretization['method']!r} is first-order finite volumes"
         )
     solver = _section(source, "solver", data.get("solver", {}), SCHEMA["solver"])
+    _check_reservoirs(source, boundary, species, discretization, "porous" in data)
     if discretization["method"].startswith("fv") and solver["petsc_options"]:
         raise InputError(f"{source}: [solver] petsc_options apply to FEM methods only")
     output = _section(source, "output", data.get("output", {}), SCHEMA["output"])

@@ -28,7 +28,16 @@ from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.gmsh_io import read_gmsh_file
 from pnpf_fem.integrate import AdaptiveSteps, ErrorControl, FixedSteps, PseudoTransient
 from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, unit_square
-from pnpf_fem.model import Condition, Initial, Potential, Problem, SurfaceCharge, Waveform, in_units
+from pnpf_fem.model import (
+    Concentration,
+    Condition,
+    Initial,
+    Potential,
+    Problem,
+    SurfaceCharge,
+    Waveform,
+    in_units,
+)
 from pnpf_fem.porous.build import build_macroscale, ion_pair, time_factor
 from pnpf_fem.porous.macroscale import EffectiveMedium
 from pnpf_fem.resolution import RESOLUTION_THRESHOLD, diffuse_layer_resolution
@@ -163,7 +172,7 @@ def prepare(case: Case) -> RunSetup:
     problem = Problem(
         model,
         tri,
-        conditions(case, sc.potential, surface_charge_scale(sc), sc.time),
+        conditions(case, sc.potential, surface_charge_scale(sc), sc.time, sc.concentration),
         Initial(c={s["name"]: s["initial_concentration"] / c0 for s in case.species}, T=1.0),
     )
     tm = case.time
@@ -176,7 +185,9 @@ def prepare(case: Case) -> RunSetup:
     return RunSetup(case, tri, problem, t_end, dt, dt_min, dt_max)
 
 
-def conditions(case: Case, volt: float, sigma: float = 1.0, tau: float = 1.0) -> list[Condition]:
+def conditions(
+    case: Case, volt: float, sigma: float = 1.0, tau: float = 1.0, c0: float = 1.0
+) -> list[Condition]:
     """The [boundary] tables as condition objects: potentials in units of k_B T0/e (volt: its
     value in V), surface charges in units of F c0 L (sigma: its value in C/m²), waveforms in
     units of τ (tau: its value in s)."""
@@ -184,14 +195,17 @@ def conditions(case: Case, volt: float, sigma: float = 1.0, tau: float = 1.0) ->
     units["surface_charge_density"] = sigma
     out: list[Condition] = []
     for tag, bc in case.boundary.items():
-        ((kind, value),) = bc.items()
-        if isinstance(value, dict):
-            wave = waveform_from(value, case.source, f"boundary.{tag} {kind}")
-            data: Any = in_units(wave, tau, units[kind])
-        else:
-            data = float(value) / units[kind]
-        cls = Potential if kind.startswith("potential") else SurfaceCharge
-        out.append(cls(tag, data))
+        for kind, value in bc.items():
+            if kind == "concentrations":  # mol/m³ → units of c0
+                out += [Concentration(tag, v / c0, name) for name, v in value.items()]
+                continue
+            if isinstance(value, dict):
+                wave = waveform_from(value, case.source, f"boundary.{tag} {kind}")
+                data: Any = in_units(wave, tau, units[kind])
+            else:
+                data = float(value) / units[kind]
+            cls = Potential if kind.startswith("potential") else SurfaceCharge
+            out.append(cls(tag, data))
     return out
 
 

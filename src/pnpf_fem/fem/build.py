@@ -10,7 +10,16 @@ from pnpf_fem.fem.mesh import FEMMesh, from_triangulation
 from pnpf_fem.fem.problem import Field, PNPFProblem, Value
 from pnpf_fem.fem.schemes import Scheme, make_scheme
 from pnpf_fem.fem.snes import SolverOptions
-from pnpf_fem.model import Data, Initial, Potential, Problem, Sources, SpaceTime, SurfaceCharge
+from pnpf_fem.model import (
+    Concentration,
+    Data,
+    Initial,
+    Potential,
+    Problem,
+    Sources,
+    SpaceTime,
+    SurfaceCharge,
+)
 
 __all__ = ["build_scheme", "fem_problem", "fem_value"]
 
@@ -40,6 +49,9 @@ def fem_problem(problem: Problem, mesh: FEMMesh, degree: int = 1) -> PNPFProblem
         sources=sources,
         fixed_charge=None if problem.fixed_charge is None else fem_value(problem.fixed_charge),
         degree=degree,
+        concentrations=[
+            Concentration(c.tag, fem_value(c.value), c.species) for c in problem.concentrations
+        ],
     )
 
 

@@ -18,7 +18,14 @@ from dolfinx import fem
 
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem.mesh import FEMMesh
-from pnpf_fem.model import Initial, Potential, Sources, SurfaceCharge, check_data
+from pnpf_fem.model import (
+    Concentration,
+    Initial,
+    Potential,
+    Sources,
+    SurfaceCharge,
+    check_data,
+)
 from pnpf_fem.units import DimensionlessPNPF
 
 __all__ = [
@@ -91,8 +98,14 @@ class PNPFProblem:
     sources: Sources | None = None
     fixed_charge: Value | None = None
     degree: int = 1
+    concentrations: Sequence[Concentration] = ()  # reservoirs: c^ℓ on a tag
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "concentrations", tuple(self.concentrations))
+        for c in self.concentrations:
+            self.mesh.tag(c.tag)
+            if c.species not in self.model.species_names:
+                raise InputError(f"Concentration[{c.tag}] names no species {c.species!r}")
         object.__setattr__(self, "dirichlet", tuple(self.dirichlet))
         object.__setattr__(self, "neumann", tuple(self.neumann))
         if self.degree not in (1, 2):

@@ -117,12 +117,21 @@ class Scheme(TransientProblem):
 
     # -- boundary and initial data --------------------------------------------------------------
     def dirichlet_bcs(self, space: fem.FunctionSpace, component: int | None) -> list:
-        """ψ = ψ_D(t^{n+1}) on the Dirichlet tags, for the ψ component of `space`."""
-        mesh = self.problem.mesh
-        return [
+        """ψ = ψ_D(t^{n+1}) on the Dirichlet tags, for the ψ component of `space`; in the blocked
+        spaces (component given) also η^ℓ = log c^ℓ_b on the reservoir tags."""
+        mesh, names = self.problem.mesh, self.problem.model.species_names
+        bcs = [
             self._dirichlet_bc(space, component, mesh.facets(bc.tag), bc.value)
             for bc in self.problem.dirichlet
         ]
+        if component is not None:
+            bcs += [
+                self._dirichlet_bc(
+                    space, names.index(c.species), mesh.facets(c.tag), c.value, log=True
+                )
+                for c in self.problem.concentrations
+            ]
+        return bcs
 
     def _potential_bcs(self, space: fem.FunctionSpace, component: int | None) -> list:
         return self.dirichlet_bcs(space, component)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pnpf_fem.errors import InputError
 from pnpf_fem.model.data import Data, check_data
 
-__all__ = ["Condition", "Potential", "SurfaceCharge"]
+__all__ = ["Concentration", "Condition", "Potential", "SurfaceCharge"]
 
 
 @dataclass(frozen=True)
@@ -36,3 +37,18 @@ class Potential(Condition):
 @dataclass(frozen=True)
 class SurfaceCharge(Condition):
     """ε² ∂ψ/∂n = value on the tag (the dimensionless surface charge ψ^N; Γ_N of (2.9))."""
+
+
+@dataclass(frozen=True)
+class Concentration(Condition):
+    """c^ℓ = value > 0 for the species named `species` on the tag: a reservoir (with a
+    `Potential` on the same tag, an ideal reservoir contact or electrode)."""
+
+    species: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.species:
+            raise TypeError(f"Concentration[{self.tag}] needs the name of its species")
+        if isinstance(self.value, (int, float)) and not self.value > 0:
+            raise InputError(f"Concentration[{self.tag}, {self.species}] must be positive")

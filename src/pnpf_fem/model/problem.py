@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from pnpf_fem.errors import InputError
-from pnpf_fem.model.conditions import Condition, Potential, SurfaceCharge
+from pnpf_fem.model.conditions import Concentration, Condition, Potential, SurfaceCharge
 from pnpf_fem.model.data import Data, check_data
 from pnpf_fem.model.waveforms import Waveform
 from pnpf_fem.units import DimensionlessPNPF
@@ -69,14 +69,17 @@ class Problem:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "conditions", tuple(self.conditions))
-        tags = [c.tag for c in self.conditions]
         known = set(self.mesh.tag_names)
-        for tag in tags:
-            if tag not in known:
-                raise InputError(f"Problem: no boundary tag {tag!r} (tags: {sorted(known)})")
-        repeated = sorted({t for t in tags if tags.count(t) > 1})
+        for c in self.conditions:
+            if c.tag not in known:
+                raise InputError(f"Problem: no boundary tag {c.tag!r} (tags: {sorted(known)})")
+            if isinstance(c, Concentration) and c.species not in self.model.species_names:
+                raise InputError(f"Problem: Concentration[{c.tag}] names no species {c.species!r}")
+        # one condition on ψ per tag, one concentration per (tag, species)
+        keys = [(c.tag, getattr(c, "species", "psi")) for c in self.conditions]
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
         if repeated:
-            raise InputError(f"Problem: each tag may carry one condition, repeated: {repeated}")
+            raise InputError(f"Problem: a condition is given twice: {repeated}")
         if not self.potentials:
             raise InputError("Problem: needs a Potential on at least one tag")
         names = set(self.model.species_names)
@@ -106,6 +109,11 @@ class Problem:
     def potentials(self) -> dict[str, Data]:
         """tag → ψ on the Dirichlet tags."""
         return {c.tag: c.value for c in self.conditions if isinstance(c, Potential)}
+
+    @property
+    def concentrations(self) -> list[Concentration]:
+        """The reservoir conditions (c^ℓ on a tag)."""
+        return [c for c in self.conditions if isinstance(c, Concentration)]
 
     @property
     def surface_charges(self) -> dict[str, Data]:

@@ -145,7 +145,7 @@ BAD = {
     ),
     "run-two-conditions": Bad(
         "run {d}/c.toml",
-        "needs exactly one of",
+        "takes at most one of potential",
         {"c.toml": edited(("potential = 0.0", "potential = 0.0\nsurface_charge = 1.0"))},
     ),
     "run-no-potential": Bad(
@@ -283,6 +283,34 @@ BAD = {
             "c.toml": edited(
                 ("potential = 0.0", "potential = 0.0\nconcentrations = {cation = 100}"),
                 ('method = "fem-be"', 'method = "fv2"'),
+            )
+        },
+    ),
+    "run-heat-fv": Bad(
+        "run {d}/c.toml",
+        "insulated walls only",
+        {
+            "c.toml": edited(
+                ("potential = 0.0", "potential = 0.0\ntemperature = 310.0"),
+                ('method = "fem-be"', 'method = "fv1"'),
+            )
+        },
+    ),
+    "run-heat-transfer": Bad(
+        "run {d}/c.toml",
+        "missing required key 'ambient'",
+        {
+            "c.toml": edited(
+                ("potential = 0.0", "potential = 0.0\nheat_transfer = {coefficient = 1.0}")
+            )
+        },
+    ),
+    "run-two-thermal": Bad(
+        "run {d}/c.toml",
+        "at most one of temperature",
+        {
+            "c.toml": edited(
+                ("potential = 0.0", "potential = 0.0\ntemperature = 310.0\nheat_flux = 1.0")
             )
         },
     ),

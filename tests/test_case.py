@@ -56,7 +56,7 @@ BAD = [
     ("discretization.method", "fem3", r"method = 'fem3' must be one of"),
     ("mesh.file", "x.msh", r"exactly one of 'builtin' or 'file'"),
     ("mesh.size_min", 2.0, r"size_min must not exceed size_max"),
-    ("boundary.gamma2.potential", 0.1, r"\[boundary.gamma2\] needs exactly one of"),
+    ("boundary.gamma2.potential", 0.1, r"\[boundary.gamma2\] takes at most one of potential"),
     ("boundary.gamma3.voltage", 0.1, r"unknown key 'voltage'"),
     ("time.dt", 1.0, r"dt = 1.0 exceeds end"),
     ("time.cut", 1.5, r"cut = 1.5 must lie strictly between 0.0 and 1.0"),

@@ -110,6 +110,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "surface_charge_density": Key((int, float, dict)),  # C/m² on the wall
         # a reservoir: c per species name in mol/m³ (FEM methods), with or without a potential
         "concentrations": Key(dict),
+        # thermal (FEM methods): at most one of these per tag, beside the electric key
+        "temperature": Key((int, float, dict)),  # K (a thermostat)
+        "heat_flux": Key((int, float, dict)),  # W/m² into the domain
+        "heat_transfer": Key(dict),  # {coefficient = h [W/(m² K)], ambient = T [K]}
     },
     "time": {
         "end": Key(NUMBER, required=True, check=_positive),  # s
@@ -329,20 +333,34 @@ def _boundary(source: str, raw_boundary: Any) -> dict[str, dict[str, Any]]:
     boundary: dict[str, dict[str, Any]] = {}
     for tag, spec in raw_boundary.items():
         bc = _section(source, f"boundary.{tag}", spec, SCHEMA["boundary"])
-        given = [k for k, v in bc.items() if v is not None and k != "concentrations"]
-        if len(given) > 1 or not (given or bc["concentrations"]):
-            keys = [k for k in SCHEMA["boundary"] if k != "concentrations"]
+        given = [k for k, v in bc.items() if v is not None and k in ELECTRIC]
+        thermal = [k for k, v in bc.items() if v is not None and k in THERMAL_KEYS]
+        if len(given) > 1 or len(thermal) > 1 or not (given or thermal or bc["concentrations"]):
             raise InputError(
-                f"{source}: [boundary.{tag}] needs exactly one of {', '.join(keys)} (and may "
-                f"add concentrations), got {given or 'none'}"
+                f"{source}: [boundary.{tag}] takes at most one of {', '.join(ELECTRIC)}, at most "
+                f"one of {', '.join(THERMAL_KEYS)} and concentrations, got "
+                f"{given + thermal or 'none'}"
             )
+        if "heat_transfer" in thermal:
+            _check_heat_transfer(source, tag, bc["heat_transfer"])
+        given += thermal
         boundary[tag] = {k: bc[k] for k in (*given, "concentrations") if bc[k] is not None}
         for key in given:
-            if isinstance(bc[key], dict):  # a waveform: checked now, built by the run set-up
+            if isinstance(bc[key], dict) and key != "heat_transfer":  # a waveform: checked now
                 waveform_from(bc[key], source, f"boundary.{tag} {key}")
         if bc["concentrations"] is not None:
             _check_reservoir(source, tag, bc["concentrations"])
     return boundary
+
+
+ELECTRIC = ("potential", "potential_thermal", "surface_charge", "surface_charge_density")
+THERMAL_KEYS = ("temperature", "heat_flux", "heat_transfer")
+
+
+def _check_heat_transfer(source: str, tag: str, spec: Mapping[str, Any]) -> None:
+    keys = {"coefficient": Key(NUMBER, required=True, check=_non_negative)}
+    keys["ambient"] = Key(NUMBER, required=True, check=_positive)
+    _section(source, f"boundary.{tag} heat_transfer", spec, keys)
 
 
 def _check_reservoir(source: str, tag: str, values: Mapping[str, Any]) -> None:
@@ -371,6 +389,12 @@ def _check_reservoirs(
                     f"{source}: [boundary.{tag}] concentrations.{name}: no species {name!r}"
                     + _suggest(name, names)
                 )
+        thermal = [k for k in bc if k in THERMAL_KEYS]
+        if thermal and (discretization["method"].startswith("fv") or porous):
+            raise InputError(
+                f"{source}: [boundary.{tag}] {thermal[0]} needs a FEM method without [porous]: "
+                "the FV schemes and the isothermal porous model have insulated walls only"
+            )
         if "concentrations" in bc and (discretization["method"].startswith("fv") or porous):
             raise InputError(
                 f"{source}: [boundary.{tag}] concentrations (a reservoir) need a FEM method "

@@ -31,10 +31,13 @@ from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, unit_square
 from pnpf_fem.model import (
     Concentration,
     Condition,
+    HeatFlux,
+    HeatTransfer,
     Initial,
     Potential,
     Problem,
     SurfaceCharge,
+    Temperature,
     Waveform,
     in_units,
 )
@@ -172,7 +175,14 @@ def prepare(case: Case) -> RunSetup:
     problem = Problem(
         model,
         tri,
-        conditions(case, sc.potential, surface_charge_scale(sc), sc.time, sc.concentration),
+        conditions(
+            case,
+            sc.potential,
+            surface_charge_scale(sc),
+            sc.time,
+            sc.concentration,
+            thermal_units(case, model, sc),
+        ),
         Initial(c={s["name"]: s["initial_concentration"] / c0 for s in case.species}, T=1.0),
     )
     tm = case.time
@@ -186,27 +196,54 @@ def prepare(case: Case) -> RunSetup:
 
 
 def conditions(
-    case: Case, volt: float, sigma: float = 1.0, tau: float = 1.0, c0: float = 1.0
+    case: Case,
+    volt: float,
+    sigma: float = 1.0,
+    tau: float = 1.0,
+    c0: float = 1.0,
+    thermal: dict[str, float] | None = None,
 ) -> list[Condition]:
     """The [boundary] tables as condition objects: potentials in units of k_B T0/e (volt: its
     value in V), surface charges in units of F c0 L (sigma: its value in C/m²), waveforms in
     units of τ (tau: its value in s)."""
     units = {"potential": volt, "potential_thermal": 1.0, "surface_charge": 1.0}
     units["surface_charge_density"] = sigma
+    thermal = thermal or {"temperature": 1.0, "heat_flux": 1.0, "biot": 1.0}
+    units |= {"temperature": thermal["temperature"], "heat_flux": thermal["heat_flux"]}
     out: list[Condition] = []
     for tag, bc in case.boundary.items():
         for kind, value in bc.items():
             if kind == "concentrations":  # mol/m³ → units of c0
                 out += [Concentration(tag, v / c0, name) for name, v in value.items()]
                 continue
+            if kind == "heat_transfer":
+                h, ambient = value["coefficient"], value["ambient"] / thermal["temperature"]
+                out.append(HeatTransfer(tag, h * thermal["biot"], ambient=ambient))
+                continue
             if isinstance(value, dict):
                 wave = waveform_from(value, case.source, f"boundary.{tag} {kind}")
                 data: Any = in_units(wave, tau, units[kind])
             else:
                 data = float(value) / units[kind]
-            cls = Potential if kind.startswith("potential") else SurfaceCharge
+            cls = {"temperature": Temperature, "heat_flux": HeatFlux}.get(kind)
+            cls = cls or (Potential if kind.startswith("potential") else SurfaceCharge)
             out.append(cls(tag, data))
     return out
+
+
+def thermal_units(case: Case, model: DimensionlessPNPF, sc: Any) -> dict[str, float]:
+    """SI values of one unit of T, of a heat flux and of a heat-transfer coefficient.
+
+    The scaled heat equation has k̃ ∂T̃/∂ñ = q̃ at a wall where k ∂T/∂n = q (SI): with T = T0 T̃
+    and x = L x̃, q̃ = q L k̃ / (T0 k), and h(T_a − T) gives h̃ = h L k̃ / k (a Biot number × k̃).
+    """
+    k_si = case.parameters["thermal_conductivity"]
+    unit_flux = sc.temperature * k_si / (sc.length * model.conductivity)
+    return {
+        "temperature": sc.temperature,
+        "heat_flux": unit_flux,
+        "biot": 1.0 / (unit_flux / sc.temperature),
+    }
 
 
 def _check_waveforms(problem: Problem, case: Case, dt_min: float, tau: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from mpi4py import MPI
@@ -13,6 +14,7 @@ from pnpf_fem.fem.snes import SolverOptions
 from pnpf_fem.model import (
     Concentration,
     Data,
+    HeatTransfer,
     Initial,
     Potential,
     Problem,
@@ -51,6 +53,10 @@ def fem_problem(problem: Problem, mesh: FEMMesh, degree: int = 1) -> PNPFProblem
         degree=degree,
         concentrations=[
             Concentration(c.tag, fem_value(c.value), c.species) for c in problem.concentrations
+        ],
+        thermal=[
+            dataclasses.replace(c, value=fem_value(c.value)) if type(c) is not HeatTransfer else c
+            for c in problem.thermal
         ],
     )
 

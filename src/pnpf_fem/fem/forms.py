@@ -137,8 +137,12 @@ def heat_residual(
     w: Expr,
     m: Measures,
     source: Expr | None,
+    boundary_heat: Sequence[tuple[int, Expr]] = (),
 ) -> ufl.Form:
     """The temperature equation of (2.13) tested with θ w.
+
+    `boundary_heat` holds (tag, q) with q = k ∂T/∂n the heat flux into the domain through the
+    tag (a prescribed flux, or h (T_ambient − T) for heat transfer); elsewhere ∂Ω is insulated.
 
     C_T (T^{n+1} − T^n)/Δt = −k ∇·(T_d ∇ log θ) + P/θ + Σ ε ν c |u|² (+ f_3): with θ = 1/T,
     T_d = T this is (3.3)₄ (k ΔT + T P + Joule); with θ = R, T_d = e^{ξ^{n+1/2}} it is (3.14)₄.
@@ -159,4 +163,6 @@ def heat_residual(
     F -= joule * theta * w * m.dx
     if source is not None:
         F -= source * theta * w * m.dx
+    for tag, q in boundary_heat:
+        F -= q * theta * w * m.ds(tag)
     return scale * F

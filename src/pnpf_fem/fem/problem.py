@@ -20,6 +20,7 @@ from pnpf_fem.errors import InputError
 from pnpf_fem.fem.mesh import FEMMesh
 from pnpf_fem.model import (
     Concentration,
+    Condition,
     Initial,
     Potential,
     Sources,
@@ -99,9 +100,13 @@ class PNPFProblem:
     fixed_charge: Value | None = None
     degree: int = 1
     concentrations: Sequence[Concentration] = ()  # reservoirs: c^ℓ on a tag
+    thermal: Sequence[Condition] = ()  # Temperature, HeatFlux, HeatTransfer on tags
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "concentrations", tuple(self.concentrations))
+        object.__setattr__(self, "thermal", tuple(self.thermal))
+        for c in self.thermal:
+            self.mesh.tag(c.tag)
         for c in self.concentrations:
             self.mesh.tag(c.tag)
             if c.species not in self.model.species_names:

@@ -36,6 +36,7 @@ from pnpf_fem.fem.quantities import (
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
 from pnpf_fem.fem.transient import TransientProblem
 from pnpf_fem.integrate import StepRecord
+from pnpf_fem.model import HeatFlux, HeatTransfer, Temperature
 
 __all__ = [
     "SCHEMES",
@@ -131,7 +132,18 @@ class Scheme(TransientProblem):
                 )
                 for c in self.problem.concentrations
             ]
+        if component is not None and space.dofmap.index_map_bs == self.M + 2:
+            bcs += self.temperature_bcs(space, self.M + 1)
         return bcs
+
+    def temperature_bcs(self, space: fem.FunctionSpace, component: int | None) -> list:
+        """ξ = log T_b on the tags held at a temperature (component of ξ in `space`)."""
+        mesh = self.problem.mesh
+        return [
+            self._dirichlet_bc(space, component, mesh.facets(c.tag), c.value, log=True)
+            for c in self.problem.thermal
+            if isinstance(c, Temperature)
+        ]
 
     def _potential_bcs(self, space: fem.FunctionSpace, component: int | None) -> list:
         return self.dirichlet_bcs(space, component)
@@ -186,7 +198,15 @@ class Scheme(TransientProblem):
     ) -> ufl.Form:
         """The temperature equation (`forms.heat_residual`) with T^n, Δt, C_T and k of this
         scheme (a multistep scheme passes its history and effective step)."""
+        boundary_heat = []
+        for c in self.problem.thermal:
+            tag = self.problem.mesh.tag(c.tag)
+            if isinstance(c, HeatFlux):
+                boundary_heat.append((tag, self._bind(c.value)))
+            elif isinstance(c, HeatTransfer):
+                boundary_heat.append((tag, c.value * (c.ambient - T_diff)))
         return forms.heat_residual(
+            boundary_heat=boundary_heat,
             T_new=T_new,
             T_old=ufl.exp(self.u_n[self.M + 1]) if T_old is None else T_old,
             dt=self.dt if dt is None else dt,
@@ -403,7 +423,9 @@ class FirstOrderScheme(Scheme):
             for i, (eta, _f, c, _cn) in enumerate(fluxes)
         )
         F2 = self._implicit_heat(xi, fluxes, joule, ufl.TestFunction(self.V))
-        self.solver2 = NonlinearSolver(F2, xi, [], "s1_xi", self.options)
+        self.solver2 = NonlinearSolver(
+            F2, xi, self.temperature_bcs(self.V, None), "s1_xi", self.options
+        )
 
     def _advance(self) -> int:
         M = self.M

@@ -8,7 +8,15 @@ discretizations. `pnpf_fem.fem.build_scheme` and `pnpf_fem.fv.build_scheme` turn
 into a stepper; `pnpf_fem.model.cases` holds the ready-made problems.
 """
 
-from pnpf_fem.model.conditions import Concentration, Condition, Potential, SurfaceCharge
+from pnpf_fem.model.conditions import (
+    Concentration,
+    Condition,
+    HeatFlux,
+    HeatTransfer,
+    Potential,
+    SurfaceCharge,
+    Temperature,
+)
 from pnpf_fem.model.data import Data, SpaceTime, check_data
 from pnpf_fem.model.problem import Initial, Problem, Sources
 from pnpf_fem.model.waveforms import Ramp, Sine, Step, Table, Triangle, Waveform, in_units
@@ -17,6 +25,8 @@ __all__ = [
     "Concentration",
     "Condition",
     "Data",
+    "HeatFlux",
+    "HeatTransfer",
     "Initial",
     "Potential",
     "Problem",
@@ -27,6 +37,7 @@ __all__ = [
     "Step",
     "SurfaceCharge",
     "Table",
+    "Temperature",
     "Triangle",
     "Waveform",
     "check_data",

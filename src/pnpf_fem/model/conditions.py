@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from pnpf_fem.errors import InputError
 from pnpf_fem.model.data import Data, check_data
 
-__all__ = ["Concentration", "Condition", "Potential", "SurfaceCharge"]
+__all__ = [
+    "Concentration",
+    "Condition",
+    "HeatFlux",
+    "HeatTransfer",
+    "Potential",
+    "SurfaceCharge",
+    "Temperature",
+]
 
 
 @dataclass(frozen=True)
@@ -52,3 +60,30 @@ class Concentration(Condition):
             raise TypeError(f"Concentration[{self.tag}] needs the name of its species")
         if isinstance(self.value, (int, float)) and not self.value > 0:
             raise InputError(f"Concentration[{self.tag}, {self.species}] must be positive")
+
+
+@dataclass(frozen=True)
+class Temperature(Condition):
+    """T = value on the tag (a thermostat; in units of T0)."""
+
+
+@dataclass(frozen=True)
+class HeatFlux(Condition):
+    """k ∂T/∂n = value on the tag: the heat flux into the domain (units of the scaled k T0/L)."""
+
+
+@dataclass(frozen=True)
+class HeatTransfer(Condition):
+    """k ∂T/∂n = value (T_ambient − T) on the tag: cooling by a heat-transfer coefficient."""
+
+    ambient: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (isinstance(self.value, (int, float)) and self.value >= 0 and self.ambient > 0):
+            raise InputError(
+                f"HeatTransfer[{self.tag}] needs a coefficient >= 0 and an ambient T > 0"
+            )
+
+
+THERMAL = (Temperature, HeatFlux, HeatTransfer)

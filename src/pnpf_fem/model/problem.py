@@ -8,7 +8,13 @@ from types import MappingProxyType
 from typing import Protocol
 
 from pnpf_fem.errors import InputError
-from pnpf_fem.model.conditions import Concentration, Condition, Potential, SurfaceCharge
+from pnpf_fem.model.conditions import (
+    THERMAL,
+    Concentration,
+    Condition,
+    Potential,
+    SurfaceCharge,
+)
 from pnpf_fem.model.data import Data, check_data
 from pnpf_fem.model.waveforms import Waveform
 from pnpf_fem.units import DimensionlessPNPF
@@ -76,7 +82,7 @@ class Problem:
             if isinstance(c, Concentration) and c.species not in self.model.species_names:
                 raise InputError(f"Problem: Concentration[{c.tag}] names no species {c.species!r}")
         # one condition on ψ per tag, one concentration per (tag, species)
-        keys = [(c.tag, getattr(c, "species", "psi")) for c in self.conditions]
+        keys = [(c.tag, _category(c)) for c in self.conditions]
         repeated = sorted({k for k in keys if keys.count(k) > 1})
         if repeated:
             raise InputError(f"Problem: a condition is given twice: {repeated}")
@@ -108,7 +114,12 @@ class Problem:
     @property
     def potentials(self) -> dict[str, Data]:
         """tag → ψ on the Dirichlet tags."""
-        return {c.tag: c.value for c in self.conditions if isinstance(c, Potential)}
+        return {c.tag: c.value for c in self.conditions if type(c) is Potential}
+
+    @property
+    def thermal(self) -> list[Condition]:
+        """The thermal boundary conditions (Temperature, HeatFlux, HeatTransfer)."""
+        return [c for c in self.conditions if isinstance(c, THERMAL)]
 
     @property
     def concentrations(self) -> list[Concentration]:
@@ -119,3 +130,10 @@ class Problem:
     def surface_charges(self) -> dict[str, Data]:
         """tag → ε² ∂ψ/∂n on the charged tags."""
         return {c.tag: c.value for c in self.conditions if isinstance(c, SurfaceCharge)}
+
+
+def _category(c: Condition) -> str:
+    """What a condition fixes: ψ, one species, or T (one of each per tag)."""
+    if isinstance(c, Concentration):
+        return c.species
+    return "T" if isinstance(c, THERMAL) else "psi"

@@ -143,19 +143,20 @@ class Table(Waveform):
         return _inside(self.times, t_end)
 
 
-@dataclass(frozen=True)
 class InUnits(Waveform):
     """`wave` in other units: value(t) = wave(t · tau) / unit (e.g. seconds → τ, V → k_BT0/e)."""
 
-    wave: Waveform
-    tau: float
-    unit: float
+    def __init__(self, wave: Waveform, tau: float, unit: float) -> None:
+        self.wave, self.tau, self.unit = wave, float(tau), float(unit)
 
     def __call__(self, t: float) -> float:
         return self.wave(t * self.tau) / self.unit
 
     def corners(self, t_end: float) -> list[float]:
         return [c / self.tau for c in self.wave.corners(t_end * self.tau)]
+
+    def __repr__(self) -> str:
+        return f"InUnits({self.wave!r}, tau={self.tau:g}, unit={self.unit:g})"
 
 
 def in_units(wave: Waveform, tau: float, unit: float) -> InUnits:

@@ -41,6 +41,7 @@ def _steady_T(thermal, n: int, method: str) -> tuple[np.ndarray, np.ndarray]:
     return mesh.points[:, 0], T
 
 
+@pytest.mark.mpi
 @pytest.mark.parametrize("method", ["fem-be", "fem1"])
 def test_fixed_temperature_and_heat_transfer(method: str) -> None:
     h, T_left, T_amb = 3.0, 1.1, 0.95
@@ -53,6 +54,7 @@ def test_fixed_temperature_and_heat_transfer(method: str) -> None:
     assert errors[0] < 2e-5 and errors[1] < errors[0], errors  # measured 5.7e-6, 3.6e-6
 
 
+@pytest.mark.mpi
 def test_heat_flux_and_fixed_temperature() -> None:
     q, T_right = 0.3, 1.0
     thermal = [HeatFlux("left", q), Temperature("right", T_right)]

@@ -96,3 +96,22 @@ def test_thermal_boundaries_in_a_case_file(tmp_path) -> None:
     last = read_rows(out)[-1]
     assert last["max_dT"] == pytest.approx(0.1, abs=1e-9)  # 330 K held on the left
     assert last["min_T"] == pytest.approx(1.05, abs=2e-4)  # 315 K on the right
+
+
+def test_the_cooled_cell_demo_returns_to_the_ambient(tmp_path) -> None:
+    """demos/cooled_cell.toml, run in full: charging heats the cell (peak 0.27 K at 0.33 µs),
+    the cooled electrodes bring it back (0.008 K at 2 µs); an insulated cell would keep its heat."""
+    from pathlib import Path
+
+    from pnpf_fem.app.cli import main
+    from test_run import read_rows
+
+    case = Path(__file__).resolve().parents[1] / "demos" / "cooled_cell.toml"
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--output", str(out), "--quiet"]) == 0
+    rows = read_rows(out)
+    peak = max(rows, key=lambda r: r["max_dT"])
+    assert 0.1 / 300 < peak["max_dT"] < 1.0 / 300 and 2e-7 < peak["t_s"] < 1e-6
+    assert rows[-1]["max_dT"] < 0.05 * peak["max_dT"]
+    assert min(r["min_T"] for r in rows) >= 1.0 - 1e-12
+    assert rows[-1]["charge_left"] == pytest.approx(-rows[-1]["charge_right"], rel=1e-9)

@@ -103,3 +103,25 @@ def test_reservoirs_in_a_case_file(tmp_path) -> None:
     # uniform reservoirs at 200 mol/m³ = c0: min c stays 1 and the masses do not move
     assert rows[-1]["min_c"] == pytest.approx(1.0, abs=1e-8)
     assert rows[-1]["mass_cation"] == pytest.approx(rows[0]["mass_cation"], rel=1e-8)
+
+
+def test_the_nanochannel_demo_is_electroneutral_as_a_whole(tmp_path) -> None:
+    """demos/nanochannel.toml in full (steady state): Gauss's law over the channel — the ions'
+    charge, the walls' charge and the electrodes' (consistent-flux) charges sum to zero to round-off
+    (measured 1.2e-14 of the wall charge); counter-ions enrich the slit."""
+    from pathlib import Path
+
+    from pnpf_fem.app.cli import main
+    from pnpf_fem.units import AVOGADRO, ELEMENTARY_CHARGE
+    from test_run import read_rows
+
+    case = Path(__file__).resolve().parents[1] / "demos" / "nanochannel.toml"
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--output", str(out), "--quiet"]) == 0
+    last = read_rows(out)[-1]
+    walls = 2 * -0.02 / (ELEMENTARY_CHARGE * AVOGADRO * 100.0 * 1e-8)  # ψ^N on two unit walls
+    ions = last["mass_cation"] - last["mass_anion"]
+    electrodes = last["charge_left"] + last["charge_right"]
+    assert abs(ions + walls + electrodes) < 1e-10 * abs(walls), (ions, walls, electrodes)
+    assert last["mass_cation"] > 1.1 and last["mass_anion"] < 0.9
+    assert last["min_T"] >= 1.0 - 1e-12 and last["joule"] > 0

@@ -58,6 +58,7 @@ def fem_problem(problem: Problem, mesh: FEMMesh, degree: int = 1) -> PNPFProblem
             dataclasses.replace(c, value=fem_value(c.value)) if type(c) is not HeatTransfer else c
             for c in problem.thermal
         ],
+        stern=[dataclasses.replace(c, value=fem_value(c.value)) for c in problem.sterns],
     )
 
 

@@ -24,6 +24,7 @@ from pnpf_fem.model import (
     Initial,
     Potential,
     Sources,
+    Stern,
     SurfaceCharge,
     check_data,
 )
@@ -101,11 +102,13 @@ class PNPFProblem:
     degree: int = 1
     concentrations: Sequence[Concentration] = ()  # reservoirs: c^ℓ on a tag
     thermal: Sequence[Condition] = ()  # Temperature, HeatFlux, HeatTransfer on tags
+    stern: Sequence[Stern] = ()  # electrodes behind a Stern layer (Robin on ψ)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "concentrations", tuple(self.concentrations))
         object.__setattr__(self, "thermal", tuple(self.thermal))
-        for c in self.thermal:
+        object.__setattr__(self, "stern", tuple(self.stern))
+        for c in (*self.thermal, *self.stern):
             self.mesh.tag(c.tag)
         for c in self.concentrations:
             self.mesh.tag(c.tag)

@@ -102,7 +102,12 @@ class Extremes(Quantity):
 
 
 class ElectrodeCharges(Quantity):
-    """charge_<tag> (Gauss law, variationally) and current_<tag> = dQ/dt over the last step."""
+    """charge_<tag> = ∫ ε² ∂ψ/∂n ds and current_<tag> = dQ/dt over the last step, per electrode.
+
+    On the Dirichlet electrodes (`indicators`: tag and the indicator χ of its nodes) the charge
+    is taken variationally, by Gauss's law tested with χ (exact for the discrete solution); the
+    `neumann` data (tag id, ε² ∂ψ/∂n) are the given wall charges. On the electrodes behind a
+    Stern layer (`sterns`: tag and the form (ε²/λ_S)(V − ψ) ds) it is the Robin flux itself."""
 
     def __init__(
         self,
@@ -112,6 +117,7 @@ class ElectrodeCharges(Quantity):
         m: Measures,
         indicators: Sequence[tuple[str, fem.Function]],
         neumann: Sequence[tuple[int, Expr]],
+        sterns: Sequence[tuple[str, ufl.Form]] = (),
     ) -> None:
         super().__init__(u)
         psi = u[self.M]
@@ -121,8 +127,9 @@ class ElectrodeCharges(Quantity):
             for ntag, value in neumann:
                 q -= value * chi * m.ds(ntag)
             self._forms.append((tag, fem.form(q)))
+        self._forms += [(tag, fem.form(q)) for tag, q in sterns]
         self.names = tuple(
-            f"{kind}_{tag}" for tag, _ in indicators for kind in ("charge", "current")
+            f"{kind}_{tag}" for tag, _ in self._forms for kind in ("charge", "current")
         )
         self._previous: dict[str, float] | None = None
 

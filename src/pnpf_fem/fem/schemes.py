@@ -85,6 +85,10 @@ class Scheme(TransientProblem):
         rho = p.fixed_charge if p.fixed_charge is not None else model.fixed_charge
         self.rho_new = self._bind(rho, "new")  # Poisson is imposed at t^{n+1} in every scheme
         self.neumann_new = [(p.mesh.tag(bc.tag), self._bind(bc.value, "new")) for bc in p.neumann]
+        self.stern_new = [
+            (p.mesh.tag(s.tag), self._bind(s.value, "new"), self.eps**2 / s.thickness)
+            for s in p.stern
+        ]
         src = p.sources
         self.f_ion = {
             at: [
@@ -108,11 +112,17 @@ class Scheme(TransientProblem):
             dofs = fem.locate_dofs_topological(self.V, self.fdim, p.mesh.facets(bc.tag))
             chi.x.array[dofs] = 1.0
             indicators.append((bc.tag, chi))
+        sterns = [
+            (s.tag, cs * (v - u[self.M]) * self.m.ds(tag))
+            for s, (tag, v, cs) in zip(p.stern, self.stern_new, strict=True)
+        ]
         return [
             Masses(u, p.model.species_names, self.m),
             Entropy(u, self.CT, self.m),
             Extremes(u),
-            ElectrodeCharges(u, charge, self.eps, self.m, indicators, self.neumann_new),
+            ElectrodeCharges(
+                u, charge, self.eps, self.m, indicators, self._wall_charges(u[self.M]), sterns
+            ),
             JouleHeat(u, p.model, self.m),
         ]
 
@@ -148,10 +158,15 @@ class Scheme(TransientProblem):
     def _potential_bcs(self, space: fem.FunctionSpace, component: int | None) -> list:
         return self.dirichlet_bcs(space, component)
 
+    def _wall_charges(self, psi: ufl.core.expr.Expr) -> list[tuple[int, ufl.core.expr.Expr]]:
+        """(tag, ε² ∂ψ/∂n) where it is given: ψ^N on charged walls, (ε²/λ_S)(V − ψ) behind a
+        Stern layer (`pnpf_fem.model.Stern`), with ψ the potential being solved for."""
+        return self.neumann_new + [(tag, cs * (v - psi)) for tag, v, cs in self.stern_new]
+
     def _poisson_residual(self, psi: fem.Function, c: Sequence, w) -> ufl.Form:
         """The Poisson equation (2.8)₃ with the charge of the concentrations c (for ψ^0)."""
         charge = sum(z * ci for z, ci in zip(self.z, c, strict=True)) + self.rho_new
-        return forms.poisson_residual(psi, charge, self.eps, w, self.m, self.neumann_new)
+        return forms.poisson_residual(psi, charge, self.eps, w, self.m, self._wall_charges(psi))
 
     def _set_initial_state(self) -> None:
         p, M = self.problem, self.M
@@ -278,7 +293,7 @@ class BackwardEulerScheme(Scheme):
             heat_species.append((eta, flux, c, old(i)))
             joule += forms.joule_heat(c, T, eta, psi, self.z[i], self.nu[i], self.eps)
             charge += self.z[i] * c
-        F += forms.poisson_residual(psi, charge, self.eps, v[M], m, self.neumann_new)
+        F += forms.poisson_residual(psi, charge, self.eps, v[M], m, self._wall_charges(psi))
         return F + self._implicit_heat(xi, heat_species, joule, v[M + 1], old(M + 1), dt)
 
 
@@ -374,7 +389,7 @@ class CrankNicolsonScheme(Scheme):
             heat_species.append((Q, flux, c, cn))
             joule += forms.joule_heat(c_h, T_h, Q, psi_h, self.z[i], self.nu[i], self.eps)
             charge += self.z[i] * c
-        F += forms.poisson_residual(psi, charge, self.eps, v[M], m, self.neumann_new)
+        F += forms.poisson_residual(psi, charge, self.eps, v[M], m, self._wall_charges(psi))
         R = forms.log_entropy_weight_R(T, Tn, xi)
         F += self._heat_residual(
             T_new=T,
@@ -412,7 +427,7 @@ class FirstOrderScheme(Scheme):
             fluxes.append((eta, flux, c, cn))
             F1 += forms.ion_residual(c, cn, self.dt, flux, v1[i], m, self.f_ion["new"][i])
             charge += self.z[i] * c
-        F1 += forms.poisson_residual(psi, charge, self.eps, v1[M], m, self.neumann_new)
+        F1 += forms.poisson_residual(psi, charge, self.eps, v1[M], m, self._wall_charges(psi))
         self.solver1 = NonlinearSolver(
             F1, self.u1, self.dirichlet_bcs(self.W1, M), "s1_etapsi", self.options
         )

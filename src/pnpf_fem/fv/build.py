@@ -27,6 +27,13 @@ def fv_value(value: Data) -> SpaceTimeFunction | float:
 
 def fv_problem(problem: Problem, mesh: VoronoiMesh | None = None) -> PNPFProblem:
     """The FV form of `problem` (on the Voronoi mesh of `problem.mesh` unless given)."""
+    unsupported = [type(c).__name__ for c in (*problem.concentrations, *problem.sterns)]
+    unsupported += [type(c).__name__ for c in problem.thermal]
+    if unsupported:
+        raise InputError(
+            f"the FV schemes take potentials and surface charges only, not {unsupported[0]} "
+            "(reservoirs, Stern layers and thermal boundaries need a FEM method)"
+        )
     names = problem.model.species_names
     ions, heat = None, None
     if problem.sources is not None:

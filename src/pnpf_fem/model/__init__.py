@@ -14,6 +14,7 @@ from pnpf_fem.model.conditions import (
     HeatFlux,
     HeatTransfer,
     Potential,
+    Stern,
     SurfaceCharge,
     Temperature,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Sources",
     "SpaceTime",
     "Step",
+    "Stern",
     "SurfaceCharge",
     "Table",
     "Temperature",

@@ -19,6 +19,7 @@ __all__ = [
     "HeatFlux",
     "HeatTransfer",
     "Potential",
+    "Stern",
     "SurfaceCharge",
     "Temperature",
 ]
@@ -45,6 +46,25 @@ class Potential(Condition):
 @dataclass(frozen=True)
 class SurfaceCharge(Condition):
     """ε² ∂ψ/∂n = value on the tag (the dimensionless surface charge ψ^N; Γ_N of (2.9))."""
+
+
+@dataclass(frozen=True)
+class Stern(Condition):
+    """An electrode at the potential `value` behind a Stern (compact) layer of dimensionless
+    thickness `thickness` = λ_S/L, charge-free and of the electrolyte's permittivity: the field
+    across it is uniform, so on the tag (the outer Helmholtz plane)
+
+        ε² ∂ψ/∂n = (ε²/λ_S) (value − ψ),
+
+    a Robin condition whose right side is the electrode's charge per area (Stern capacitance
+    C_S = ε²/λ_S in the units of ψ^N per unit of ψ; in SI C_S = ε_r ε₀/λ_S)."""
+
+    thickness: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (isinstance(self.thickness, (int, float)) and self.thickness > 0):
+            raise InputError(f"Stern[{self.tag}] needs a thickness > 0, got {self.thickness!r}")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pnpf_fem.model.conditions import (
     Concentration,
     Condition,
     Potential,
+    Stern,
     SurfaceCharge,
 )
 from pnpf_fem.model.data import Data, check_data
@@ -86,8 +87,8 @@ class Problem:
         repeated = sorted({k for k in keys if keys.count(k) > 1})
         if repeated:
             raise InputError(f"Problem: a condition is given twice: {repeated}")
-        if not self.potentials:
-            raise InputError("Problem: needs a Potential on at least one tag")
+        if not self.potentials and not self.sterns:
+            raise InputError("Problem: needs a Potential (or a Stern electrode) on a tag")
         names = set(self.model.species_names)
         for what, given in (("Initial.c", self.initial.c), ("Sources.ions", self._ions())):
             unknown = set(given) - names
@@ -125,6 +126,11 @@ class Problem:
     def concentrations(self) -> list[Concentration]:
         """The reservoir conditions (c^ℓ on a tag)."""
         return [c for c in self.conditions if isinstance(c, Concentration)]
+
+    @property
+    def sterns(self) -> list[Stern]:
+        """The electrodes behind a Stern layer (a Robin condition on ψ)."""
+        return [c for c in self.conditions if isinstance(c, Stern)]
 
     @property
     def surface_charges(self) -> dict[str, Data]:

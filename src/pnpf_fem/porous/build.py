@@ -43,6 +43,12 @@ def build_macroscale(
     """The upscaled PNP solver ((25)/(28) or the perforated closure) for `problem` at t = 0."""
     if medium.dim != mesh.mesh.topology.dim:
         raise InputError(f"the tensors are {medium.dim}D; the mesh is {mesh.mesh.topology.dim}D")
+    unsupported = [type(c).__name__ for c in problem.conditions]
+    unsupported = [n for n in unsupported if n not in ("Potential", "SurfaceCharge")]
+    if unsupported:
+        raise InputError(
+            f"the porous model takes potentials and surface charges only, not {unsupported[0]}"
+        )
     cation, anion = ion_pair(problem)
     c = problem.initial.c
     return MacroscaleSolver(

@@ -314,6 +314,37 @@ BAD = {
             )
         },
     ),
+    "run-stern-alone": Bad(
+        "run {d}/c.toml",
+        "stern_thickness needs a potential on the tag",
+        {
+            "c.toml": edited(
+                ("potential = 0.0", "potential = 0.0\n[boundary.top]\nstern_thickness = 1e-10")
+            )
+        },
+    ),
+    "run-stern-twice": Bad(
+        "run {d}/c.toml",
+        "only one of stern_thickness, stern_capacitance",
+        {
+            "c.toml": edited(
+                (
+                    "potential = 0.0",
+                    "potential = 0.0\nstern_thickness = 1e-10\nstern_capacitance = 0.2",
+                )
+            )
+        },
+    ),
+    "run-stern-fv": Bad(
+        "run {d}/c.toml",
+        "(a Stern layer) needs a FEM method",
+        {
+            "c.toml": edited(
+                ("potential = 0.0", "potential = 0.0\nstern_capacitance = 0.2"),
+                ('method = "fem-be"', 'method = "fv2"'),
+            )
+        },
+    ),
     "run-petsc-fv": Bad(
         "run {d}/c.toml",
         "petsc_options apply to FEM methods only",

@@ -103,3 +103,30 @@ def test_stern_needs_a_positive_thickness_and_one_condition_per_tag() -> None:
             [Stern("left", 1.0, thickness=0.1), Potential("left", 0.0)],
             Initial(c={"cation": 1.0, "anion": 1.0}),
         )
+
+
+def test_case_file_keys(tmp_path) -> None:
+    """`stern_thickness` (m) and the equal `stern_capacitance` ε_r ε₀/λ_S (F/m²) give the same run;
+    the Stern layer takes part of the voltage, so the electrode charges less than without it."""
+    from pnpf_fem.app.cli import main
+    from test_run import assert_same_rows, read_rows, write_case
+
+    thickness = 1e-9  # m: C_S = 0.71 F/m²
+    capacitance = 80.0 * 8.8541878128e-12 / thickness
+    last = {}
+    for name, extra in (
+        ("none", ""),
+        ("thickness", f"stern_thickness = {thickness!r}\n"),
+        ("capacitance", f"stern_capacitance = {capacitance!r}\n"),
+    ):
+        case = write_case(tmp_path / f"{name}.toml", end=4e-9, plots="false", fields="false")
+        case.write_text(
+            case.read_text().replace(
+                "potential_thermal = 2.0\n", "potential_thermal = 2.0\n" + extra
+            )
+        )
+        assert main(["run", str(case), "--output", str(tmp_path / name), "--quiet"]) == 0
+        last[name] = read_rows(tmp_path / name)
+    assert_same_rows(last["thickness"], last["capacitance"], tol=1e-9)
+    with_stern, without = last["thickness"][-1]["charge_right"], last["none"][-1]["charge_right"]
+    assert 0 < with_stern < 0.95 * without, (with_stern, without)  # measured ratio 0.90

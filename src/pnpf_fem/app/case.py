@@ -110,6 +110,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "surface_charge_density": Key((int, float, dict)),  # C/m² on the wall
         # a reservoir: c per species name in mol/m³ (FEM methods), with or without a potential
         "concentrations": Key(dict),
+        # beside a potential (FEM methods): the electrode sits behind a Stern layer, given by its
+        # thickness [m] (with the electrolyte's permittivity) or its capacitance [F/m²]
+        "stern_thickness": Key(NUMBER, check=_positive),
+        "stern_capacitance": Key(NUMBER, check=_positive),
         # thermal (FEM methods): at most one of these per tag, beside the electric key
         "temperature": Key((int, float, dict)),  # K (a thermostat)
         "heat_flux": Key((int, float, dict)),  # W/m² into the domain
@@ -335,6 +339,12 @@ def _boundary(source: str, raw_boundary: Any) -> dict[str, dict[str, Any]]:
         bc = _section(source, f"boundary.{tag}", spec, SCHEMA["boundary"])
         given = [k for k, v in bc.items() if v is not None and k in ELECTRIC]
         thermal = [k for k, v in bc.items() if v is not None and k in THERMAL_KEYS]
+        stern = [k for k in STERN_KEYS if bc[k] is not None]
+        if stern and (len(stern) > 1 or not any(k.startswith("potential") for k in given)):
+            raise InputError(
+                f"{source}: [boundary.{tag}] {stern[-1]} needs a potential on the tag (the "
+                f"electrode's) and only one of {', '.join(STERN_KEYS)}"
+            )
         if len(given) > 1 or len(thermal) > 1 or not (given or thermal or bc["concentrations"]):
             raise InputError(
                 f"{source}: [boundary.{tag}] takes at most one of {', '.join(ELECTRIC)}, at most "
@@ -343,7 +353,7 @@ def _boundary(source: str, raw_boundary: Any) -> dict[str, dict[str, Any]]:
             )
         if "heat_transfer" in thermal:
             _check_heat_transfer(source, tag, bc["heat_transfer"])
-        given += thermal
+        given += thermal + stern
         boundary[tag] = {k: bc[k] for k in (*given, "concentrations") if bc[k] is not None}
         for key in given:
             if isinstance(bc[key], dict) and key != "heat_transfer":  # a waveform: checked now
@@ -355,6 +365,7 @@ def _boundary(source: str, raw_boundary: Any) -> dict[str, dict[str, Any]]:
 
 ELECTRIC = ("potential", "potential_thermal", "surface_charge", "surface_charge_density")
 THERMAL_KEYS = ("temperature", "heat_flux", "heat_transfer")
+STERN_KEYS = ("stern_thickness", "stern_capacitance")
 
 
 def _check_heat_transfer(source: str, tag: str, spec: Mapping[str, Any]) -> None:
@@ -394,6 +405,12 @@ def _check_reservoirs(
             raise InputError(
                 f"{source}: [boundary.{tag}] {thermal[0]} needs a FEM method without [porous]: "
                 "the FV schemes and the isothermal porous model have insulated walls only"
+            )
+        stern = [k for k in bc if k in STERN_KEYS]
+        if stern and (discretization["method"].startswith("fv") or porous):
+            raise InputError(
+                f"{source}: [boundary.{tag}] {stern[0]} (a Stern layer) needs a FEM method "
+                "without [porous]: the FV schemes and the porous model take fixed potentials only"
             )
         if "concentrations" in bc and (discretization["method"].startswith("fv") or porous):
             raise InputError(

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from mpi4py import MPI
 
-from pnpf_fem.app.case import Case, waveform_from
+from pnpf_fem.app.case import STERN_KEYS, Case, waveform_from
 from pnpf_fem.app.console import emit_error
 from pnpf_fem.app.simulation import FEMSimulation, FVSimulation, PorousSimulation
 from pnpf_fem.errors import InputError
@@ -36,6 +36,7 @@ from pnpf_fem.model import (
     Initial,
     Potential,
     Problem,
+    Stern,
     SurfaceCharge,
     Temperature,
     Waveform,
@@ -212,7 +213,10 @@ def conditions(
     units |= {"temperature": thermal["temperature"], "heat_flux": thermal["heat_flux"]}
     out: list[Condition] = []
     for tag, bc in case.boundary.items():
+        stern = stern_thickness(case, bc)
         for kind, value in bc.items():
+            if kind in STERN_KEYS:  # taken up with the potential
+                continue
             if kind == "concentrations":  # mol/m³ → units of c0
                 out += [Concentration(tag, v / c0, name) for name, v in value.items()]
                 continue
@@ -227,8 +231,23 @@ def conditions(
                 data = float(value) / units[kind]
             cls = {"temperature": Temperature, "heat_flux": HeatFlux}.get(kind)
             cls = cls or (Potential if kind.startswith("potential") else SurfaceCharge)
-            out.append(cls(tag, data))
+            if cls is Potential and stern is not None:
+                out.append(Stern(tag, data, thickness=stern))
+            else:
+                out.append(cls(tag, data))
     return out
+
+
+def stern_thickness(case: Case, bc: dict[str, Any]) -> float | None:
+    """λ_S/L of the tag's Stern layer, if any: given in m, or from its capacitance
+    C_S = ε_r ε₀ / λ_S in F/m² (the layer has the electrolyte's permittivity)."""
+    p = case.parameters
+    if "stern_thickness" in bc:
+        return bc["stern_thickness"] / p["length_scale"]
+    if "stern_capacitance" in bc:
+        permittivity = p["relative_permittivity"] * p["vacuum_permittivity"]
+        return permittivity / bc["stern_capacitance"] / p["length_scale"]
+    return None
 
 
 def thermal_units(case: Case, model: DimensionlessPNPF, sc: Any) -> dict[str, float]:

@@ -167,3 +167,16 @@ def test_the_fv_build_refuses_a_stern_layer() -> None:
     )
     with pytest.raises(InputError, match="not Stern"):
         fv_scheme(problem, "fv2")
+
+
+def test_the_porous_build_refuses_a_stern_layer() -> None:
+    from pnpf_fem.fem.mesh import from_triangulation
+    from pnpf_fem.porous.build import build_macroscale
+    from pnpf_fem.porous.macroscale import EffectiveMedium
+
+    mesh = strip(4)
+    conditions = [Stern("left", 1.0, thickness=0.1), Potential("right", 0.0)]
+    problem = Problem(MODEL, mesh, conditions, Initial(c={"cation": 1.0, "anion": 1.0}))
+    medium = EffectiveMedium(0.6, ((1.0, 0.0), (0.0, 1.0)), tortuosity=((0.5, 0.0), (0.0, 0.5)))
+    with pytest.raises(InputError, match="not Stern"):
+        build_macroscale(problem, medium, "perforated", from_triangulation(mesh))

@@ -28,17 +28,9 @@ from pnpf_fem.fem.mesh import gather_vertex_values
 from pnpf_fem.integrate import AdaptiveSteps, PseudoTransient, integrate
 from pnpf_fem.meshing import strip as make_strip
 from pnpf_fem.model import cases
-from pnpf_fem.units import DimensionlessPNPF
 
 N, V = 24, 3.0
-MODEL = DimensionlessPNPF(
-    species_names=("cation", "anion"),
-    valences=(1.0, -1.0),
-    frictions=(1.0, 1.0),
-    eps=0.1,
-    heat_capacity=5.0,
-    conductivity=0.5,
-)
+MODEL = cases.charging_model(eps=0.1, frictions=(1.0, 1.0))
 
 
 def strip(n: int) -> object:

@@ -19,17 +19,9 @@ from pnpf_fem.fem.build import build_scheme
 from pnpf_fem.integrate import AdaptiveSteps, ErrorControl, FixedSteps, integrate
 from pnpf_fem.meshing import unit_square
 from pnpf_fem.model import cases
-from pnpf_fem.units import DimensionlessPNPF
 
 VARS = ("c1", "c2", "psi", "T")
-THIN = DimensionlessPNPF(
-    species_names=("cation", "anion"),
-    valences=(1.0, -1.0),
-    frictions=(1.0, 1.0),
-    eps=0.05,
-    heat_capacity=5.0,
-    conductivity=0.5,
-)
+THIN = cases.charging_model(eps=0.05, frictions=(1.0, 1.0))
 
 
 def test_bdf2_is_second_order_in_time() -> None:

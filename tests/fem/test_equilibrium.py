@@ -16,17 +16,9 @@ from pnpf_fem.fem.build import build_scheme
 from pnpf_fem.integrate import AdaptiveSteps, integrate
 from pnpf_fem.meshing import TaggedTriangulation, strip
 from pnpf_fem.model import cases
-from pnpf_fem.units import DimensionlessPNPF
 
 N = 32
-THIN = DimensionlessPNPF(
-    species_names=("cation", "anion"),
-    valences=(1.0, -1.0),
-    frictions=(1.0, 1.0),
-    eps=0.05,
-    heat_capacity=5.0,
-    conductivity=0.5,
-)
+THIN = cases.charging_model(eps=0.05, frictions=(1.0, 1.0))
 
 
 def graded_strip(n: int = N, height: float = 0.05) -> TaggedTriangulation:

@@ -34,7 +34,6 @@ from pnpf_fem.fv.mesh import VoronoiMesh
 from pnpf_fem.integrate import FixedSteps, integrate
 from pnpf_fem.meshing import TaggedTriangulation, unit_square
 from pnpf_fem.model import Problem, cases
-from pnpf_fem.units import DimensionlessPNPF
 
 __all__ = ["CASES", "compare", "format_compare_table", "register"]
 
@@ -42,13 +41,8 @@ CASES = ("mms", "charging")
 VARIABLES = ("c1", "c2", "psi", "T")
 
 # The charging case: double layers that P1 / boxes resolve from h = 1/8 on.
-CHARGING_MODEL = DimensionlessPNPF(
-    species_names=("c1", "c2"),
-    valences=(1.0, -1.0),
-    frictions=(1.0, 1.0),
-    eps=0.25,
-    heat_capacity=10.0,
-    conductivity=1.0,
+CHARGING_MODEL = cases.charging_model(
+    eps=0.25, frictions=(1.0, 1.0), heat_capacity=10.0, conductivity=1.0, names=("c1", "c2")
 )
 CHARGING_POTENTIAL = 2.0  # ψ* in units of k_B T0/e
 CHARGING_END, CHARGING_DT = 0.1, 0.005

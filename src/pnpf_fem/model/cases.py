@@ -26,15 +26,21 @@ from pnpf_fem.units import DimensionlessPNPF
 __all__ = ["charging_cell", "charging_model", "comb", "mms"]
 
 
-def charging_model(eps: float = 0.2) -> DimensionlessPNPF:
-    """A binary monovalent electrolyte with a moderately thin Debye layer (ε = 0.2)."""
+def charging_model(
+    eps: float = 0.2,
+    frictions: tuple[float, float] = (1.0, 1.5),
+    heat_capacity: float = 5.0,
+    conductivity: float = 0.5,
+    names: tuple[str, str] = ("cation", "anion"),
+) -> DimensionlessPNPF:
+    """A binary monovalent electrolyte, by default with a moderately thin Debye layer (ε = 0.2)."""
     return DimensionlessPNPF(
-        species_names=("cation", "anion"),
+        species_names=names,
         valences=(1.0, -1.0),
-        frictions=(1.0, 1.5),
+        frictions=frictions,
         eps=eps,
-        heat_capacity=5.0,
-        conductivity=0.5,
+        heat_capacity=heat_capacity,
+        conductivity=conductivity,
     )
 
 

@@ -232,31 +232,10 @@ def test_sigkill_then_restart_reproduces_uninterrupted_run(tmp_path):
     assert final[-1]["step"] == 150
 
 
-def _write_msh(path: Path) -> None:
-    import gmsh
-
-    gmsh.initialize(["-noenv"], interruptible=False)
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.model.add("square")
-        geo = gmsh.model.geo
-        p = [geo.addPoint(x, y, 0, 0.3) for x, y in ((0, 0), (1, 0), (1, 1), (0, 1))]
-        lines = [geo.addLine(p[i], p[(i + 1) % 4]) for i in range(4)]
-        geo.addPlaneSurface([geo.addCurveLoop(lines)])
-        geo.synchronize()
-        for tag, (name, curve) in enumerate(
-            zip(("bottom", "right", "top", "left"), lines, strict=True), 1
-        ):
-            gmsh.model.addPhysicalGroup(1, [curve], tag, name=name)
-        gmsh.model.addPhysicalGroup(2, [1], 1, name="domain")
-        gmsh.model.mesh.generate(2)
-        gmsh.write(str(path))
-    finally:
-        gmsh.finalize()
-
-
 def test_gmsh_file_with_named_groups(tmp_path):
-    _write_msh(tmp_path / "square.msh")
+    from test_gmsh_io import _square, _write
+
+    _write(tmp_path / "square.msh", _square)
     case = write_case(tmp_path / "m.toml", method="fv1", end=2e-9, plots="false")
     text = case.read_text().replace('builtin = "unit_square"', 'file = "square.msh"')
     case.write_text(text.replace("n = 4\n", "").replace('kind = "structured"\n', ""))

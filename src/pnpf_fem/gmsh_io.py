@@ -79,7 +79,8 @@ class GmshMesh:
         return int(self.cells.shape[1] - 1)
 
     def to_triangulation(self, scale: float = 1.0) -> TaggedTriangulation:
-        """The 2D mesh with its named facet groups as boundary tags, coordinates times `scale`."""
+        """The 2D mesh with its named facet groups as boundary tags and its named surface
+        groups as regions, coordinates times `scale`."""
         if self.dim != 2:
             raise InputError(f"{self.source} is a {self.dim}D mesh; a triangulation needs 2D")
         if not self.facet_names:
@@ -91,6 +92,8 @@ class GmshMesh:
                 facets=self.facets,
                 facet_markers=self.facet_markers,
                 tag_names=self.facet_names,
+                cell_markers=self.cell_markers,
+                region_names=self.cell_names,
             )
         except ValueError as err:
             raise InputError(f"{self.source}: {err}") from None

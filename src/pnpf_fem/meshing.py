@@ -21,6 +21,7 @@ __all__ = [
     "TaggedTriangulation",
     "conform_boundary",
     "delaunay_flip",
+    "mark_region",
     "rectangle",
     "strip",
     "tag_of",
@@ -43,6 +44,8 @@ class TaggedTriangulation:
 
     points: (N, 2) float coordinates; triangles: (K, 3) vertex indices; facets: (F, 2) vertex
     indices of tagged boundary edges; facet_markers: (F,) integer tags; tag_names: name → tag.
+    cell_markers: (K,) the region of each triangle (0: none; default all 0) and region_names:
+    name → region tag (gmsh physical surfaces, or regions marked by `mark_region`).
     """
 
     points: npt.NDArray[np.float64]
@@ -50,6 +53,8 @@ class TaggedTriangulation:
     facets: npt.NDArray[np.int64]
     facet_markers: npt.NDArray[np.int32]
     tag_names: Mapping[str, int]
+    cell_markers: npt.NDArray[np.int32] | None = None
+    region_names: Mapping[str, int] = MappingProxyType({})
 
     def __post_init__(self) -> None:
         pts = np.ascontiguousarray(self.points, dtype=np.float64)
@@ -79,11 +84,26 @@ class TaggedTriangulation:
         unknown = sorted(set(np.unique(mk).tolist()) - set(names.values()))
         if unknown:
             raise ValueError(f"TaggedTriangulation.facet_markers has unnamed tags {unknown}")
+        self._check_regions(tri.shape[0])
         object.__setattr__(self, "points", pts)
         object.__setattr__(self, "triangles", tri)
         object.__setattr__(self, "facets", fac)
         object.__setattr__(self, "facet_markers", mk)
         object.__setattr__(self, "tag_names", MappingProxyType(names))
+
+    def _check_regions(self, num_cells: int) -> None:
+        cm = self.cell_markers
+        cm = np.zeros(num_cells, np.int32) if cm is None else np.asarray(cm, dtype=np.int32)
+        if cm.shape != (num_cells,):
+            raise ValueError(
+                f"TaggedTriangulation.cell_markers has shape {cm.shape} for {num_cells} triangles"
+            )
+        regions = dict(self.region_names)
+        unnamed = sorted(set(np.unique(cm).tolist()) - set(regions.values()) - {0})
+        if unnamed:
+            raise ValueError(f"TaggedTriangulation.cell_markers has unnamed regions {unnamed}")
+        object.__setattr__(self, "cell_markers", np.ascontiguousarray(cm))
+        object.__setattr__(self, "region_names", MappingProxyType(regions))
 
     @property
     def num_vertices(self) -> int:
@@ -92,6 +112,49 @@ class TaggedTriangulation:
     def tag(self, name: str) -> int:
         """The integer tag of a named boundary part; a clear error for an unknown name."""
         return tag_of(self.tag_names, name)
+
+    def region(self, name: str) -> int:
+        """The integer tag of a named region (InputError naming the known ones)."""
+        try:
+            return self.region_names[name]
+        except KeyError:
+            known = ", ".join(sorted(self.region_names)) or "none"
+            raise InputError(f"unknown region name {name!r} (known: {known})") from None
+
+    def with_triangles(
+        self,
+        points: npt.NDArray[np.float64],
+        triangles: npt.NDArray[np.int64],
+        facets: npt.NDArray[np.int64],
+        facet_markers: npt.NDArray[np.int32],
+        cell_markers: npt.NDArray[np.int32],
+    ) -> TaggedTriangulation:
+        """The same tags and regions on new points, triangles and facets."""
+        return TaggedTriangulation(
+            points,
+            triangles,
+            facets,
+            facet_markers,
+            dict(self.tag_names),
+            cell_markers,
+            dict(self.region_names),
+        )
+
+    def cells_of(self, name: str) -> npt.NDArray[np.int64]:
+        """Indices of the triangles of the named region."""
+        return np.nonzero(self.cell_markers == self.region(name))[0]
+
+    def parts(self) -> tuple:
+        """The constructor arguments, as plain arrays and dicts (to send between ranks)."""
+        return (
+            self.points,
+            self.triangles,
+            self.facets,
+            self.facet_markers,
+            dict(self.tag_names),
+            self.cell_markers,
+            dict(self.region_names),
+        )
 
     def facets_of(self, name: str) -> npt.NDArray[np.int64]:
         """(F_name, 2) vertex indices of the facets carrying the named tag."""
@@ -203,6 +266,40 @@ def unit_square(n: int, kind: str = "structured", **kwargs) -> TaggedTriangulati
     return rectangle(0.0, 1.0, 0.0, 1.0, n, n, kind=kind, **kwargs)
 
 
+def mark_region(
+    mesh: TaggedTriangulation, name: str, box: tuple[float, float, float, float]
+) -> TaggedTriangulation:
+    """`mesh` with the triangles whose centroids lie in box = (x0, x1, y0, y1) forming the
+    region `name` (a new region, or added to the one of that name). For built-in meshes: align
+    the box with mesh lines, or the region is the staircase of the triangles it holds."""
+    x0, x1, y0, y1 = box
+    if not (x0 < x1 and y0 < y1):
+        raise InputError(f"region {name!r}: box {list(box)} must have x0 < x1 and y0 < y1")
+    centroid = mesh.points[mesh.triangles].mean(axis=1)
+    inside = (
+        (centroid[:, 0] > x0)
+        & (centroid[:, 0] < x1)
+        & (centroid[:, 1] > y0)
+        & (centroid[:, 1] < y1)
+    )
+    if not inside.any():
+        raise InputError(
+            f"region {name!r}: no triangle of the mesh has its centroid in {list(box)}"
+        )
+    regions = dict(mesh.region_names)
+    tag = regions.setdefault(name, max(regions.values(), default=0) + 1)
+    markers = np.where(inside, tag, mesh.cell_markers).astype(np.int32)
+    return TaggedTriangulation(
+        mesh.points,
+        mesh.triangles,
+        mesh.facets,
+        mesh.facet_markers,
+        dict(mesh.tag_names),
+        markers,
+        regions,
+    )
+
+
 def _orient_counterclockwise(pts: np.ndarray, tri: np.ndarray) -> np.ndarray:
     p = pts[tri]
     area2 = (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 1, 1] - p[:, 0, 1]) * (
@@ -219,10 +316,12 @@ def delaunay_flip(mesh: TaggedTriangulation, max_sweeps: int = 100) -> TaggedTri
 
     For meshes from generators (e.g. gmsh) that are only nearly Delaunay. Boundary facets are
     never flipped, so tags are kept; a boundary edge whose opposite angle exceeds 90° cannot be
-    fixed by flips (split that boundary edge instead).
+    fixed by flips (split that boundary edge instead). Edges between two regions are never
+    flipped either, so regions keep their shapes.
     """
     pts = mesh.points
     tri = _orient_counterclockwise(pts, mesh.triangles)
+    regions = mesh.cell_markers
     for _ in range(max_sweeps):
         e = np.sort(np.concatenate([tri[:, [1, 2]], tri[:, [2, 0]], tri[:, [0, 1]]]), axis=1)
         k = tri.shape[0]
@@ -239,11 +338,9 @@ def delaunay_flip(mesh: TaggedTriangulation, max_sweeps: int = 100) -> TaggedTri
         p, q = e[a_idx, 0], e[a_idx, 1]
         cot_a = _cot(pts[va], pts[p], pts[q])
         cot_b = _cot(pts[vb], pts[p], pts[q])
-        bad = np.nonzero(cot_a + cot_b < -1e-12)[0]
+        bad = np.nonzero((cot_a + cot_b < -1e-12) & (regions[ta] == regions[tb]))[0]
         if bad.size == 0:
-            return TaggedTriangulation(
-                pts, tri, mesh.facets, mesh.facet_markers, dict(mesh.tag_names)
-            )
+            return mesh.with_triangles(pts, tri, mesh.facets, mesh.facet_markers, regions)
         used = np.zeros(k, dtype=bool)
         for b in bad:  # flips touching a triangle twice in one sweep are deferred
             t1, t2 = ta[b], tb[b]
@@ -267,8 +364,9 @@ def conform_boundary(mesh: TaggedTriangulation, max_rounds: int = 30) -> TaggedT
     """
     pts = mesh.points
     tri = _orient_counterclockwise(pts, mesh.triangles)
-    facets, markers = mesh.facets, mesh.facet_markers
-    mesh = delaunay_flip(TaggedTriangulation(pts, tri, facets, markers, dict(mesh.tag_names)))
+    mesh = delaunay_flip(
+        mesh.with_triangles(pts, tri, mesh.facets, mesh.facet_markers, mesh.cell_markers)
+    )
     for _ in range(max_rounds):
         pts, tri = mesh.points, _orient_counterclockwise(mesh.points, mesh.triangles)
         n, k = pts.shape[0], tri.shape[0]
@@ -290,6 +388,7 @@ def conform_boundary(mesh: TaggedTriangulation, max_rounds: int = 30) -> TaggedT
         tri = tri.copy()
         tri[t] = np.column_stack([c, a, mid])
         tri = np.vstack([tri, np.column_stack([c, mid, b])])
+        regions = np.concatenate([mesh.cell_markers, mesh.cell_markers[t]])
         # split the tagged facets {a, b} as well, keeping orientation and tag
         fac, mk = mesh.facets, mesh.facet_markers
         fkey = np.minimum(fac[:, 0], fac[:, 1]) * n + np.maximum(fac[:, 0], fac[:, 1])
@@ -308,7 +407,7 @@ def conform_boundary(mesh: TaggedTriangulation, max_rounds: int = 30) -> TaggedT
             ]
         )
         new_mk = np.concatenate([mk[keep], mk[hit], mk[hit]])
-        mesh = delaunay_flip(TaggedTriangulation(pts, tri, new_fac, new_mk, dict(mesh.tag_names)))
+        mesh = delaunay_flip(mesh.with_triangles(pts, tri, new_fac, new_mk, regions))
     raise RuntimeError(f"conform_boundary: obtuse boundary angles left after {max_rounds} rounds")
 
 

@@ -119,6 +119,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "heat_flux": Key((int, float, dict)),  # W/m² into the domain
         "heat_transfer": Key(dict),  # {coefficient = h [W/(m² K)], ambient = T [K]}
     },
+    # one table per mesh region (a gmsh physical surface, or a box of the mesh's coordinates)
+    "regions": {
+        "fixed_charge": Key(NUMBER, required=True),  # mol/m³ of elementary charges (signed)
+        "box": Key(list, None, check=lambda v: _box(v)),  # [x0, x1, y0, y1], dimensionless
+    },
     "time": {
         "end": Key(NUMBER, required=True, check=_positive),  # s
         "dt": Key(NUMBER, required=True, check=_positive),  # s (initial step when adaptive)
@@ -191,6 +196,13 @@ WAVEFORMS: dict[str, dict[str, Key]] = {
 }
 
 
+def _box(v: list) -> str | None:
+    numbers = [x for x in v if isinstance(x, NUMBER) and not isinstance(x, bool)]
+    if len(v) != 4 or len(numbers) != 4 or not all(map(math.isfinite, numbers)):
+        return "must be [x0, x1, y0, y1] (four numbers)"
+    return None if v[0] < v[1] and v[2] < v[3] else "must have x0 < x1 and y0 < y1"
+
+
 def waveform_from(spec: Mapping[str, Any], source: str, where: str) -> Waveform:
     """The waveform of a boundary table such as {shape = "ramp", start = 0, end = 1, t1 = 1e-6}
     (`where` names it in messages, e.g. "boundary.gamma2 potential")."""
@@ -226,7 +238,7 @@ def _table(path: Path, where: str) -> Table:
 
 
 SECTIONS = tuple(SCHEMA)
-REQUIRED_SECTIONS = ("mesh", "species", "parameters", "time")  # [porous] is optional
+REQUIRED_SECTIONS = ("mesh", "species", "parameters", "time")  # [porous], [regions] optional
 
 
 @dataclass(frozen=True)
@@ -243,6 +255,7 @@ class Case:
     solver: Mapping[str, Any]
     output: Mapping[str, Any] = field(default_factory=dict)
     porous: Mapping[str, Any] | None = None
+    regions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def physical_parameters(self) -> PNPFParameters:
         """The SI parameter object; c0 defaults to the first species' initial concentration."""
@@ -260,6 +273,22 @@ class Case:
             vacuum_permittivity=p["vacuum_permittivity"],
             fixed_charge=p["fixed_charge"],
         )
+
+    def check_regions(self, region_names: Mapping[str, int] | set[str]) -> None:
+        """Every [regions.<name>] without a box must name a region (gmsh physical surface)."""
+        known = set(region_names)
+        for name, spec in self.regions.items():
+            if spec["box"] is None and name not in known:
+                raise InputError(
+                    f"{self.source}: [regions.{name}] names no region of the mesh"
+                    + _suggest(name, known)
+                    + f" (regions: {', '.join(sorted(known)) or 'none'}; or give a box)"
+                )
+            if spec["box"] is not None and name in known:
+                raise InputError(
+                    f"{self.source}: [regions.{name}] box: the mesh already has a region "
+                    f"{name!r}; drop the box or rename the region"
+                )
 
     def check_tags(self, tag_names: Mapping[str, int] | set[str]) -> None:
         """Every boundary condition must name a tag of the mesh."""
@@ -471,13 +500,35 @@ def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
     if discretization["method"].startswith("fv") and solver["petsc_options"]:
         raise InputError(f"{source}: [solver] petsc_options apply to FEM methods only")
     output = _section(source, "output", data.get("output", {}), SCHEMA["output"])
+    regions = _regions(source, data.get("regions", {}))
+    if regions and "porous" in data:
+        raise InputError(f"{source}: [regions] (charged regions) do not apply to [porous] runs")
     porous = None
     if "porous" in data:
         porous = _section(source, "porous", data["porous"], SCHEMA["porous"])
         _check_porous(source, species, discretization)
     return Case(
-        source, mesh, species, parameters, boundary, time, discretization, solver, output, porous
+        source,
+        mesh,
+        species,
+        parameters,
+        boundary,
+        time,
+        discretization,
+        solver,
+        output,
+        porous,
+        regions,
     )
+
+
+def _regions(source: str, raw: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(raw, dict):
+        raise InputError(f"{source}: [regions] must be a table of region names")
+    return {
+        name: _section(source, f"regions.{name}", spec, SCHEMA["regions"])
+        for name, spec in raw.items()
+    }
 
 
 def _check_porous(

@@ -27,7 +27,7 @@ from pnpf_fem.fv.build import build_scheme as fv_scheme
 from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.gmsh_io import read_gmsh_file
 from pnpf_fem.integrate import AdaptiveSteps, ErrorControl, FixedSteps, PseudoTransient
-from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, unit_square
+from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, mark_region, unit_square
 from pnpf_fem.model import (
     Concentration,
     Condition,
@@ -163,15 +163,15 @@ def prepare(case: Case) -> RunSetup:
         tri = None
     if comm.size > 1:  # a TaggedTriangulation holds a mappingproxy: send its parts
         parts = comm.bcast(
-            tri
-            if isinstance(tri, InputError) or tri is None
-            else (tri.points, tri.triangles, tri.facets, tri.facet_markers, dict(tri.tag_names)),
+            tri if isinstance(tri, InputError) or tri is None else tri.parts(),
             root=0,
         )
         tri = parts if isinstance(parts, InputError) else TaggedTriangulation(*parts)
     if isinstance(tri, InputError):
         raise tri
     case.check_tags(tri.tag_names)
+    case.check_regions(tri.region_names)
+    tri = _mark_boxes(case, tri)
     c0 = params.reference_concentration
     problem = Problem(
         model,
@@ -185,6 +185,7 @@ def prepare(case: Case) -> RunSetup:
             thermal_units(case, model, sc),
         ),
         Initial(c={s["name"]: s["initial_concentration"] / c0 for s in case.species}, T=1.0),
+        region_charges={name: r["fixed_charge"] / c0 for name, r in case.regions.items()},
     )
     tm = case.time
     t_end, dt = tm["end"] / sc.time, tm["dt"] / sc.time
@@ -194,6 +195,17 @@ def prepare(case: Case) -> RunSetup:
         raise InputError(f"{case.source}: [time] dt_min = {tm['dt_min']} exceeds dt = {tm['dt']}")
     _check_waveforms(problem, case, dt_min if tm["adaptive"] else dt, sc.time)
     return RunSetup(case, tri, problem, t_end, dt, dt_min, dt_max)
+
+
+def _mark_boxes(case: Case, tri: TaggedTriangulation) -> TaggedTriangulation:
+    """The regions given by a box in the case marked on the mesh (same on every rank)."""
+    for name, spec in case.regions.items():
+        if spec["box"] is not None:
+            try:
+                tri = mark_region(tri, name, tuple(spec["box"]))
+            except InputError as err:
+                raise InputError(f"{case.source}: [regions.{name}] {err}") from None
+    return tri
 
 
 def conditions(
@@ -389,6 +401,8 @@ def case_fingerprint(case: Case) -> str:
         k: getattr(case, k)
         for k in ("mesh", "species", "parameters", "boundary", "time", "discretization", "solver")
     }
+    if case.regions:  # (absent from older fingerprints, so their checkpoints still restart)
+        data["regions"] = case.regions
     data["time"] = {k: v for k, v in case.time.items() if k != "max_steps"}  # a bound only
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

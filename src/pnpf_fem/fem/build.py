@@ -59,6 +59,7 @@ def fem_problem(problem: Problem, mesh: FEMMesh, degree: int = 1) -> PNPFProblem
             for c in problem.thermal
         ],
         stern=[dataclasses.replace(c, value=fem_value(c.value)) for c in problem.sterns],
+        region_charges=problem.region_charges,
     )
 
 

@@ -27,12 +27,15 @@ __all__ = ["FEMMesh", "from_triangulation", "gather_vertex_values", "unit_square
 
 @dataclass(frozen=True, eq=False)
 class FEMMesh:
-    """A DOLFINx mesh with facet MeshTags and the names of the tags."""
+    """A DOLFINx mesh with facet MeshTags and the names of the tags; cell MeshTags and the
+    names of the regions (cells in no region carry no tag)."""
 
     mesh: mesh.Mesh
     facet_tags: mesh.MeshTags
     tag_names: Mapping[str, int]
     num_input_vertices: int
+    cell_tags: mesh.MeshTags | None = None
+    region_names: Mapping[str, int] = MappingProxyType({})
 
     @property
     def comm(self) -> MPI.Comm:
@@ -45,6 +48,13 @@ class FEMMesh:
     def facets(self, name: str) -> npt.NDArray[np.int32]:
         """Local facet indices carrying the named tag."""
         return self.facet_tags.find(self.tag(name))
+
+    def cells(self, region: str) -> npt.NDArray[np.int32]:
+        """Local cell indices (ghosts included) of the named region."""
+        if region not in self.region_names:
+            known = ", ".join(sorted(self.region_names)) or "none"
+            raise InputError(f"unknown region name {region!r} (known: {known})")
+        return self.cell_tags.find(self.region_names[region])
 
     @property
     def input_vertex(self) -> npt.NDArray[np.int64]:
@@ -81,7 +91,26 @@ def from_triangulation(tri: TaggedTriangulation, comm: MPI.Comm = MPI.COMM_WORLD
     facets = np.asarray(found_facets, dtype=np.int32)[order]
     markers = np.asarray(found_markers, dtype=np.int32)[order]
     tags = mesh.meshtags(domain, fdim, facets, markers)
-    return FEMMesh(domain, tags, MappingProxyType(dict(tri.tag_names)), tri.num_vertices)
+    return FEMMesh(
+        domain,
+        tags,
+        MappingProxyType(dict(tri.tag_names)),
+        tri.num_vertices,
+        _cell_tags(domain, tri.cell_markers),
+        MappingProxyType(dict(tri.region_names)),
+    )
+
+
+def _cell_tags(domain: mesh.Mesh, markers: npt.NDArray[np.int32]) -> mesh.MeshTags:
+    """The triangulation's cell markers (held by every rank) on the distributed cells (local
+    and ghost), found by their input index; untagged cells (marker 0) are left out."""
+    tdim = domain.topology.dim
+    imap = domain.topology.index_map(tdim)
+    num_cells = imap.size_local + imap.num_ghosts
+    original = np.asarray(domain.topology.original_cell_index, dtype=np.int64)[:num_cells]
+    local = markers[original]
+    cells = np.nonzero(local)[0].astype(np.int32)
+    return mesh.meshtags(domain, tdim, cells, local[cells].astype(np.int32))
 
 
 def unit_square_mesh(n: int, comm: MPI.Comm = MPI.COMM_WORLD, kind: str = "structured") -> FEMMesh:

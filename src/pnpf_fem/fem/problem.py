@@ -10,8 +10,9 @@ A `Value` is what a boundary datum, an initial field or a source may be:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import ufl
 from dolfinx import fem
@@ -88,7 +89,8 @@ class PNPFProblem:
 
     Zero ionic flux and insulated temperature hold on all of ∂Ω; the potential has Dirichlet data
     on the `dirichlet` tags and Neumann data on the `neumann` tags (homogeneous Neumann
-    elsewhere). `fixed_charge` overrides the model's constant ρ^f. `degree` is the Lagrange
+    elsewhere). `fixed_charge` overrides the model's constant ρ^f; `region_charges` replace it
+    on the cells of the named mesh regions. `degree` is the Lagrange
     degree of every field (1 default, 2 optional).
     """
 
@@ -103,11 +105,15 @@ class PNPFProblem:
     concentrations: Sequence[Concentration] = ()  # reservoirs: c^ℓ on a tag
     thermal: Sequence[Condition] = ()  # Temperature, HeatFlux, HeatTransfer on tags
     stern: Sequence[Stern] = ()  # electrodes behind a Stern layer (Robin on ψ)
+    region_charges: Mapping[str, float] = field(default_factory=dict)  # ρ^f by mesh region
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "concentrations", tuple(self.concentrations))
         object.__setattr__(self, "thermal", tuple(self.thermal))
         object.__setattr__(self, "stern", tuple(self.stern))
+        object.__setattr__(self, "region_charges", MappingProxyType(dict(self.region_charges)))
+        for name in self.region_charges:
+            self.mesh.cells(name)  # InputError naming an unknown region
         for c in (*self.thermal, *self.stern):
             self.mesh.tag(c.tag)
         for c in self.concentrations:

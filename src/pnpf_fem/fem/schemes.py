@@ -84,6 +84,8 @@ class Scheme(TransientProblem):
         self.eps, self.CT, self.k = model.eps, model.heat_capacity, model.conductivity
         rho = p.fixed_charge if p.fixed_charge is not None else model.fixed_charge
         self.rho_new = self._bind(rho, "new")  # Poisson is imposed at t^{n+1} in every scheme
+        if p.region_charges:
+            self.rho_new = self._region_charge(self.rho_new)
         self.neumann_new = [(p.mesh.tag(bc.tag), self._bind(bc.value, "new")) for bc in p.neumann]
         self.stern_new = [
             (p.mesh.tag(s.tag), self._bind(s.value, "new"), self.eps**2 / s.thickness)
@@ -101,6 +103,18 @@ class Scheme(TransientProblem):
             at: (self._bind(src.heat, at) if src and src.heat is not None else None)
             for at in ("new", "mid")
         }
+
+    def _region_charge(self, background: ufl.core.expr.Expr) -> ufl.core.expr.Expr:
+        """ρ^f with the values of `region_charges` on their regions' cells (piecewise constant:
+        a DG0 indicator of the regions and a DG0 field of their charges)."""
+        p = self.problem
+        Q = fem.functionspace(self.domain, ("DG", 0))
+        inside, charge = fem.Function(Q), fem.Function(Q)
+        for name, value in p.region_charges.items():
+            dofs = Q.dofmap.list[p.mesh.cells(name)].ravel()  # DG0: one dof per cell
+            inside.x.array[dofs] = 1.0
+            charge.x.array[dofs] = value
+        return (1.0 - inside) * background + charge
 
     def _quantities(self) -> list[Quantity]:
         """The derived quantities every step reports (`pnpf_fem.fem.quantities`)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from pnpf_fem.errors import InputError
-from pnpf_fem.fv.mesh import VoronoiMesh
+from pnpf_fem.fv.mesh import VoronoiMesh, box_fractions
 from pnpf_fem.fv.problem import PNPFProblem, SpaceTimeFunction, initial_state
 from pnpf_fem.fv.scheme1 import SchemeI
 from pnpf_fem.fv.scheme2 import SchemeII
@@ -40,16 +42,40 @@ def fv_problem(problem: Problem, mesh: VoronoiMesh | None = None) -> PNPFProblem
         given = problem.sources.ions
         ions = [fv_value(given[n]) if n in given else None for n in names]
         heat = None if problem.sources.heat is None else fv_value(problem.sources.heat)
-    rho = problem.fixed_charge
+    rho = None if problem.fixed_charge is None else _field(fv_value(problem.fixed_charge))
+    if problem.region_charges:
+        mesh = mesh if mesh is not None else VoronoiMesh.from_triangulation(problem.mesh)
+        rho = _region_charge(problem, mesh)
     return PNPFProblem(
         mesh if mesh is not None else VoronoiMesh.from_triangulation(problem.mesh),
         problem.model,
         dirichlet={t: fv_value(v) for t, v in problem.potentials.items()},
         neumann={t: fv_value(v) for t, v in problem.surface_charges.items()},
-        fixed_charge=None if rho is None else _field(fv_value(rho)),
+        fixed_charge=rho,
         ion_sources=ions,
         heat_source=heat,
     )
+
+
+def _region_charge(problem: Problem, mesh: VoronoiMesh) -> SpaceTimeFunction:
+    """ρ^f averaged over each box: the regions' charges on their parts of the box, the
+    background (`fixed_charge` or the model's) on the rest — the exact box integral of the
+    piecewise constant ρ^f that the FEM integrates with vertex quadrature."""
+    background = fv_value(
+        problem.fixed_charge if problem.fixed_charge is not None else problem.model.fixed_charge
+    )
+    outside = np.ones(mesh.num_vertices)
+    charge = np.zeros(mesh.num_vertices)
+    for name, value in problem.region_charges.items():
+        share = box_fractions(mesh, mesh.tri.cells_of(name))
+        outside -= share
+        charge += value * share
+
+    def rho(x, y, t):
+        bg = background(x, y, t) if callable(background) else background
+        return outside * bg + charge
+
+    return rho
 
 
 def _field(value: SpaceTimeFunction | float) -> SpaceTimeFunction:

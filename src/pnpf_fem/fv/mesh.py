@@ -280,3 +280,16 @@ def _cell_gradient_triplets(
     vx = (w[:, :, None] * grad[:, None, :, 0]).ravel()
     vy = (w[:, :, None] * grad[:, None, :, 1]).ravel()
     return rows, cols, vx, vy
+
+
+def box_fractions(mesh: VoronoiMesh, cells: IntArray) -> FloatArray:
+    """m(V_i ∩ ∪_{T ∈ cells} T) / m(V_i) per vertex: the share of each box in a set of triangles
+    (a mesh region), from the same per-triangle box pieces as the volumes."""
+    tri_cells, twice_area = _oriented_cells(mesh.tri)
+    _, piece = _cotangents_and_pieces(mesh.tri.points[tri_cells], twice_area)
+    inside = np.zeros(tri_cells.shape[0])
+    inside[cells] = 1.0
+    share = np.bincount(
+        tri_cells.ravel(), weights=(piece * inside[:, None]).ravel(), minlength=mesh.num_vertices
+    )
+    return share / mesh.volumes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -59,12 +60,17 @@ class TaggedMesh(Protocol):
     @property
     def tag_names(self) -> Mapping[str, int]: ...
 
+    @property
+    def region_names(self) -> Mapping[str, int]: ...
+
 
 @dataclass(frozen=True, eq=False)
 class Problem:
     """The dimensionless PNPF problem (2.8)/(2.9) on a tagged mesh.
 
-    `fixed_charge` overrides the model's constant ρ^f (e.g. with a space-time field).
+    `fixed_charge` overrides the model's constant ρ^f (e.g. with a space-time field);
+    `region_charges` (region name → ρ^f) replace it in the regions of the mesh they name: a
+    charged membrane or solid (cells in no region keep the `fixed_charge` or the model's ρ^f).
     """
 
     model: DimensionlessPNPF
@@ -73,9 +79,18 @@ class Problem:
     initial: Initial
     sources: Sources | None = None
     fixed_charge: Data | None = None
+    region_charges: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "conditions", tuple(self.conditions))
+        object.__setattr__(self, "region_charges", MappingProxyType(dict(self.region_charges)))
+        regions = set(self.mesh.region_names)
+        for name, value in self.region_charges.items():
+            if name not in regions:
+                known = sorted(regions) or "none"
+                raise InputError(f"Problem: no region {name!r} in the mesh (regions: {known})")
+            if not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise InputError(f"Problem: region_charges[{name}] must be a number, got {value!r}")
         known = set(self.mesh.tag_names)
         for c in self.conditions:
             if c.tag not in known:

@@ -51,8 +51,21 @@ def _between_open(lo: float, hi: float) -> Check:
 
 
 # The derived quantities a run can write (`pnpf_fem.fem.quantities`, `pnpf_fem.fv.observables`);
-# "mass", "charge" and "current" stand for their per-species / per-tag columns.
-QUANTITIES = ("mass", "S", "S1", "S2", "min_c", "min_T", "max_dT", "charge", "current", "joule")
+# "mass", "charge", "current" and "faradaic" stand for their per-species / per-tag columns.
+QUANTITIES = (
+    "mass",
+    "S",
+    "S1",
+    "S2",
+    "min_c",
+    "min_T",
+    "max_dT",
+    "charge",
+    "current",
+    "joule",
+    "faradaic",
+    "reaction_entropy",
+)
 
 
 def _quantity_names(v: Any) -> str | None:
@@ -114,6 +127,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         # thickness [m] (with the electrolyte's permittivity) or its capacitance [F/m²]
         "stern_thickness": Key(NUMBER, check=_positive),
         "stern_capacitance": Key(NUMBER, check=_positive),
+        # beside a potential (FEM methods): Butler–Volmer kinetics of one electrode reaction
+        "reaction": Key(dict),  # see REACTION
         # thermal (FEM methods): at most one of these per tag, beside the electric key
         "temperature": Key((int, float, dict)),  # K (a thermostat)
         "heat_flux": Key((int, float, dict)),  # W/m² into the domain
@@ -164,6 +179,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "checkpoint_every": Key(int, 0, check=_non_negative),
         "quantities": Key(list, None, check=_quantity_names),
     },
+}
+# An electrode reaction: the anodic reaction makes `stoichiometry` ions of `species` (negative:
+# consumes them) and releases stoichiometry × valence > 0 electrons (`pnpf_fem.model.Reaction`).
+REACTION: dict[str, Key] = {
+    "species": Key(str, required=True),
+    "exchange_current_density": Key(NUMBER, required=True, check=_non_negative),  # A/m²
+    "alpha": Key(NUMBER, 0.5, check=_between_open(0.0, 1.0)),  # anodic transfer coefficient
+    "equilibrium_potential": Key(NUMBER, 0.0),  # V, at the reference concentration
+    "reference_concentration": Key(NUMBER, None, check=_positive),  # mol/m³ (default c0)
+    "stoichiometry": Key(NUMBER, 1.0, check=lambda v: None if v != 0 else "must not be 0"),
+    "entropy": Key(NUMBER, 0.0),  # J/(mol K): the anodic reaction's entropy (Peltier heat)
 }
 # Waveforms for boundary data: times in s, values in the unit of the key they drive
 # (rate in that unit per second, frequency in Hz); `file` (a table) is relative to the case.
@@ -380,10 +406,19 @@ def _boundary(source: str, raw_boundary: Any) -> dict[str, dict[str, Any]]:
                 f"one of {', '.join(THERMAL_KEYS)} and concentrations, got "
                 f"{given + thermal or 'none'}"
             )
+        if bc["reaction"] is not None:
+            if not any(k.startswith("potential") for k in given):
+                raise InputError(
+                    f"{source}: [boundary.{tag}] reaction needs the electrode's potential on the "
+                    "tag (potential or potential_thermal)"
+                )
+            bc["reaction"] = _section(source, f"boundary.{tag} reaction", bc["reaction"], REACTION)
         if "heat_transfer" in thermal:
             _check_heat_transfer(source, tag, bc["heat_transfer"])
         given += thermal + stern
-        boundary[tag] = {k: bc[k] for k in (*given, "concentrations") if bc[k] is not None}
+        boundary[tag] = {
+            k: bc[k] for k in (*given, "concentrations", "reaction") if bc[k] is not None
+        }
         for key in given:
             if isinstance(bc[key], dict) and key != "heat_transfer":  # a waveform: checked now
                 waveform_from(bc[key], source, f"boundary.{tag} {key}")
@@ -449,6 +484,39 @@ def _check_reservoirs(
             )
 
 
+def _check_reactions(
+    source: str,
+    boundary: Mapping[str, Any],
+    species: Sequence[Mapping[str, Any]],
+    discretization: Mapping[str, Any],
+    porous: bool,
+) -> None:
+    """A reaction names a species, releases electrons (stoichiometry × valence > 0) and needs a
+    FEM method without [porous]."""
+    valence = {s["name"]: s["valence"] for s in species}
+    for tag, bc in boundary.items():
+        rx = bc.get("reaction")
+        if rx is None:
+            continue
+        where = f"{source}: [boundary.{tag}] reaction"
+        if rx["species"] not in valence:
+            raise InputError(
+                f"{where} species = {rx['species']!r}: no such species"
+                + _suggest(rx["species"], list(valence))
+            )
+        if not rx["stoichiometry"] * valence[rx["species"]] > 0:
+            raise InputError(
+                f"{where} stoichiometry = {rx['stoichiometry']}: the anodic reaction must release "
+                f"electrons, stoichiometry × valence ({valence[rx['species']]}) > 0 (negative "
+                "for a species it consumes)"
+            )
+        if discretization["method"].startswith("fv") or porous:
+            raise InputError(
+                f"{where} (Butler–Volmer kinetics) needs a FEM method (fem1, fem2, fem-be, "
+                "fem-bdf2) without [porous]"
+            )
+
+
 def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
     """Validate a parsed TOML document into a `Case` (raises `InputError` on the first problem)."""
     for name in data:
@@ -497,6 +565,7 @@ def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
         )
     solver = _section(source, "solver", data.get("solver", {}), SCHEMA["solver"])
     _check_reservoirs(source, boundary, species, discretization, "porous" in data)
+    _check_reactions(source, boundary, species, discretization, "porous" in data)
     if discretization["method"].startswith("fv") and solver["petsc_options"]:
         raise InputError(f"{source}: [solver] petsc_options apply to FEM methods only")
     output = _section(source, "output", data.get("output", {}), SCHEMA["output"])

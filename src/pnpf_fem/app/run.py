@@ -72,7 +72,8 @@ def _row(
         if keep is None or key in ("t", "dt", "newton_iterations", "wall_time"):
             row[key] = value
         elif key in keep or (
-            key.split("_", 1)[0] in ("mass", "charge", "current") and (key.split("_", 1)[0] in keep)
+            key.split("_", 1)[0] in ("mass", "charge", "current", "faradaic")
+            and (key.split("_", 1)[0] in keep)
         ):
             row[key] = value
     return row

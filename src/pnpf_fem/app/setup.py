@@ -36,6 +36,7 @@ from pnpf_fem.model import (
     Initial,
     Potential,
     Problem,
+    Reaction,
     Stern,
     SurfaceCharge,
     Temperature,
@@ -45,7 +46,17 @@ from pnpf_fem.model import (
 from pnpf_fem.porous.build import build_macroscale, ion_pair, time_factor
 from pnpf_fem.porous.macroscale import EffectiveMedium
 from pnpf_fem.resolution import RESOLUTION_THRESHOLD, diffuse_layer_resolution
-from pnpf_fem.units import DimensionlessPNPF, nondimensionalize, surface_charge_scale
+from pnpf_fem.units import (
+    AVOGADRO,
+    BOLTZMANN,
+    ELEMENTARY_CHARGE,
+    DimensionlessPNPF,
+    nondimensionalize,
+    surface_charge_scale,
+)
+
+FARADAY = ELEMENTARY_CHARGE * AVOGADRO  # C/mol
+GAS_CONSTANT = BOLTZMANN * AVOGADRO  # J/(mol K)
 
 __all__ = [
     "RunSetup",
@@ -232,6 +243,9 @@ def conditions(
             if kind == "concentrations":  # mol/m³ → units of c0
                 out += [Concentration(tag, v / c0, name) for name, v in value.items()]
                 continue
+            if kind == "reaction":
+                out.append(reaction(case, tag, value, volt, tau, c0))
+                continue
             if kind == "heat_transfer":
                 h, ambient = value["coefficient"], value["ambient"] / thermal["temperature"]
                 out.append(HeatTransfer(tag, h * thermal["biot"], ambient=ambient))
@@ -248,6 +262,30 @@ def conditions(
             else:
                 out.append(cls(tag, data))
     return out
+
+
+def reaction(
+    case: Case, tag: str, spec: dict[str, Any], volt: float, tau: float, c0: float
+) -> Reaction:
+    """The [boundary.<tag>] reaction in scaled units: the exchange current density i₀ [A/m²]
+    becomes the exchange rate k₀ = i₀/(n F) (anodic events, mol/(m² s)) in units of c0 L/τ,
+    E_eq [V] thermal volts, c_ref [mol/m³] units of c0 (default c0), ΔS [J/(mol K)] units of R
+    (k_B per event)."""
+    valence = next(s["valence"] for s in case.species if s["name"] == spec["species"])
+    electrons = spec["stoichiometry"] * valence
+    flux = spec["exchange_current_density"] / (electrons * FARADAY)  # mol/(m² s)
+    length = case.parameters["length_scale"]
+    c_ref = spec["reference_concentration"]
+    return Reaction(
+        tag,
+        flux * tau / (c0 * length),
+        spec["species"],
+        stoichiometry=spec["stoichiometry"],
+        alpha=spec["alpha"],
+        equilibrium=spec["equilibrium_potential"] / volt,
+        reference=1.0 if c_ref is None else c_ref / c0,
+        entropy=spec["entropy"] / GAS_CONSTANT,
+    )
 
 
 def stern_thickness(case: Case, bc: dict[str, Any]) -> float | None:

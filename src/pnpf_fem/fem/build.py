@@ -60,6 +60,7 @@ def fem_problem(problem: Problem, mesh: FEMMesh, degree: int = 1) -> PNPFProblem
         ],
         stern=[dataclasses.replace(c, value=fem_value(c.value)) for c in problem.sterns],
         region_charges=problem.region_charges,
+        reactions=problem.reactions,
     )
 
 

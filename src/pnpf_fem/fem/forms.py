@@ -25,6 +25,7 @@ import ufl
 
 __all__ = [
     "Measures",
+    "butler_volmer_rate",
     "heat_residual",
     "ion_flux",
     "ion_flux_scheme1",
@@ -86,13 +87,47 @@ def joule_heat(c: Expr, T: Expr, q: Expr, psi: Expr, z: float, nu: float, eps: f
 
 
 def ion_residual(
-    c_new: Expr, c_old: Expr, dt: Expr, flux: Expr, v: Expr, m: Measures, source: Expr | None
+    c_new: Expr,
+    c_old: Expr,
+    dt: Expr,
+    flux: Expr,
+    v: Expr,
+    m: Measures,
+    source: Expr | None,
+    inflow: Sequence[tuple[int, Expr]] = (),
 ) -> ufl.Form:
-    """∫ (c^{n+1} − c^n)/Δt v dxL − ∫ ε c u · ∇v dx − ∫ f v dx (zero flux on ∂Ω is natural)."""
+    """∫ (c^{n+1} − c^n)/Δt v dxL − ∫ ε c u · ∇v dx − ∫ f v dx − Σ ∫_Γ j v ds, with `inflow`
+    (tag, j): j = −ε c u·n the rate at which ions enter through the tag (an electrode reaction);
+    zero flux elsewhere on ∂Ω is natural."""
     F = (c_new - c_old) / dt * v * m.dxL - ufl.inner(flux, ufl.grad(v)) * m.dx
     if source is not None:
         F -= source * v * m.dx
+    for tag, j in inflow:
+        F -= j * v * m.ds(tag)
     return F
+
+
+def butler_volmer_rate(
+    log_c: Expr,
+    psi: Expr,
+    T: Expr,
+    V: Expr,
+    *,
+    k0: float,
+    alpha: float,
+    n: float,
+    s: float,
+    equilibrium: float,
+    log_reference: float,
+) -> Expr:
+    """The anodic rate r of `pnpf_fem.model.Reaction` in the log variables:
+    r = k₀ [e^{s⁻ (log c − log c_ref) + α n η/T} − e^{s⁺ (log c − log c_ref) − (1−α) n η/T}],
+    η = V − ψ − E_eq."""
+    eta = V - psi - equilibrium
+    x = log_c - log_reference
+    forward = ufl.exp(max(-s, 0.0) * x + alpha * n * eta / T)
+    backward = ufl.exp(max(s, 0.0) * x - (1.0 - alpha) * n * eta / T)
+    return k0 * (forward - backward)
 
 
 def poisson_residual(
@@ -138,6 +173,7 @@ def heat_residual(
     m: Measures,
     source: Expr | None,
     boundary_heat: Sequence[tuple[int, Expr]] = (),
+    boundary_species: Sequence[tuple[int, Expr, Expr]] = (),
 ) -> ufl.Form:
     """The temperature equation of (2.13) tested with θ w.
 
@@ -147,7 +183,9 @@ def heat_residual(
     C_T (T^{n+1} − T^n)/Δt = −k ∇·(T_d ∇ log θ) + P/θ + Σ ε ν c |u|² (+ f_3): with θ = 1/T,
     T_d = T this is (3.3)₄ (k ΔT + T P + Joule); with θ = R, T_d = e^{ξ^{n+1/2}} it is (3.14)₄.
     `species` holds (μ, flux, c^{n+1}, c^n) per species for P (3.4)/(3.15), weak form:
-    ⟨P, w⟩ = Σ_ℓ [−∫ μ (ε c u)·∇w dx + ∫ (1 + μ)(c^{n+1} − c^n)/Δt w dxL].
+    ⟨P, w⟩ = Σ_ℓ [−∫ μ (ε c u)·∇w dx + ∫ (1 + μ)(c^{n+1} − c^n)/Δt w dxL]
+    − Σ ∫_Γ j μ w ds over `boundary_species` (tag, j, μ): the boundary term of ∇·(c u μ) where
+    ions enter at the rate j (an electrode reaction).
 
     The form is divided by max(C_T, k, 1): a large heat capacity or conductivity would otherwise
     make the round-off of this block's residual (∝ C_T/Δt, k) larger than Newton's tolerances,
@@ -165,4 +203,6 @@ def heat_residual(
         F -= source * theta * w * m.dx
     for tag, q in boundary_heat:
         F -= q * theta * w * m.ds(tag)
+    for tag, j, mu in boundary_species:
+        F += j * mu * w * m.ds(tag)
     return scale * F

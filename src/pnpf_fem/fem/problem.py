@@ -24,6 +24,7 @@ from pnpf_fem.model import (
     Condition,
     Initial,
     Potential,
+    Reaction,
     Sources,
     Stern,
     SurfaceCharge,
@@ -106,12 +107,20 @@ class PNPFProblem:
     thermal: Sequence[Condition] = ()  # Temperature, HeatFlux, HeatTransfer on tags
     stern: Sequence[Stern] = ()  # electrodes behind a Stern layer (Robin on ψ)
     region_charges: Mapping[str, float] = field(default_factory=dict)  # ρ^f by mesh region
+    reactions: Sequence[Reaction] = ()  # Butler–Volmer kinetics on electrode tags
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "concentrations", tuple(self.concentrations))
         object.__setattr__(self, "thermal", tuple(self.thermal))
         object.__setattr__(self, "stern", tuple(self.stern))
         object.__setattr__(self, "region_charges", MappingProxyType(dict(self.region_charges)))
+        object.__setattr__(self, "reactions", tuple(self.reactions))
+        electrodes = {bc.tag for bc in (*self.dirichlet, *self.stern)}
+        for r in self.reactions:
+            if r.tag not in electrodes or r.species not in self.model.species_names:
+                raise InputError(
+                    f"Reaction[{r.tag}] needs an electrode potential on its tag and a known species"
+                )
         for name in self.region_charges:
             self.mesh.cells(name)  # InputError naming an unknown region
         for c in (*self.thermal, *self.stern):

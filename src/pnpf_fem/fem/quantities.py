@@ -13,7 +13,10 @@ once and reduces over all ranks. The names are the ones the FV module uses
   makes Σ_Γ Q_Γ equal minus the ionic, fixed and surface charge (when no node lies on two
   electrodes);
 * ``current_<tag>`` dQ_Γ/dt over the last step (the displacement current into the electrode);
-* ``joule`` the Joule (frictional) heating rate ε Σ_ℓ ∫ ν^ℓ c^ℓ |u^ℓ|² dx of (2.8).
+* ``joule`` the Joule (frictional) heating rate ε Σ_ℓ ∫ ν^ℓ c^ℓ |u^ℓ|² dx of (2.8);
+* ``faradaic_<tag>`` the anodic Faradaic current ∫_Γ n r ds of the reactions on each tag, and
+  ``reaction_entropy`` the entropy the reactions carry out, Σ ∫_Γ r (ΔS + s log c_ref) ds, so
+  that dS/dt + reaction_entropy is the entropy production (≥ 0).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "ElectrodeCharges",
     "Entropy",
     "Extremes",
+    "FaradaicCurrents",
     "JouleHeat",
     "Masses",
     "Quantity",
@@ -169,3 +173,24 @@ class JouleHeat(Quantity):
 
     def compute(self, dt: float) -> dict[str, float]:
         return {"joule": self._sum(self._form)}
+
+
+class FaradaicCurrents(Quantity):
+    """faradaic_<tag> = ∫_Γ n r ds per reacting tag and reaction_entropy = Σ ∫_Γ r (ΔS +
+    s log c_ref) ds at the current state; `rates` holds (tag name, tag id, n r, r (ΔS + s log
+    c_ref)) per reaction."""
+
+    def __init__(
+        self, u: fem.Function, m: Measures, rates: Sequence[tuple[str, int, Expr, Expr]]
+    ) -> None:
+        super().__init__(u)
+        tags = list(dict.fromkeys(name for name, *_ in rates))
+        self._current = {
+            t: fem.form(sum(j * m.ds(i) for name, i, j, _ in rates if name == t)) for t in tags
+        }
+        self._entropy = fem.form(sum(e * m.ds(i) for _, i, _, e in rates))
+        self.names = (*(f"faradaic_{t}" for t in tags), "reaction_entropy")
+
+    def compute(self, dt: float) -> dict[str, float]:
+        out = {f"faradaic_{t}": self._sum(f) for t, f in self._current.items()}
+        return out | {"reaction_entropy": self._sum(self._entropy)}

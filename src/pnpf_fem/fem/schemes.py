@@ -15,6 +15,7 @@ intact; `pnpf_fem.integrate.integrate` drives them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import ufl
@@ -29,6 +30,7 @@ from pnpf_fem.fem.quantities import (
     ElectrodeCharges,
     Entropy,
     Extremes,
+    FaradaicCurrents,
     JouleHeat,
     Masses,
     Quantity,
@@ -47,6 +49,25 @@ __all__ = [
     "Scheme",
     "make_scheme",
 ]
+
+
+@dataclass(frozen=True)
+class ReactionRate:
+    """One electrode reaction at the level of a scheme: where, which species, its anodic rate r
+    and overpotential η (UFL), electrons n = s z, stoichiometry s and entropy ΔS (k_B)."""
+
+    tag: int
+    species: int
+    rate: ufl.core.expr.Expr
+    overpotential: ufl.core.expr.Expr
+    electrons: float
+    stoichiometry: float
+    entropy: float
+
+    def heat(self, T: ufl.core.expr.Expr) -> ufl.core.expr.Expr:
+        """The heat released at the electrode, r (n η − T ΔS): the overpotential (irreversible)
+        and the reversible (Peltier) parts."""
+        return self.rate * (self.electrons * self.overpotential - T * self.entropy)
 
 
 class Scheme(TransientProblem):
@@ -104,6 +125,45 @@ class Scheme(TransientProblem):
             for at in ("new", "mid")
         }
 
+    def _reaction_rates(
+        self,
+        log_c: Callable[[int], ufl.core.expr.Expr],
+        psi: ufl.core.expr.Expr,
+        T: ufl.core.expr.Expr,
+        at: str = "new",
+    ) -> list[ReactionRate]:
+        """The Butler–Volmer rates (`forms.butler_volmer_rate`) of the problem's reactions with
+        log c^ℓ = log_c(ℓ), ψ and T of the scheme's flux level and V bound at `at`."""
+        p = self.problem
+        electrodes = {bc.tag: bc.value for bc in (*p.dirichlet, *p.stern)}
+        names = p.model.species_names
+        out = []
+        for rx in p.reactions:
+            i = names.index(rx.species)
+            n = rx.stoichiometry * self.z[i]
+            V = self._bind(electrodes[rx.tag], at)
+            rate = forms.butler_volmer_rate(
+                log_c(i),
+                psi,
+                T,
+                V,
+                k0=float(rx.value),
+                alpha=rx.alpha,
+                n=n,
+                s=rx.stoichiometry,
+                equilibrium=rx.equilibrium,
+                log_reference=float(np.log(rx.reference)),
+            )
+            eta = V - psi - rx.equilibrium
+            tag = p.mesh.tag(rx.tag)
+            out.append(ReactionRate(tag, i, rate, eta, n, rx.stoichiometry, rx.entropy))
+        return out
+
+    @staticmethod
+    def _inflow(rates: Sequence[ReactionRate], i: int) -> list[tuple[int, ufl.core.expr.Expr]]:
+        """(tag, s r): the rate at which species i enters through each reacting electrode."""
+        return [(r.tag, r.stoichiometry * r.rate) for r in rates if r.species == i]
+
     def _region_charge(self, background: ufl.core.expr.Expr) -> ufl.core.expr.Expr:
         """ρ^f with the values of `region_charges` on their regions' cells (piecewise constant:
         a DG0 indicator of the regions and a DG0 field of their charges)."""
@@ -130,7 +190,7 @@ class Scheme(TransientProblem):
             (s.tag, cs * (v - u[self.M]) * self.m.ds(tag))
             for s, (tag, v, cs) in zip(p.stern, self.stern_new, strict=True)
         ]
-        return [
+        quantities = [
             Masses(u, p.model.species_names, self.m),
             Entropy(u, self.CT, self.m),
             Extremes(u),
@@ -139,6 +199,22 @@ class Scheme(TransientProblem):
             ),
             JouleHeat(u, p.model, self.m),
         ]
+        if p.reactions:
+            rates = self._reaction_rates(lambda i: u[i], u[self.M], ufl.exp(u[self.M + 1]))
+            exchange = [
+                rx.stoichiometry * float(np.log(rx.reference)) + rx.entropy for rx in p.reactions
+            ]
+            quantities.append(
+                FaradaicCurrents(
+                    u,
+                    self.m,
+                    [
+                        (rx.tag, r.tag, r.electrons * r.rate, r.rate * e)
+                        for rx, r, e in zip(p.reactions, rates, exchange, strict=True)
+                    ],
+                )
+            )
+        return quantities
 
     # -- boundary and initial data --------------------------------------------------------------
     def dirichlet_bcs(self, space: fem.FunctionSpace, component: int | None) -> list:
@@ -224,10 +300,17 @@ class Scheme(TransientProblem):
         source,
         T_old=None,
         dt=None,
+        reactions: Sequence[ReactionRate] = (),
+        T_reaction=None,
     ) -> ufl.Form:
         """The temperature equation (`forms.heat_residual`) with T^n, Δt, C_T and k of this
-        scheme (a multistep scheme passes its history and effective step)."""
-        boundary_heat = []
+        scheme (a multistep scheme passes its history and effective step). `reactions` add their
+        heat r (n η − T ΔS) (T = `T_reaction`) and the boundary term of P with the species' μ
+        taken from `species`."""
+        boundary_heat = [(r.tag, r.heat(T_reaction)) for r in reactions]
+        boundary_species = [
+            (r.tag, r.stoichiometry * r.rate, species[r.species][0]) for r in reactions
+        ]
         for c in self.problem.thermal:
             tag = self.problem.mesh.tag(c.tag)
             if isinstance(c, HeatFlux):
@@ -236,6 +319,7 @@ class Scheme(TransientProblem):
                 boundary_heat.append((tag, c.value * (c.ambient - T_diff)))
         return forms.heat_residual(
             boundary_heat=boundary_heat,
+            boundary_species=boundary_species,
             T_new=T_new,
             T_old=ufl.exp(self.u_n[self.M + 1]) if T_old is None else T_old,
             dt=self.dt if dt is None else dt,
@@ -251,7 +335,7 @@ class Scheme(TransientProblem):
             source=source,
         )
 
-    def _implicit_heat(self, xi, species, joule, w, T_old=None, dt=None) -> ufl.Form:
+    def _implicit_heat(self, xi, species, joule, w, T_old=None, dt=None, reactions=()) -> ufl.Form:
         """The temperature equation tested with θ = 1/T = e^{−ξ} at t^{n+1} (3.3)₄, the form
         of fem1's temperature step, backward Euler and BDF2."""
         T = ufl.exp(xi)
@@ -266,6 +350,8 @@ class Scheme(TransientProblem):
             source=self.f_heat["new"],
             T_old=T_old,
             dt=dt,
+            reactions=reactions,
+            T_reaction=T,
         )
 
     # -- convenience ----------------------------------------------------------------------------
@@ -300,15 +386,19 @@ class BackwardEulerScheme(Scheme):
         v = ufl.TestFunction(self.W)
         T, psi, xi = ufl.exp(u[M + 1]), u[M], u[M + 1]
         F, heat_species, joule, charge = 0, [], 0, self.rho_new
+        rates = self._reaction_rates(lambda i: u[i], psi, T)
         for i in range(M):
             eta, c = u[i], ufl.exp(u[i])
             flux = forms.ion_flux(c, T, eta, psi, self.z[i], self.nu[i], self.eps)
-            F += forms.ion_residual(c, old(i), dt, flux, v[i], m, self.f_ion["new"][i])
+            source, inflow = self.f_ion["new"][i], self._inflow(rates, i)
+            F += forms.ion_residual(c, old(i), dt, flux, v[i], m, source, inflow)
             heat_species.append((eta, flux, c, old(i)))
             joule += forms.joule_heat(c, T, eta, psi, self.z[i], self.nu[i], self.eps)
             charge += self.z[i] * c
         F += forms.poisson_residual(psi, charge, self.eps, v[M], m, self._wall_charges(psi))
-        return F + self._implicit_heat(xi, heat_species, joule, v[M + 1], old(M + 1), dt)
+        return F + self._implicit_heat(
+            xi, heat_species, joule, v[M + 1], old(M + 1), dt, reactions=rates
+        )
 
 
 class BDF2Scheme(BackwardEulerScheme):
@@ -393,13 +483,15 @@ class CrankNicolsonScheme(Scheme):
         F = 0
         heat_species, joule = [], 0
         charge = self.rho_new
+        rates = self._reaction_rates(lambda i: 0.5 * (u[i] + un[i]), psi_h, T_h, "mid")
         for i in range(M):
             eta, etan = u[i], un[i]
             c, cn = ufl.exp(eta), ufl.exp(etan)
             c_h = ufl.exp(0.5 * (eta + etan))
             Q = forms.q_midpoint(c, cn, eta)
             flux = forms.ion_flux(c_h, T_h, Q, psi_h, self.z[i], self.nu[i], self.eps)
-            F += forms.ion_residual(c, cn, self.dt, flux, v[i], m, self.f_ion["mid"][i])
+            source, inflow = self.f_ion["mid"][i], self._inflow(rates, i)
+            F += forms.ion_residual(c, cn, self.dt, flux, v[i], m, source, inflow)
             heat_species.append((Q, flux, c, cn))
             joule += forms.joule_heat(c_h, T_h, Q, psi_h, self.z[i], self.nu[i], self.eps)
             charge += self.z[i] * c
@@ -414,6 +506,8 @@ class CrankNicolsonScheme(Scheme):
             joule=joule,
             w=v[M + 1],
             source=self.f_heat["mid"],
+            reactions=rates,
+            T_reaction=T_h,
         )
         self.solver = NonlinearSolver(F, u, self.dirichlet_bcs(self.W, M), "cn", self.options)
 
@@ -434,12 +528,14 @@ class FirstOrderScheme(Scheme):
         F1 = 0
         charge = self.rho_new
         fluxes = []
+        rates = self._reaction_rates(lambda i: self.u1[i], psi, Tn)  # T^n lagged, as the flux
         for i in range(M):
             eta = self.u1[i]
             c, cn = ufl.exp(eta), ufl.exp(un[i])
             flux = forms.ion_flux_scheme1(cn, Tn, eta, psi, self.z[i], self.nu[i], self.eps)
             fluxes.append((eta, flux, c, cn))
-            F1 += forms.ion_residual(c, cn, self.dt, flux, v1[i], m, self.f_ion["new"][i])
+            source, inflow = self.f_ion["new"][i], self._inflow(rates, i)
+            F1 += forms.ion_residual(c, cn, self.dt, flux, v1[i], m, source, inflow)
             charge += self.z[i] * c
         F1 += forms.poisson_residual(psi, charge, self.eps, v1[M], m, self._wall_charges(psi))
         self.solver1 = NonlinearSolver(
@@ -451,7 +547,7 @@ class FirstOrderScheme(Scheme):
             forms.joule_heat(c, Tn, eta, psi, self.z[i], self.nu[i], self.eps)
             for i, (eta, _f, c, _cn) in enumerate(fluxes)
         )
-        F2 = self._implicit_heat(xi, fluxes, joule, ufl.TestFunction(self.V))
+        F2 = self._implicit_heat(xi, fluxes, joule, ufl.TestFunction(self.V), reactions=rates)
         self.solver2 = NonlinearSolver(
             F2, xi, self.temperature_bcs(self.V, None), "s1_xi", self.options
         )

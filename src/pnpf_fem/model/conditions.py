@@ -19,6 +19,7 @@ __all__ = [
     "HeatFlux",
     "HeatTransfer",
     "Potential",
+    "Reaction",
     "Stern",
     "SurfaceCharge",
     "Temperature",
@@ -104,6 +105,46 @@ class HeatTransfer(Condition):
             raise InputError(
                 f"HeatTransfer[{self.tag}] needs a coefficient >= 0 and an ambient T > 0"
             )
+
+
+@dataclass(frozen=True)
+class Reaction(Condition):
+    """Butler–Volmer kinetics of one electrode reaction on the tag, which must carry the
+    electrode's potential V (a `Potential`, or a `Stern` electrode: then ψ below is the potential
+    at the outer Helmholtz plane, the Frumkin correction).
+
+    The anodic reaction produces `stoichiometry` = s ions of `species` (valence z; s < 0: it
+    consumes them) and releases n = s z > 0 electrons. With the overpotential η = V − ψ − E_eq
+    (`equilibrium` = E_eq at the reference concentration `reference` = c_ref), the rate of anodic
+    events per area is
+
+        r = k₀ [ (c/c_ref)^{s⁻} e^{α n η/T} − (c/c_ref)^{s⁺} e^{−(1−α) n η/T} ],
+
+    s⁺ = max(s, 0), s⁻ = max(−s, 0), k₀ = `value` (the exchange rate, ≥ 0), α = `alpha`. It
+    vanishes exactly at the Nernst equilibrium T log(c/c_ref) = z (V − ψ − E_eq) and has the sign
+    of the affinity A = n η − s T log(c/c_ref). The ions enter the domain at the rate s r; the
+    Faradaic (anodic) current is n r; the heat released at the electrode is r (n η − T ΔS) with
+    ΔS = `entropy`, the anodic reaction's entropy in units of k_B per event (the reversible,
+    Peltier part). All in the scaled units of the problem."""
+
+    species: str = ""
+    stoichiometry: float = 1.0
+    alpha: float = 0.5
+    equilibrium: float = 0.0
+    reference: float = 1.0
+    entropy: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        name = f"Reaction[{self.tag}]"
+        if not self.species:
+            raise TypeError(f"{name} needs the name of its species")
+        if not (isinstance(self.value, (int, float)) and self.value >= 0):
+            raise InputError(f"{name} needs a rate constant >= 0, got {self.value!r}")
+        if not 0.0 < self.alpha < 1.0:
+            raise InputError(f"{name} needs 0 < alpha < 1, got {self.alpha!r}")
+        if self.stoichiometry == 0 or not self.reference > 0:
+            raise InputError(f"{name} needs a stoichiometry != 0 and a reference concentration > 0")
 
 
 THERMAL = (Temperature, HeatFlux, HeatTransfer)

@@ -14,6 +14,7 @@ from pnpf_fem.model.conditions import (
     Concentration,
     Condition,
     Potential,
+    Reaction,
     Stern,
     SurfaceCharge,
 )
@@ -97,6 +98,7 @@ class Problem:
                 raise InputError(f"Problem: no boundary tag {c.tag!r} (tags: {sorted(known)})")
             if isinstance(c, Concentration) and c.species not in self.model.species_names:
                 raise InputError(f"Problem: Concentration[{c.tag}] names no species {c.species!r}")
+        self._check_reactions()
         # one condition on ψ per tag, one concentration per (tag, species)
         keys = [(c.tag, _category(c)) for c in self.conditions]
         repeated = sorted({k for k in keys if keys.count(k) > 1})
@@ -113,6 +115,22 @@ class Problem:
                 )
         if self.fixed_charge is not None:
             check_data("Problem.fixed_charge", self.fixed_charge)
+
+    def _check_reactions(self) -> None:
+        electrodes = set(self.potentials) | {s.tag for s in self.sterns}
+        names = self.model.species_names
+        for r in self.reactions:
+            where = f"Problem: Reaction[{r.tag}]"
+            if r.species not in names:
+                raise InputError(f"{where} names no species {r.species!r}")
+            if r.tag not in electrodes:
+                raise InputError(f"{where} needs an electrode potential (or a Stern layer) there")
+            z = self.model.valences[names.index(r.species)]
+            if not r.stoichiometry * z > 0:
+                raise InputError(
+                    f"{where}: the anodic reaction must release electrons, n = s z > 0 (s = "
+                    f"{r.stoichiometry}, z = {z}: use s < 0 for a species it consumes)"
+                )
 
     def _ions(self) -> Mapping[str, Data]:
         return self.sources.ions if self.sources is not None else {}
@@ -143,6 +161,11 @@ class Problem:
         return [c for c in self.conditions if isinstance(c, Concentration)]
 
     @property
+    def reactions(self) -> list[Reaction]:
+        """The Butler–Volmer electrode reactions."""
+        return [c for c in self.conditions if isinstance(c, Reaction)]
+
+    @property
     def sterns(self) -> list[Stern]:
         """The electrodes behind a Stern layer (a Robin condition on ψ)."""
         return [c for c in self.conditions if isinstance(c, Stern)]
@@ -157,4 +180,6 @@ def _category(c: Condition) -> str:
     """What a condition fixes: ψ, one species, or T (one of each per tag)."""
     if isinstance(c, Concentration):
         return c.species
+    if isinstance(c, Reaction):
+        return f"reaction of {c.species}"
     return "T" if isinstance(c, THERMAL) else "psi"

@@ -1,7 +1,8 @@
 """Waveforms for boundary data: values, corners, case files, landing on every corner.
 
 * Step, ramp, triangle, sine and table against their closed forms; the triangle equals the
-  supercapacitor study's reading of the PNPF paper's (4.4) (`triangular_wave`) to round-off.
+  supercapacitor study's reading of the PNPF paper's (4.4) to round-off (the study's case file
+  against the same formula: tests/studies/test_supercapacitor_cv_case.py).
 * A run driven by a triangular potential lands exactly on every corner (no step across a kink),
   with fixed and with adaptive steps; a table equal to a ramp gives the same run bit for bit.
 * Bad waveform tables are refused with one line (see also tests/test_bad_input.py).
@@ -18,7 +19,6 @@ import pytest
 from pnpf_fem.app.cli import main
 from pnpf_fem.errors import InputError
 from pnpf_fem.model import Ramp, Sine, Step, Table, Triangle, in_units
-from pnpf_fem.studies.supercapacitor import triangular_wave
 from test_run import read_rows, write_case
 
 
@@ -41,8 +41,19 @@ def test_closed_forms_and_corners() -> None:
     ]
 
 
+def _paper_wave(psi_max: float, rate: float):
+    """(4.4) as the supercapacitor study reads it: 0 up to psi_max and back, t0 = psi_max/rate."""
+    t0 = psi_max / rate
+
+    def psi(t: float) -> float:
+        s = math.fmod(max(t, 0.0), 2.0 * t0)
+        return rate * s if s <= t0 else psi_max - rate * (s - t0)
+
+    return psi, t0
+
+
 def test_triangle_is_the_papers_cyclic_voltammetry() -> None:
-    paper, t0 = triangular_wave(25.0, 3.0)
+    paper, t0 = _paper_wave(25.0, 3.0)
     tri = Triangle(0.0, 25.0, 3.0, cycles=3)
     times = np.linspace(0.0, 6 * t0, 1001)
     assert tri.half_period == pytest.approx(t0, rel=1e-15)

@@ -20,16 +20,12 @@ from pnpf_fem.errors import InputError
 from pnpf_fem.studies.supercapacitor import (
     QUICK,
     charging_study,
-    cv_config,
     cv_half_period,
     fit_power_law,
     loop_intersections,
-    scan_rate_to_dimensionless,
     summary,
-    triangular_wave,
 )
 from pnpf_fem.studies.supercapacitor_report import ReproductionPlan, reproduce_supercapacitor
-from pnpf_fem.units import nondimensionalize, supercapacitor_parameters
 
 # FEM and FV differ in the Joule term's discretization (P1 gradients vs the reconstructed
 # gradient (3.1)) and in the lumped weights; on this coarse mesh ΔT differs by 2.3 %.
@@ -120,6 +116,9 @@ def test_outputs_written(quick):
     assert {"fig4_charging.png", "fig6_cv.png", "fig7_iv_loops.png", "summary.txt"} <= names
     info = json.loads((out / "summary.json").read_text())
     assert info["choices"]["L_nm"] == pytest.approx(10.0)
+    # the CV runs came from the case file, ψ* from 0 to 25 k_BT0/e
+    assert info["choices"]["cv_case"] == "demos/supercapacitor_cv.toml"
+    assert info["psi_min_V"] == 0.0 and info["psi_max_V"] == pytest.approx(0.6463, rel=1e-4)
     assert not any(p.name.startswith(".") for p in out.parent.iterdir())  # no partial folder
     assert (out / "charging_fem.bp" / "md.idx").exists()
 
@@ -160,23 +159,6 @@ def test_power_law_fit_and_loop_crossings():
     assert loop_intersections(np.cos(s), np.sin(s)) == []
     hits = loop_intersections(np.sin(s), np.sin(2 * s))
     assert len(hits) == 1 and np.allclose(hits[0], (0.0, 0.0), atol=1e-3)
-
-
-def test_triangular_wave_and_scan_rate():
-    wave, t0 = triangular_wave(2.0, 4.0)
-    assert t0 == 0.5
-    assert [wave(t) for t in (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)] == pytest.approx(
-        [0.0, 1.0, 2.0, 1.0, 0.0, 1.0]
-    )
-    model = nondimensionalize(supercapacitor_parameters())
-    # 1 V/µs = (τ in µs)/(k_BT0/e in V) potential units per τ ≈ 0.9735/0.025852
-    assert scan_rate_to_dimensionless(1.0, model) == pytest.approx(37.655, rel=1e-3)
-    cfg = cv_config(1.29, cycles=2)
-    assert len(cfg.breakpoints) == 3 and math.isclose(cfg.t_end, 4 * cfg.breakpoints[0])
-    # (4.4) with ψ_max = 25 k_BT0/e: t0 = 25·0.025852 V / 1.29 V/µs ≈ 0.501 µs
-    assert cv_half_period(1.29) * model.scales.time * 1e6 == pytest.approx(0.501, rel=2e-3)
-    with pytest.raises(InputError):
-        triangular_wave(2.0, -1.0)
 
 
 def test_first_order_schemes_run_the_same_study():

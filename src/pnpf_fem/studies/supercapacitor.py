@@ -15,12 +15,18 @@ the vertices), each driven adaptively by `pnpf_fem.integrate`, and record per
 accepted step: total mass Σ_ℓ⟨c^ℓ,1⟩, S = S1 + S2 of (2.4)/(3.11), min c, min T and max/mean
 ΔT = (T − 1)·T0 in kelvin (Fig. 4 and Fig. 5 quantities).
 
-Cyclic voltammetry (§4.3.2, (4.4)): the paper does not define t0 nor the units of its constant
-25; we read 25 as the upper voltage ψ_max = 25 k_BT0/e (0.646 V) and t0 = ψ_max/ν, i.e.
-ψ*(t) = ν(t − 2(n−1)t0) rising for 2(n−1)t0 ≤ t ≤ (2n−1)t0 and ψ_max − ν(t − (2n−1)t0) falling
-until 2n t0. The bulk current is I = −dQ₊/dt with Q₊ the ionic charge in x > 0 (the current
-through the mid-plane), the same observable for FEM and FV. `pnpf-fem reproduce supercapacitor`
-(`supercapacitor_report.py`) runs the whole study and writes the figures.
+Cyclic voltammetry (§4.3.2, (4.4)) is defined by the case file `demos/supercapacitor_cv.toml`
+(`CV_CASE_FILE`; `pnpf-fem run` runs it as it stands): the same cell, Γ2 driven by a triangle
+waveform (`pnpf_fem.model.Triangle`), Γ3 at 0 V, Γ1 uncharged. The paper does not define t0
+nor the units of its constant 25; the case reads 25 as the upper voltage ψ_max = 25 k_BT0/e
+(0.6463 V) and t0 = ψ_max/ν, i.e. ψ*(t) = ν(t − 2(n−1)t0) rising for 2(n−1)t0 ≤ t ≤ (2n−1)t0
+and ψ_max − ν(t − (2n−1)t0) falling until 2n t0. `cv_config` loads it (`app.case`), replaces
+the scan rate, the number of cycles (and, if asked, ψ_max) and builds its `Problem` with
+`app.setup.prepare`; the run takes the study's mesh, step control (Δt ≤ t0/20) and solver
+settings and lands on every corner (`Problem.corners`). The bulk current is I = −dQ₊/dt with Q₊
+the ionic charge in x > 0 (the current through the mid-plane), the same observable for FEM and
+FV. `pnpf-fem reproduce supercapacitor` (`supercapacitor_report.py`) runs the whole study and
+writes the figures.
 
     python -m pnpf_fem.studies.supercapacitor --quick            # coarse mesh, 3 τ, FV + FEM
     python -m pnpf_fem.studies.supercapacitor --mesh meshes/supercapacitor.npz --t-end 40
@@ -29,12 +35,17 @@ through the mid-plane), the same observable for FEM and FV. `pnpf-fem reproduce 
 Measured (default comb mesh, 2523 vertices, t = 40 τ ≈ 39 µs, 2 shared cores): FV Scheme II
 46 steps, 1.3 s/step; FEM fem2 43 steps, 0.26 s/step; steady ΔT = 1.461 K (FV) / 1.466 K (FEM),
 99 % of it by t ≈ 9 τ; mass drift 6e-15 / 2e-12. The paper reports ≈ 2.37 K for its (unstated)
-electrode shapes.
+electrode shapes. CV from the case file, FEM fem2, 3 cycles at 1.29 V/µs on the same mesh: 133
+steps (27 s), heating slope χ = 3.41 K/µs, final mean ΔT = 18.2 K, one crossing of the last
+cycle's I–V loop. Quick (`QUICK` mesh, 349 vertices), 2 cycles at 5.16 V/µs: FEM 90 steps,
+χ = 14.2 K/µs, final mean ΔT = 16.5 K; FV Scheme II 100 steps, χ = 21.9 K/µs, ΔT = 22.0 K (the
+coarse mesh: 35 % apart); one crossing each; about 2 s per run.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import time
@@ -48,35 +59,40 @@ import ufl
 from dolfinx import fem as dfem
 
 from pnpf_fem import fem
+from pnpf_fem.app.case import Case, parse_case, waveform_from
+from pnpf_fem.app.config import read_toml
+from pnpf_fem.app.setup import prepare
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem.build import build_scheme as fem_scheme
 from pnpf_fem.fv.build import build_scheme as fv_scheme
 from pnpf_fem.geometries.supercapacitor import CombElectrodes, supercapacitor_mesh
 from pnpf_fem.integrate import AdaptiveSteps, StepRecord, integrate
 from pnpf_fem.meshing import TaggedTriangulation
-from pnpf_fem.model import cases
+from pnpf_fem.model import Problem, Waveform, cases, in_units
 from pnpf_fem.units import DimensionlessPNPF, nondimensionalize, supercapacitor_parameters
 
 __all__ = [
+    "CV_CASE_FILE",
     "PAPER_SCAN_RATES",
-    "PSI_MAX_CV",
     "QUICK",
     "ChargingConfig",
     "Series",
     "charging_study",
     "compare",
+    "cv_case",
     "cv_config",
     "cv_half_period",
     "cv_study",
+    "cv_voltages",
+    "cv_waveform",
     "fit_power_law",
     "heating_slope",
     "last_cycle",
     "loop_intersections",
     "run_method",
-    "scan_rate_to_dimensionless",
     "study_mesh",
+    "study_problem",
     "summary",
-    "triangular_wave",
 ]
 
 FV_SCHEMES = ("fv1", "fv2")
@@ -98,6 +114,8 @@ class ChargingConfig:
     """One supercapacitor run. Potentials in k_BT0/e, times in τ, mesh sizes in nm.
 
     psi_star: the applied voltage on Γ2 — a number (charging) or a callable t → ψ*(t) (CV);
+    problem: a `Problem` to run instead of `cases.comb` with psi_star (a CV run: the case
+    file's, see `cv_config`; psi_star is then its waveform, recorded in the series);
     breakpoints: times the steps must land on (the corners of a CV wave).
     """
 
@@ -114,6 +132,7 @@ class ChargingConfig:
     breakpoints: tuple[float, ...] = ()
     fem_options: Any = None  # pnpf_fem.fem.SolverOptions (None: FEM_PETSC_OPTIONS)
     snapshots: tuple[float, ...] = ()  # times [τ] at which vertex fields are kept
+    problem: Problem | None = None  # its mesh is replaced by the study's (`study_problem`)
 
     def __post_init__(self) -> None:
         if self.fv_scheme not in FV_SCHEMES:
@@ -244,10 +263,20 @@ class _Probe:
     final: Callable[[], Any]
 
 
-def _fv_probe(tri: TaggedTriangulation, model: DimensionlessPNPF, config: ChargingConfig) -> _Probe:
-    scheme = fv_scheme(cases.comb(tri, model, config.psi_star), config.fv_scheme)
+def study_problem(
+    tri: TaggedTriangulation, model: DimensionlessPNPF, config: ChargingConfig
+) -> Problem:
+    """The `Problem` of a run on `tri`: the config's (a CV case file's), moved onto `tri`, or
+    the comb of `pnpf_fem.model.cases` with ψ* = config.psi_star and `model`."""
+    if config.problem is not None:
+        return replace(config.problem, mesh=tri)
+    return cases.comb(tri, model, config.psi_star)
+
+
+def _fv_probe(tri: TaggedTriangulation, problem: Problem, config: ChargingConfig) -> _Probe:
+    scheme = fv_scheme(problem, config.fv_scheme)
     weights = scheme.problem.mesh.volumes
-    T0 = _temperature_scale(model)
+    T0 = _temperature_scale(problem.model)
 
     def fields() -> dict[str, np.ndarray]:
         s = scheme.state
@@ -262,9 +291,7 @@ def _fv_probe(tri: TaggedTriangulation, model: DimensionlessPNPF, config: Chargi
     return _Probe(config.fv_scheme, scheme, weights, right, nodal, fields, lambda: scheme.state)
 
 
-def _fem_probe(
-    tri: TaggedTriangulation, model: DimensionlessPNPF, config: ChargingConfig
-) -> _Probe:
+def _fem_probe(tri: TaggedTriangulation, problem: Problem, config: ChargingConfig) -> _Probe:
     fmesh = fem.from_triangulation(tri)
     if fmesh.comm.size != 1:
         raise InputError("the supercapacitor study runs in serial (vertex values are gathered)")
@@ -272,9 +299,8 @@ def _fem_probe(
     # so it keeps the default residual tolerances
     tolerances = FEM_TOLERANCES if config.fem_scheme != "fem1" else {}
     options = config.fem_options or fem.SolverOptions(petsc_options=FEM_PETSC_OPTIONS, **tolerances)
-    problem = cases.comb(tri, model, config.psi_star)
     scheme = fem_scheme(problem, config.fem_scheme, options=options, mesh=fmesh)
-    M, T0 = model.num_species, _temperature_scale(model)
+    M, T0 = problem.model.num_species, _temperature_scale(problem.model)
     # lumped P1 masses ∫φ_i dx: weights of the mean temperature, as FV's m(V_i)
     weights = dfem.assemble_vector(dfem.form(ufl.TestFunction(scheme.V) * ufl.dx)).array.copy()
 
@@ -303,11 +329,14 @@ def run_method(
     config: ChargingConfig,
     progress: Progress | None = None,
 ) -> tuple[Series, Any]:
-    """Run `config` with "fv" (Scheme I or II) or "fem" (P1; fem1/fem2/fem-be); returns the
-    series and the final FVState (FV) or the scheme (FEM)."""
+    """Run `config` with "fv" (Scheme I or II) or "fem" (P1; fem1/fem2/fem-be) on `tri`;
+    returns the series and the final FVState (FV) or the scheme (FEM). `model` is that of the
+    charging runs; a config with a `problem` (CV) brings its own (`study_problem`)."""
     start = time.perf_counter()
-    probe = (_fv_probe if method == "fv" else _fem_probe)(tri, model, config)
+    problem = study_problem(tri, model, config)
+    probe = (_fv_probe if method == "fv" else _fem_probe)(tri, problem, config)
     series = Series(probe.label, tri.num_vertices)
+    model = problem.model
     _drive(series, probe, config, progress, start, np.asarray(model.valences), model)
     return series, probe.final()
 
@@ -438,81 +467,160 @@ def summary(results: dict[str, Series]) -> dict[str, Any]:
     return out
 
 
-# --- cyclic voltammetry (4.4) -----------------------------------------------------------------
+# --- cyclic voltammetry (4.4): runs defined by a case file --------------------------------------
 
 
-# The paper's constant 25 in (4.4), read as the upper voltage in units of k_BT0/e (0.646 V).
-PSI_MAX_CV = 25.0
+# The CV set-up (a source checkout: demos/ beside src/): the comb, the parameters of
+# `units.supercapacitor_parameters()` and Γ2 driven by the triangle wave of (4.4).
+CV_CASE_FILE = Path(__file__).resolve().parents[3] / "demos" / "supercapacitor_cv.toml"
 # The scan rates of Fig. 7(b) [V/µs].
 PAPER_SCAN_RATES = (1.29, 2.58, 3.87, 5.16)
+_TRIANGLE_KEYS = ("potential", "potential_thermal")
 
 
-def scan_rate_to_dimensionless(rate_V_per_us: float, model: DimensionlessPNPF) -> float:
-    """A scan rate ν in V/µs in units of (k_BT0/e)/τ."""
-    if model.scales is None:
-        raise InputError("the model has no scales (use units.nondimensionalize)")
-    return rate_V_per_us * (model.scales.time * 1e6) / model.scales.potential
+def _triangle_entry(data: Mapping[str, Any], source: str) -> tuple[str, str]:
+    """(tag, key) of the one boundary potential of the parsed case driven by a triangle."""
+    found = [
+        (tag, key)
+        for tag, bc in (data.get("boundary") or {}).items()
+        if isinstance(bc, dict)
+        for key in _TRIANGLE_KEYS
+        if isinstance(bc.get(key), dict) and bc[key].get("shape") == "triangle"
+    ]
+    if len(found) != 1:
+        raise InputError(
+            f"{source}: a CV case needs exactly one boundary potential driven by a triangle "
+            f'waveform (shape = "triangle"), found {len(found)}'
+        )
+    return found[0]
 
 
-def triangular_wave(psi_max: float, rate: float) -> tuple[Callable[[float], float], float]:
-    """ψ*(t) of (4.4) between 0 and psi_max at scan rate `rate` (dimensionless), and t0.
+def _scales(case: Case) -> Any:
+    """The `units.Scales` of a case (as `app.setup.prepare` finds them)."""
+    try:
+        return nondimensionalize(case.physical_parameters()).scales
+    except ValueError as err:
+        raise InputError(f"{case.source}: {err}") from None
 
-    Our reading of (4.4): t0 = psi_max/rate, ψ* = rate·(t − 2(n−1)t0) while charging and
-    psi_max − rate·(t − (2n−1)t0) while discharging (the paper's "25" is taken as psi_max).
+
+def cv_case(
+    rate_V_per_us: float,
+    cycles: int = 1,
+    psi_max: float | None = None,
+    case_file: str | Path = CV_CASE_FILE,
+    base: ChargingConfig | None = None,
+) -> Case:
+    """The CV case file with the triangle's scan rate [V/µs] and cycles replaced, validated.
+
+    `psi_max` [k_BT0/e], if given, replaces the upper voltage; [time] end becomes the end of
+    the last cycle; with `base`, a built-in comb mesh takes the base's shape and sizes. The
+    triangle must start at t0 = 0 (the study's analysis samples the cycle ends 2k t0).
     """
-    if not (psi_max > 0 and rate > 0):
-        raise InputError(f"triangular_wave needs psi_max > 0 and rate > 0, got {psi_max}, {rate}")
-    t0 = psi_max / rate
+    source = str(case_file)
+    data = read_toml(case_file, "case file")
+    given = parse_case(data, source)  # the unmodified file must be valid on its own
+    tag, key = _triangle_entry(data, source)
+    if not (math.isfinite(rate_V_per_us) and rate_V_per_us > 0):
+        raise InputError(f"the scan rate must be positive, got {rate_V_per_us}")
+    if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
+        raise InputError(f"cycles must be at least 1, got {cycles}")
+    scales = _scales(given)
+    unit = 1.0 if key == "potential" else scales.potential  # V per unit of the key
+    data = copy.deepcopy(data)
+    wave = data["boundary"][tag][key]
+    if wave.get("t0", 0.0) != 0.0:
+        raise InputError(f"{source}: [boundary.{tag}] {key}: the CV study needs t0 = 0")
+    wave |= {"rate": rate_V_per_us * 1e6 / unit, "cycles": cycles}
+    if psi_max is not None:
+        wave["upper"] = psi_max * scales.potential / unit
+    data["time"]["end"] = 2 * cycles * (wave["upper"] - wave["lower"]) / wave["rate"]
+    if base is not None and data["mesh"].get("builtin") == "supercapacitor":
+        geo = base.geometry
+        data["mesh"] |= {"fingers": geo.fingers, "branches": geo.branches}
+        data["mesh"] |= {"size_min": base.size_min, "size_max": base.size_max}
+    return parse_case(data, source)
 
-    def psi(t: float) -> float:
-        s = math.fmod(max(t, 0.0), 2.0 * t0)
-        return rate * s if s <= t0 else psi_max - rate * (s - t0)
 
-    return psi, t0
+def cv_waveform(case: Case) -> Waveform:
+    """ψ*(t) of the case's triangle, dimensionless (k_BT0/e against τ), without a mesh."""
+    tag, key = _triangle_entry({"boundary": case.boundary}, case.source)
+    scales = _scales(case)
+    unit = scales.potential if key == "potential" else 1.0
+    wave = waveform_from(case.boundary[tag][key], case.source, f"boundary.{tag} {key}")
+    return in_units(wave, scales.time, unit)
 
 
 def cv_config(
     rate_V_per_us: float,
     cycles: int = 1,
-    psi_max: float = PSI_MAX_CV,
+    psi_max: float | None = None,
     base: ChargingConfig = QUICK,
+    case_file: str | Path = CV_CASE_FILE,
 ) -> ChargingConfig:
-    """A CV run of `cycles` periods 2 t0 at scan rate ν [V/µs], steps landing on the corners."""
-    model = nondimensionalize(supercapacitor_parameters())
-    rate = scan_rate_to_dimensionless(rate_V_per_us, model)
-    wave, t0 = triangular_wave(psi_max, rate)
-    corners = tuple(k * t0 for k in range(1, 2 * cycles))
+    """A CV run of `cycles` periods 2 t0 at scan rate ν [V/µs]: the `Problem` of the case file
+    (`pnpf_fem.app.setup.prepare`), the base's mesh and step control with Δt ≤ t0/20, and
+    steps landing on every corner of the wave (`Problem.corners`)."""
+    problem = prepare(cv_case(rate_V_per_us, cycles, psi_max, case_file, base)).problem
+    wave = _wave(problem)
+    corners = wave.corners(math.inf)  # t0, 2 t0, …, 2n t0
+    t_end, t0 = corners[-1], corners[0]
     ctl = replace(base.control, dt_max=min(base.control.dt_max, t0 / 20.0))
     ctl = replace(ctl, dt0=min(ctl.dt0, ctl.dt_max))
-    return replace(base, psi_star=wave, t_end=2 * cycles * t0, breakpoints=corners, control=ctl)
+    return replace(
+        base,
+        psi_star=wave,
+        problem=problem,
+        t_end=t_end,
+        breakpoints=tuple(problem.corners(t_end)),
+        control=ctl,
+    )
 
 
-def cv_half_period(rate_V_per_us: float, psi_max: float = PSI_MAX_CV) -> float:
-    """t0 of (4.4) in τ for a scan rate in V/µs."""
-    model = nondimensionalize(supercapacitor_parameters())
-    return psi_max / scan_rate_to_dimensionless(rate_V_per_us, model)
+def _wave(problem: Problem) -> Waveform:
+    """The one waveform among the potentials of a CV problem (dimensionless)."""
+    waves = [v for v in problem.potentials.values() if isinstance(v, Waveform)]
+    if len(waves) != 1:
+        raise InputError(f"a CV problem needs one potential waveform, found {len(waves)}")
+    return waves[0]
+
+
+def cv_half_period(
+    rate_V_per_us: float, psi_max: float | None = None, case_file: str | Path = CV_CASE_FILE
+) -> float:
+    """t0 of (4.4) in τ for a scan rate in V/µs (the case file's voltages, or 0 to psi_max)."""
+    return cv_waveform(cv_case(rate_V_per_us, 1, psi_max, case_file)).corners(math.inf)[0]
+
+
+def cv_voltages(
+    psi_max: float | None = None, case_file: str | Path = CV_CASE_FILE
+) -> tuple[float, float]:
+    """The lower and upper voltage of the CV case's triangle in V (psi_max replaces the upper)."""
+    case = cv_case(1.0, 1, psi_max, case_file)
+    wave, volt = cv_waveform(case), _scales(case).potential
+    return wave(0.0) * volt, wave(wave.corners(math.inf)[0]) * volt
 
 
 def cv_study(
     rates: Sequence[float] = PAPER_SCAN_RATES,
     cycles: int = 3,
-    psi_max: float = PSI_MAX_CV,
+    psi_max: float | None = None,
     base: ChargingConfig = QUICK,
     methods: Sequence[str] = ("fv", "fem"),
     tri: TaggedTriangulation | None = None,
     progress: Callable[[str], Progress | None] | None = None,
+    case_file: str | Path = CV_CASE_FILE,
 ) -> dict[float, dict[str, Series]]:
-    """CV runs (4.4) at each scan rate [V/µs] with FV and/or FEM on one mesh."""
+    """CV runs (4.4) of the case file at each scan rate [V/µs] with FV and/or FEM on one mesh."""
     if cycles < 1:
         raise InputError(f"cycles must be at least 1, got {cycles}")
     if not rates or any(not (r > 0) for r in rates):
         raise InputError(f"scan rates must be positive, got {tuple(rates)}")
+    configs = {float(r): cv_config(r, cycles, psi_max, base, case_file) for r in rates}
     tri = tri if tri is not None else study_mesh(base)
     out: dict[float, dict[str, Series]] = {}
-    for rate in rates:
-        cfg = cv_config(rate, cycles, psi_max, base)
+    for rate, cfg in configs.items():
         label = (lambda m, r=rate: progress(f"CV {r:g} V/us {m}")) if progress else None
-        out[float(rate)] = charging_study(cfg, methods, tri=tri, progress=label)
+        out[rate] = charging_study(cfg, methods, tri=tri, progress=label)
     return out
 
 
@@ -601,11 +709,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--mesh", type=Path, default=None, help="a .npz TaggedTriangulation")
     parser.add_argument("--cv-rate", type=float, default=None, help="CV scan rate in V/µs")
     parser.add_argument("--cycles", type=int, default=1)
+    parser.add_argument("--cv-case", type=Path, default=CV_CASE_FILE, help="the CV case file")
     parser.add_argument("--json", type=Path, default=None, help="write summary and series")
     args = parser.parse_args(argv)
     config = QUICK if args.quick else ChargingConfig()
     if args.cv_rate is not None:
-        config = cv_config(args.cv_rate, args.cycles, base=config)
+        config = cv_config(args.cv_rate, args.cycles, base=config, case_file=args.cv_case)
     changes: dict[str, Any] = {}
     if args.t_end is not None:
         changes["t_end"] = args.t_end

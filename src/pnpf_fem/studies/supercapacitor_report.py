@@ -1,7 +1,9 @@
 """`pnpf-fem reproduce supercapacitor`: the PNPF paper's §4.3 study as one command.
 
 Runs the charging case (Figs. 4–5) and cyclic voltammetry at the paper's scan rates (Figs. 6–7)
-with FV Scheme II and FEM (fem2) on the same comb mesh, and writes to one output folder:
+with FV Scheme II and FEM (fem2) on the same comb mesh, and writes to one output folder. The CV
+runs are defined by the case file `demos/supercapacitor_cv.toml` (`--cv-case` names another),
+with the scan rate and the number of cycles replaced per run (`supercapacitor.cv_config`).
 
 - `summary.json` and `summary.txt`: the set-up (scales we chose where the paper is silent),
   per-method figures, the FEM–FV comparison, the CV heating slopes χ with the fitted exponent of
@@ -36,15 +38,17 @@ from pnpf_fem.app.progress import TimeProgress
 from pnpf_fem.errors import InputError
 from pnpf_fem.meshing import TaggedTriangulation
 from pnpf_fem.studies.supercapacitor import (
+    CV_CASE_FILE,
     PAPER_SCAN_RATES,
-    PSI_MAX_CV,
     QUICK,
     ChargingConfig,
     Progress,
     Series,
     charging_study,
+    cv_case,
     cv_half_period,
     cv_study,
+    cv_voltages,
     fit_power_law,
     heating_slope,
     last_cycle,
@@ -61,22 +65,27 @@ SNAPSHOT_TIMES_US = (0.1, 1.0, 30.0)  # Fig. 5
 
 @dataclass(frozen=True)
 class ReproductionPlan:
-    """What one reproduction runs: the charging case, the CV rates [V/µs] and cycles."""
+    """What one reproduction runs: the charging case, the CV rates [V/µs] and cycles.
+
+    psi_max: the upper CV voltage in k_BT0/e (None: the case file's, 25 k_BT0/e); cv_case: the
+    case file of the CV runs; cv_base: their mesh and step control.
+    """
 
     charging: ChargingConfig
     cv_base: ChargingConfig
     rates: tuple[float, ...]
     cycles: int
-    psi_max: float
+    psi_max: float | None
     methods: tuple[str, ...]
     label: str
+    cv_case: Path = CV_CASE_FILE
 
     @classmethod
     def full(cls, methods: Sequence[str] = ("fv", "fem")) -> ReproductionPlan:
         tau = _tau_us()
         base = ChargingConfig()
         charging = replace(base, snapshots=tuple(t / tau for t in SNAPSHOT_TIMES_US))
-        return cls(charging, base, PAPER_SCAN_RATES, 3, PSI_MAX_CV, tuple(methods), "full")
+        return cls(charging, base, PAPER_SCAN_RATES, 3, None, tuple(methods), "full")
 
     @classmethod
     def quick(cls, methods: Sequence[str] = ("fv", "fem")) -> ReproductionPlan:
@@ -85,7 +94,7 @@ class ReproductionPlan:
         snaps = (0.1 / tau, 1.0 / tau, QUICK.t_end)
         charging = replace(QUICK, snapshots=snaps)
         rates = (PAPER_SCAN_RATES[0], PAPER_SCAN_RATES[-1])
-        return cls(charging, QUICK, rates, 2, PSI_MAX_CV, tuple(methods), "quick")
+        return cls(charging, QUICK, rates, 2, None, tuple(methods), "quick")
 
 
 @dataclass(frozen=True, eq=False)
@@ -275,7 +284,7 @@ def _cv_analysis(
     chi: dict[str, list[float]] = {m: [] for m in methods}
     loops: dict[str, Any] = {}
     for rate in rates:
-        t0 = cv_half_period(rate, plan.psi_max)
+        t0 = cv_half_period(rate, plan.psi_max, plan.cv_case)
         loops[f"{rate:g}"] = {}
         for m in methods:
             s = cv[rate][m]
@@ -322,7 +331,11 @@ def _summary_text(info: dict[str, Any]) -> str:
             "electrode capacity per electrolyte area"
         )
     cv = info["cv"]
-    lines += ["", f"cyclic voltammetry (ψ* from 0 to {info['psi_max_V']:.3f} V, (4.4))"]
+    lines.append("")
+    lines.append(
+        f"cyclic voltammetry (ψ* from {info['psi_min_V']:.4g} to {info['psi_max_V']:.4f} V, "
+        f"(4.4); case file {info['choices']['cv_case']})"
+    )
     methods = list(cv["chi_K_per_us"])
     lines.append(
         f"{'ν V/µs':>8} {'t0 µs':>7}"
@@ -365,6 +378,8 @@ def _check_plan(plan: ReproductionPlan, output: Path) -> None:
         raise InputError(f"--methods must be a subset of fv,fem; got {','.join(plan.methods)}")
     if output.exists() and not output.is_dir():
         raise InputError(f"--output {output} exists and is not a folder")
+    for rate in plan.rates:  # every CV case validates before anything runs
+        cv_case(rate, plan.cycles, plan.psi_max, plan.cv_case)
 
 
 def _progress_bars(t_end: float, quiet: bool) -> Callable[[str], Progress]:
@@ -419,8 +434,18 @@ def _choices(plan: ReproductionPlan, model: DimensionlessPNPF, tau_us: float) ->
         "conductivity": model.conductivity,
         "psi_star_charging_kT_e": plan.charging.psi_star,
         "cv_voltage": "(4.4) with its constant 25 read as ψ_max = 25 k_BT0/e",
+        "cv_case": _shown(plan.cv_case),
         "bulk_current": "I = −dQ₊/dt, Q₊ the ionic charge in x > 0: current through x = 0",
     }
+
+
+def _shown(path: Path) -> str:
+    """A case file as the summary names it: relative to the checkout when inside it."""
+    root = CV_CASE_FILE.parents[1]
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _write_folder(
@@ -472,8 +497,11 @@ def reproduce_supercapacitor(
     cv_base = replace(plan.cv_base, snapshots=())
     cv: dict[float, dict[str, Series]] = {}
     for rate in plan.rates:
-        bars = _progress_bars(2 * plan.cycles * cv_half_period(rate, plan.psi_max), quiet)
-        cv |= cv_study((rate,), plan.cycles, plan.psi_max, cv_base, plan.methods, tri, bars)
+        t_end = 2 * plan.cycles * cv_half_period(rate, plan.psi_max, plan.cv_case)
+        bars = _progress_bars(t_end, quiet)
+        cv |= cv_study(
+            (rate,), plan.cycles, plan.psi_max, cv_base, plan.methods, tri, bars, plan.cv_case
+        )
     slopes, loops = _cv_analysis(cv, plan, tau_us)
     area = _electrolyte_area(tri)
     info: dict[str, Any] = {
@@ -482,7 +510,8 @@ def reproduce_supercapacitor(
         "environment": environment_report(),
         "choices": _choices(plan, model, tau_us),
         "mesh": {"vertices": tri.num_vertices, "triangles": len(tri.triangles)},
-        "psi_max_V": plan.psi_max * model.scales.potential,
+        "psi_min_V": cv_voltages(plan.psi_max, plan.cv_case)[0],
+        "psi_max_V": cv_voltages(plan.psi_max, plan.cv_case)[1],
         "charging": summary(charging),
         "electrolyte_area": area,
         "charging_energy": _charging_energy(charging, model, area, float(plan.charging.psi_star)),
@@ -518,6 +547,8 @@ def _main(args: argparse.Namespace) -> int:
         if not (args.psi_max > 0 and math.isfinite(args.psi_max)):
             raise InputError(f"--psi-max must be positive, got {args.psi_max}")
         changes["psi_max"] = args.psi_max
+    if args.cv_case is not None:
+        changes["cv_case"] = args.cv_case
     plan = replace(plan, **changes)
     if any(not (r > 0 and math.isfinite(r)) for r in plan.rates):
         raise InputError(f"--rates must be positive, got {plan.rates}")
@@ -537,5 +568,12 @@ def register(studies: argparse._SubParsersAction) -> None:
         "--psi-max",
         type=float,
         default=None,
-        help="upper CV voltage in k_BT0/e (default 25, the paper's constant in (4.4))",
+        help="upper CV voltage in k_BT0/e (default: the case file's, 25 = (4.4)'s constant)",
+    )
+    p.add_argument(
+        "--cv-case",
+        type=Path,
+        default=None,
+        help="the case file of the CV runs (default demos/supercapacitor_cv.toml); its scan "
+        "rate and cycles are replaced per run",
     )

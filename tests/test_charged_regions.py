@@ -171,3 +171,55 @@ def test_fem_and_fv_agree_at_second_order_on_a_charged_solid() -> None:
         diffs.append((np.abs(psi - fv.state.psi).max(), np.abs(c - fv.state.c[0]).max()))
     orders = [math.log2(a / b) for a, b in zip(*diffs, strict=True)]
     assert diffs[1][0] < 1.5e-3 and orders[0] > 1.7 and orders[1] > 1.85, (diffs, orders)
+
+
+def test_gmsh_physical_surfaces_are_regions(tmp_path) -> None:
+    """A gmsh rectangle cut into electrolyte | membrane | electrolyte: the named physical
+    surfaces become regions; the FV clean-up (`conform_boundary`) never flips an edge between
+    two regions, so the membrane keeps its area; a case file charges it by name."""
+    import gmsh
+
+    from pnpf_fem.app.cli import main
+    from pnpf_fem.gmsh_io import gmsh_model, read_gmsh_file
+    from pnpf_fem.meshing import conform_boundary
+
+    path = tmp_path / "membrane.msh"
+    with gmsh_model("membrane"):
+        occ = gmsh.model.occ
+        boxes = [
+            occ.addRectangle(x0, 0, 0, x1 - x0, 1) for x0, x1 in ((0, 0.4), (0.4, 0.6), (0.6, 1))
+        ]
+        occ.fragment([(2, boxes[0])], [(2, b) for b in boxes[1:]])
+        occ.synchronize()
+        faces = sorted(gmsh.model.getEntities(2), key=lambda e: gmsh.model.getBoundingBox(*e)[0])
+        gmsh.model.addPhysicalGroup(2, [faces[0][1], faces[2][1]], 1, name="electrolyte")
+        gmsh.model.addPhysicalGroup(2, [faces[1][1]], 2, name="membrane")
+        for tag, x in ((3, 0.0), (4, 1.0)):
+            curves = gmsh.model.getEntitiesInBoundingBox(x - 1e-6, -1, -1, x + 1e-6, 2, 1)
+            gmsh.model.addPhysicalGroup(1, [t for _, t in curves], tag, name=f"x{tag - 3}")
+        gmsh.option.setNumber("Mesh.MeshSizeMax", 0.08)
+        gmsh.model.mesh.generate(2)
+        gmsh.write(str(path))
+    tri = read_gmsh_file(path, dim=2).to_triangulation()
+    assert dict(tri.region_names) == {"electrolyte": 1, "membrane": 2}
+
+    def area(mesh, region):
+        p = mesh.points[mesh.triangles[mesh.cells_of(region)]]
+        u, v = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]
+        return float(0.5 * np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]).sum())
+
+    assert area(tri, "membrane") == pytest.approx(0.2, rel=1e-12)
+    assert area(conform_boundary(tri), "membrane") == pytest.approx(0.2, rel=1e-12)
+
+    from test_bad_input import CASE
+
+    case = CASE.replace(
+        'builtin = "unit_square"\nn = 4\nkind = "structured"', 'file = "membrane.msh"'
+    )
+    case = case.replace("[boundary.left]", "[boundary.x0]").replace(
+        "[boundary.right]", "[boundary.x1]"
+    )
+    (tmp_path / "c.toml").write_text(case + "[regions.membrane]\nfixed_charge = -200.0\n")
+    out = tmp_path / "out"
+    assert main(["run", str(tmp_path / "c.toml"), "--output", str(out), "--quiet"]) == 0
+    assert (out / "summary.json").is_file()

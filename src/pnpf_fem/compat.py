@@ -21,12 +21,28 @@ __all__ = [
     "Codim0Submesh",
     "blocked_lagrange_space",
     "codim0_submesh",
+    "create_simplex_mesh",
     "create_triangle_mesh",
     "interpolation_points",
     "lagrange_space",
 ]
 
 DOLFINX_VERSION: tuple[int, int] = tuple(int(p) for p in dolfinx.__version__.split(".")[:2])
+
+
+def create_simplex_mesh(
+    comm: MPI.Comm, cells: npt.NDArray[np.int64], points: npt.NDArray[np.float64]
+) -> mesh.Mesh:
+    """A distributed affine triangle (2D) or tetrahedron (3D) mesh from cells/points given on
+    (typically) rank 0; the cell type follows from the points' dimension."""
+    gdim = points.shape[1]
+    if gdim == 2:
+        return create_triangle_mesh(comm, cells, points)
+    element = basix.ufl.element("Lagrange", "tetrahedron", 1, shape=(3,))
+    if DOLFINX_VERSION >= (0, 10):
+        cmap = fem.coordinate_element(dolfinx.mesh.CellType.tetrahedron, 1)
+        return mesh.create_mesh(comm, cells, cmap, points)  # pragma: no cover - 0.10 only
+    return mesh.create_mesh(comm, cells, points, ufl.Mesh(element))
 
 
 def create_triangle_mesh(

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from pnpf_fem.errors import InputError
 from pnpf_fem.meshing import SIDE_TAGS, TaggedTriangulation, delaunay_flip
+from pnpf_fem.meshing3d import TaggedTetrahedra
 
 __all__ = [
     "GmshMesh",
@@ -89,6 +90,26 @@ class GmshMesh:
             return TaggedTriangulation(
                 points=self.points * scale,
                 triangles=self.cells,
+                facets=self.facets,
+                facet_markers=self.facet_markers,
+                tag_names=self.facet_names,
+                cell_markers=self.cell_markers,
+                region_names=self.cell_names,
+            )
+        except ValueError as err:
+            raise InputError(f"{self.source}: {err}") from None
+
+    def to_tetrahedra(self, scale: float = 1.0) -> TaggedTetrahedra:
+        """The 3D mesh with its named surface groups as boundary tags and its named volume
+        groups as regions, coordinates times `scale`."""
+        if self.dim != 3:
+            raise InputError(f"{self.source} is a {self.dim}D mesh; tetrahedra need 3D")
+        if not self.facet_names:
+            raise InputError(f"{self.source} has no physical surface groups (boundary tags)")
+        try:
+            return TaggedTetrahedra(
+                points=self.points * scale,
+                tetrahedra=self.cells,
                 facets=self.facets,
                 facet_markers=self.facet_markers,
                 tag_names=self.facet_names,

@@ -105,6 +105,13 @@ class TaggedTriangulation:
         object.__setattr__(self, "cell_markers", np.ascontiguousarray(cm))
         object.__setattr__(self, "region_names", MappingProxyType(regions))
 
+    dim = 2
+
+    @property
+    def cells(self) -> npt.NDArray[np.int64]:
+        """The triangles (the cells of the top dimension, as `TaggedTetrahedra.cells`)."""
+        return self.triangles
+
     @property
     def num_vertices(self) -> int:
         return int(self.points.shape[0])

@@ -145,9 +145,13 @@ def heat_source(
 def ufl_exact_fields(
     x: ufl.SpatialCoordinate, t: ufl.core.expr.Expr
 ) -> dict[str, ufl.core.expr.Expr]:
-    """(4.2): c¹ = c² = T = 0.1 e^{−t} φ + 0.2, ψ = 0.1 e^{−t} φ, φ = cos πx cos πy; "dt" = ∂t c."""
+    """(4.2): c¹ = c² = T = 0.1 e^{−t} φ + 0.2, ψ = 0.1 e^{−t} φ, φ = cos πx cos πy; "dt" = ∂t c.
+    In 3D (x of three components) φ = cos πx cos πy cos πz: the same construction on the unit
+    cube, with zero normal derivatives on every face as in 2D."""
     g = 0.1 * ufl.exp(-t)
     phi = ufl.cos(ufl.pi * x[0]) * ufl.cos(ufl.pi * x[1])
+    if x.ufl_shape[0] == 3:
+        phi = phi * ufl.cos(ufl.pi * x[2])
     return {"c": g * phi + 0.2, "T": g * phi + 0.2, "psi": g * phi, "dt": -g * phi}
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.meshing3d import TaggedTetrahedra
 
 __all__ = [
     "RESOLUTION_THRESHOLD",
@@ -89,27 +90,42 @@ def drop_for_surface_charge(
     return 0.5 * (lo + hi)
 
 
-def _normal_height(tri: TaggedTriangulation, tag: int) -> float:
-    """The largest height 2|K|/|e| of the triangles with an edge e on the tag."""
+def _normal_height(tri: TaggedTriangulation | TaggedTetrahedra, tag: int) -> float:
+    """The largest height, normal to the tag, of the cells with a facet on it: the distance
+    from the opposite vertex to the facet's line (2D) or plane (3D)."""
     n = np.int64(tri.num_vertices)
-    wanted = np.sort(tri.facets[tri.facet_markers == tag], axis=1)
+
+    def key(facets: np.ndarray) -> np.ndarray:  # one integer per sorted vertex tuple
+        out = np.zeros(facets.shape[0], dtype=np.int64)
+        for column in np.sort(facets, axis=1).T:
+            out = out * n + column
+        return out
+
+    wanted = key(tri.facets[tri.facet_markers == tag])
     if wanted.size == 0:
         return 0.0
-    p, k = tri.points, tri.triangles
-    u, v = p[k[:, 1]] - p[k[:, 0]], p[k[:, 2]] - p[k[:, 0]]
-    area2 = np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
+    p, cells = tri.points, tri.cells
     best = 0.0
-    for a, b in ((0, 1), (1, 2), (2, 0)):
-        e = np.sort(k[:, [a, b]], axis=1)
-        on_tag = np.isin(e[:, 0] * n + e[:, 1], wanted[:, 0] * n + wanted[:, 1])
-        if np.any(on_tag):
-            length = np.linalg.norm(p[e[on_tag, 1]] - p[e[on_tag, 0]], axis=1)
-            best = max(best, float(np.max(area2[on_tag] / length)))
+    for opposite in range(cells.shape[1]):  # the facet opposite each local vertex
+        facet = np.sort(np.delete(cells, opposite, axis=1), axis=1)
+        on_tag = np.isin(key(facet), wanted)
+        if not on_tag.any():
+            continue
+        q = p[facet[on_tag]]  # (n, dim, dim) facet vertices
+        apex = p[cells[on_tag, opposite]]
+        if p.shape[1] == 2:
+            t = q[:, 1] - q[:, 0]
+            normal = np.column_stack([-t[:, 1], t[:, 0]])
+        else:
+            normal = np.cross(q[:, 1] - q[:, 0], q[:, 2] - q[:, 0])
+        normal /= np.linalg.norm(normal, axis=1)[:, None]
+        heights = np.abs(np.einsum("ij,ij->i", apex - q[:, 0], normal))
+        best = max(best, float(heights.max()))
     return best
 
 
 def diffuse_layer_resolution(
-    tri: TaggedTriangulation,
+    tri: TaggedTriangulation | TaggedTetrahedra,
     eps: float,
     valences: Sequence[float],
     bulk: Sequence[float],

@@ -23,7 +23,9 @@ from pnpf_fem.units import PNPFParameters, Species
 __all__ = ["METHODS", "QUANTITIES", "Case", "load_case", "parse_case"]
 
 METHODS = ("fem1", "fem2", "fem-be", "fem-bdf2", "fv1", "fv2")
-BUILTIN_MESHES = ("unit_square", "supercapacitor")
+BUILTIN_MESHES = ("unit_square", "supercapacitor", "box", "comb3d")
+# default (size_min, size_max) in nm of the gmsh geometries (at L = 10 nm: 0.04 L, 0.12 L in 3D)
+MESH_SIZES = {"supercapacitor": (0.15, 0.8), "comb3d": (0.4, 1.2)}
 
 Check = Callable[[Any], str | None]
 
@@ -91,11 +93,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "mesh": {
         "builtin": Key(str, check=_one_of(*BUILTIN_MESHES)),
         "file": Key(str),
-        "n": Key(int, 16, check=_positive),
+        "n": Key(int, 16, check=_positive),  # unit_square, box: cells per side
         "kind": Key(str, "unstructured", check=_one_of("structured", "unstructured")),
-        "size_min": Key(NUMBER, 0.15, check=_positive),  # nm, supercapacitor
-        "size_max": Key(NUMBER, 0.8, check=_positive),  # nm, supercapacitor
-        "fingers": Key(int, 3, check=_non_negative),
+        # nm: the mesh sizes of the gmsh geometries (defaults: MESH_SIZES)
+        "size_min": Key(NUMBER, None, check=_positive),
+        "size_max": Key(NUMBER, None, check=_positive),
+        "fingers": Key(int, 3, check=_non_negative),  # supercapacitor, comb3d
         "branches": Key(int, 2, check=_non_negative),
     },
     "species": {
@@ -529,6 +532,9 @@ def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
     mesh = _section(source, "mesh", data["mesh"], SCHEMA["mesh"])
     if (mesh["builtin"] is None) == (mesh["file"] is None):
         raise InputError(f"{source}: [mesh] needs exactly one of 'builtin' or 'file'")
+    sizes = MESH_SIZES.get(mesh["builtin"], MESH_SIZES["supercapacitor"])
+    mesh["size_min"] = sizes[0] if mesh["size_min"] is None else mesh["size_min"]
+    mesh["size_max"] = sizes[1] if mesh["size_max"] is None else mesh["size_max"]
     if mesh["size_min"] > mesh["size_max"]:
         raise InputError(f"{source}: [mesh] size_min must not exceed size_max")
 

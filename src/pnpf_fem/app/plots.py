@@ -10,6 +10,7 @@ import numpy as np
 
 from pnpf_fem.app.output import atomic_path
 from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.meshing3d import TaggedTetrahedra
 
 __all__ = ["fields_in_si", "plot_fields", "plot_observables", "pyvista_fields"]
 
@@ -61,7 +62,10 @@ def plot_observables(rows: list[dict[str, Any]], species: tuple[str, ...], path:
 
 
 def plot_fields(
-    tri: TaggedTriangulation, fields: dict[str, np.ndarray], t_s: float, path: Path
+    tri: TaggedTriangulation | TaggedTetrahedra,
+    fields: dict[str, np.ndarray],
+    t_s: float,
+    path: Path,
 ) -> None:
     import matplotlib
 
@@ -113,7 +117,10 @@ def fields_in_si(fields: dict[str, np.ndarray], scales: Any) -> dict[str, np.nda
 
 
 def pyvista_fields(
-    tri: TaggedTriangulation, fields: dict[str, np.ndarray], t_s: float, path: Path
+    tri: TaggedTriangulation | TaggedTetrahedra,
+    fields: dict[str, np.ndarray],
+    t_s: float,
+    path: Path,
 ) -> str:
     """PyVista off-screen snapshot of the final fields; returns what was done (for the summary).
 

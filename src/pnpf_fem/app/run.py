@@ -185,7 +185,8 @@ class RunRecorder:
             plot_observables(
                 self.rows, self.sim.species_names, self.run_dir.file("observables.png")
             )
-            plot_fields(tri, fields, t_s, self.run_dir.file("fields.png"))
+            if tri.dim == 2:  # a 3D mesh has no flat matplotlib view: PyVista clips it
+                plot_fields(tri, fields, t_s, self.run_dir.file("fields.png"))
             note = pyvista_fields(tri, fields, t_s, self.run_dir.file("fields_pyvista.png"))
         self.output_time += time.perf_counter() - start
         return note
@@ -285,9 +286,11 @@ def run_summary(
         "restarted": rec.restart,
         "inputs": _inputs(setup.case),
         "mesh": {
+            "dimension": setup.tri.dim,
             "vertices": setup.tri.num_vertices,
-            "triangles": int(setup.tri.triangles.shape[0]),
+            ("triangles" if setup.tri.dim == 2 else "tetrahedra"): int(setup.tri.cells.shape[0]),
             "tags": dict(setup.tri.tag_names),
+            "regions": dict(setup.tri.region_names),
         },
         "dimensionless": _dimensionless(setup),
         "scales": asdict(sc) if sc is not None else None,

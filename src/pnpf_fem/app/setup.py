@@ -28,6 +28,7 @@ from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.gmsh_io import read_gmsh_file
 from pnpf_fem.integrate import AdaptiveSteps, ErrorControl, FixedSteps, PseudoTransient
 from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, mark_region, unit_square
+from pnpf_fem.meshing3d import TaggedTetrahedra, box
 from pnpf_fem.model import (
     Concentration,
     Condition,
@@ -72,30 +73,42 @@ __all__ = [
 
 
 # -- mesh ---------------------------------------------------------------------------------------
-def read_msh(path: str | Path) -> TaggedTriangulation:
-    """A gmsh ``.msh`` file (2D, linear triangles) with *named* physical curve groups as tags.
+def read_msh(path: str | Path) -> TaggedTriangulation | TaggedTetrahedra:
+    """A gmsh ``.msh`` file — 2D (linear triangles, *named* physical curves as tags) or 3D
+    (linear tetrahedra, named physical surfaces as tags) — with named physical surfaces (2D) or
+    volumes (3D) as regions. Coordinates are dimensionless (in units of the case's
+    ``length_scale``)."""
+    mesh = read_gmsh_file(path)
+    return mesh.to_triangulation() if mesh.dim == 2 else mesh.to_tetrahedra()
 
-    Coordinates are taken as dimensionless (in units of the case's ``length_scale``).
-    """
-    return read_gmsh_file(path, dim=2).to_triangulation()
 
-
-def build_triangulation(case: Case, finite_volumes: bool) -> TaggedTriangulation:
-    """The case's mesh in dimensionless coordinates (FV: made Voronoi-admissible)."""
+def build_triangulation(case: Case, finite_volumes: bool) -> TaggedTriangulation | TaggedTetrahedra:
+    """The case's mesh in dimensionless coordinates (FV: made Voronoi-admissible; 2D only)."""
     m = case.mesh
     if m["builtin"] == "unit_square":
-        tri = unit_square(m["n"], kind=m["kind"])
+        tri: TaggedTriangulation | TaggedTetrahedra = unit_square(m["n"], kind=m["kind"])
+    elif m["builtin"] == "box":
+        tri = box(m["n"])
     elif m["builtin"] == "supercapacitor":
         from pnpf_fem.geometries.supercapacitor import CombElectrodes, supercapacitor_mesh
 
         geo = CombElectrodes(fingers=m["fingers"], branches=m["branches"])
         length_nm = case.parameters["length_scale"] * 1e9
         tri = supercapacitor_mesh(geo, m["size_min"], m["size_max"], length_scale_nm=length_nm)
+    elif m["builtin"] == "comb3d":
+        from pnpf_fem.geometries.comb3d import Comb3D, comb3d_mesh
+
+        length_nm = case.parameters["length_scale"] * 1e9
+        sizes = (m["size_min"] / length_nm, m["size_max"] / length_nm)
+        tri = comb3d_mesh(Comb3D(fingers=m["fingers"]), *sizes)
     else:
         path = Path(m["file"])
         if not path.is_absolute():
             path = Path(case.source).parent / path
         tri = read_msh(path)
+    if tri.dim == 3 and (finite_volumes or case.porous is not None):
+        what = "the FV schemes" if finite_volumes else "the porous model"
+        raise InputError(f"a 3D mesh needs a FEM method: {what} run in 2D only")
     if finite_volumes and m["builtin"] != "unit_square":
         tri = conform_boundary(tri)
     return tri
@@ -107,7 +120,7 @@ class RunSetup:
     """A checked case in dimensionless form: the `Problem` and the time stepping."""
 
     case: Case
-    tri: TaggedTriangulation
+    tri: TaggedTriangulation | TaggedTetrahedra
     problem: Problem
     t_end: float
     dt: float
@@ -177,7 +190,7 @@ def prepare(case: Case) -> RunSetup:
             tri if isinstance(tri, InputError) or tri is None else tri.parts(),
             root=0,
         )
-        tri = parts if isinstance(parts, InputError) else TaggedTriangulation(*parts)
+        tri = parts if isinstance(parts, InputError) else _mesh_from_parts(parts)
     if isinstance(tri, InputError):
         raise tri
     case.check_tags(tri.tag_names)
@@ -208,9 +221,21 @@ def prepare(case: Case) -> RunSetup:
     return RunSetup(case, tri, problem, t_end, dt, dt_min, dt_max)
 
 
-def _mark_boxes(case: Case, tri: TaggedTriangulation) -> TaggedTriangulation:
+def _mesh_from_parts(parts: tuple) -> TaggedTriangulation | TaggedTetrahedra:
+    """The mesh rank 0 sent as `parts()`: 2D or 3D by the points' dimension."""
+    return (TaggedTriangulation if parts[0].shape[1] == 2 else TaggedTetrahedra)(*parts)
+
+
+def _mark_boxes(
+    case: Case, tri: TaggedTriangulation | TaggedTetrahedra
+) -> TaggedTriangulation | TaggedTetrahedra:
     """The regions given by a box in the case marked on the mesh (same on every rank)."""
     for name, spec in case.regions.items():
+        if spec["box"] is not None and tri.dim == 3:
+            raise InputError(
+                f"{case.source}: [regions.{name}] box marks 2D meshes; in 3D name a physical "
+                "volume of the gmsh file"
+            )
         if spec["box"] is not None:
             try:
                 tri = mark_region(tri, name, tuple(spec["box"]))

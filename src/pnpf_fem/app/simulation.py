@@ -28,6 +28,7 @@ from pnpf_fem.app.output import atomic_write_text
 from pnpf_fem.errors import InputError
 from pnpf_fem.integrate import StepRecord
 from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.meshing3d import TaggedTetrahedra
 
 __all__ = ["FEMSimulation", "FVSimulation", "PorousSimulation", "Simulation", "atomic_savez"]
 
@@ -147,7 +148,13 @@ class _P1Fields:
 class FEMSimulation(_P1Fields, _ErrorControlled):
     """A DOLFINx scheme (`pnpf_fem.fem.make_scheme`) on the mesh built from `tri`."""
 
-    def __init__(self, scheme: Any, fmesh: Any, tri: TaggedTriangulation | None, outdir: Path):
+    def __init__(
+        self,
+        scheme: Any,
+        fmesh: Any,
+        tri: TaggedTriangulation | TaggedTetrahedra | None,
+        outdir: Path,
+    ):
         from dolfinx import fem
 
         from pnpf_fem.compat import interpolation_points, lagrange_space

@@ -20,6 +20,7 @@ import numpy as np
 
 from pnpf_fem.app.output import atomic_path
 from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.meshing3d import TaggedTetrahedra
 
 __all__ = ["field_snapshot", "offscreen_display"]
 
@@ -74,18 +75,21 @@ def _tick_format(values: np.ndarray) -> str:
 
 
 def field_snapshot(
-    tri: TaggedTriangulation,
+    tri: TaggedTriangulation | TaggedTetrahedra,
     fields: Mapping[str, np.ndarray],
     path: str | os.PathLike[str],
     title: str = "",
     columns: int = 2,
 ) -> None:
-    """One PNG with a panel per field (vertex values), rendered by PyVista off-screen."""
+    """One PNG with a panel per field (vertex values), rendered by PyVista off-screen. A 3D mesh
+    is clipped by the plane y = (its mid-height in y), so the panels show the field inside."""
     import pyvista as pv
 
-    points = np.column_stack([tri.points, np.zeros(tri.num_vertices)])
-    cells = np.column_stack([np.full(len(tri.triangles), 3), tri.triangles]).ravel()
-    grid = pv.UnstructuredGrid(cells, np.full(len(tri.triangles), pv.CellType.TRIANGLE), points)
+    three_d = tri.points.shape[1] == 3
+    points = tri.points if three_d else np.column_stack([tri.points, np.zeros(tri.num_vertices)])
+    kind = pv.CellType.TETRA if three_d else pv.CellType.TRIANGLE
+    cells = np.column_stack([np.full(len(tri.cells), tri.cells.shape[1]), tri.cells]).ravel()
+    grid = pv.UnstructuredGrid(cells, np.full(len(tri.cells), kind), points)
     names = list(fields)
     rows = -(-len(names) // columns)
     shape = (rows, min(columns, len(names)))
@@ -95,6 +99,8 @@ def field_snapshot(
             plotter.subplot(k // columns, k % columns)
             mesh = grid.copy()
             mesh.point_data[name] = np.asarray(fields[name], dtype=float)
+            if three_d:
+                mesh = mesh.clip(normal="y", origin=mesh.center, crinkle=True)
             plotter.add_mesh(
                 mesh,
                 scalars=name,
@@ -113,7 +119,11 @@ def field_snapshot(
                 },
             )
             plotter.add_text(f"{name}   {title}".strip(), font_size=11)
-            plotter.view_xy()
+            if three_d:
+                plotter.view_isometric()
+                plotter.show_axes()
+            else:
+                plotter.view_xy()
         with atomic_path(path) as tmp:
             plotter.screenshot(str(tmp))
         plotter.close()

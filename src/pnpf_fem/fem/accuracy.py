@@ -20,11 +20,12 @@ from mpi4py import MPI
 
 from pnpf_fem.convergence import mesh_levels, observed_order
 from pnpf_fem.errors import InputError
-from pnpf_fem.fem.mesh import unit_square_mesh
+from pnpf_fem.fem.mesh import from_triangulation, unit_square_mesh
 from pnpf_fem.fem.mms import exact_fields, mms_problem
 from pnpf_fem.fem.schemes import SCHEMES, Scheme, make_scheme
 from pnpf_fem.fem.snes import SolverOptions
 from pnpf_fem.integrate import FixedSteps, StepRecord, integrate
+from pnpf_fem.meshing3d import box
 
 __all__ = ["FINAL_TIME", "accuracy_study", "l2_errors", "run_mms", "time_order_study"]
 
@@ -65,9 +66,12 @@ def run_mms(
     final_time: float = FINAL_TIME,
     comm: MPI.Comm = MPI.COMM_WORLD,
     options: SolverOptions | None = None,
+    dim: int = 2,
 ) -> tuple[Scheme, list[StepRecord]]:
-    """Run Test A on an n×n criss-cross unit square to `final_time` in `num_steps` equal steps."""
-    scheme = make_scheme(method, mms_problem(unit_square_mesh(n, comm), degree), options)
+    """Run Test A on an n×n criss-cross unit square (dim = 3: the n×n×n unit cube of six
+    tetrahedra per cube, φ = cos πx cos πy cos πz) to `final_time` in `num_steps` equal steps."""
+    mesh = unit_square_mesh(n, comm) if dim == 2 else from_triangulation(box(n), comm)
+    scheme = make_scheme(method, mms_problem(mesh, degree), options)
     return scheme, integrate(scheme, final_time, FixedSteps(final_time / num_steps)).records
 
 

@@ -1,6 +1,7 @@
-"""TaggedTriangulation → distributed DOLFINx mesh with named facet tags and a vertex map.
+"""Tagged input mesh → distributed DOLFINx mesh with named facet tags, regions and a vertex map.
 
-The triangulation (`pnpf_fem.meshing.TaggedTriangulation`) is read on rank 0 and distributed by
+The input (a 2D `pnpf_fem.meshing.TaggedTriangulation` or a 3D
+`pnpf_fem.meshing3d.TaggedTetrahedra`) is read on rank 0 and distributed by
 DOLFINx; the tagged boundary facets are matched by their input vertex numbers on every rank, so
 `FEMMesh.facet_tags` carries the same integer tags and `FEMMesh.tag_names` the same names.
 `input_vertex` maps each local mesh vertex (geometry node) back to its index in the
@@ -18,9 +19,12 @@ import numpy.typing as npt
 from dolfinx import fem, mesh
 from mpi4py import MPI
 
-from pnpf_fem.compat import create_triangle_mesh
+from pnpf_fem.compat import create_simplex_mesh
 from pnpf_fem.errors import InputError
 from pnpf_fem.meshing import TaggedTriangulation, tag_of, unit_square
+from pnpf_fem.meshing3d import TaggedTetrahedra
+
+TaggedMeshInput = TaggedTriangulation | TaggedTetrahedra
 
 __all__ = ["FEMMesh", "from_triangulation", "gather_vertex_values", "unit_square_mesh"]
 
@@ -62,34 +66,34 @@ class FEMMesh:
         return np.asarray(self.mesh.geometry.input_global_indices, dtype=np.int64)
 
 
-def from_triangulation(tri: TaggedTriangulation, comm: MPI.Comm = MPI.COMM_WORLD) -> FEMMesh:
-    """Distribute `tri` over `comm` and tag its boundary facets by the triangulation's tags."""
+def from_triangulation(tri: TaggedMeshInput, comm: MPI.Comm = MPI.COMM_WORLD) -> FEMMesh:
+    """Distribute `tri` (a 2D `TaggedTriangulation` or a 3D `TaggedTetrahedra`) over `comm` and
+    tag its boundary facets and cells by the input's tags and regions."""
     root = comm.rank == 0
-    cells = tri.triangles if root else np.empty((0, 3), dtype=np.int64)
-    points = tri.points if root else np.empty((0, 2), dtype=np.float64)
-    domain = create_triangle_mesh(comm, cells, points)
+    gdim = tri.points.shape[1]
+    cells = tri.cells if root else np.empty((0, gdim + 1), dtype=np.int64)
+    points = tri.points if root else np.empty((0, gdim), dtype=np.float64)
+    domain = create_simplex_mesh(comm, cells, points)
     tdim = domain.topology.dim
     fdim = tdim - 1
     domain.topology.create_connectivity(fdim, tdim)
     domain.topology.create_connectivity(fdim, 0)
 
-    # Tagged facets keyed by their sorted input vertex pair (every rank holds the small list).
+    # Tagged facets keyed by their sorted input vertices (every rank holds the small list).
     keys = np.sort(tri.facets, axis=1)
-    lookup = {(int(a), int(b)): int(m) for (a, b), m in zip(keys, tri.facet_markers, strict=True)}
+    lookup = {tuple(k): int(m) for k, m in zip(keys.tolist(), tri.facet_markers, strict=True)}
 
     boundary = mesh.exterior_facet_indices(domain.topology)
     nodes = mesh.entities_to_geometry(domain, fdim, boundary)
     igi = np.asarray(domain.geometry.input_global_indices, dtype=np.int64)
-    pairs = np.sort(igi[nodes], axis=1)
-    found_facets, found_markers = [], []
-    for f, (a, b) in zip(boundary, pairs, strict=True):
-        m = lookup.get((int(a), int(b)))
-        if m is not None:
-            found_facets.append(f)
-            found_markers.append(m)
-    order = np.argsort(np.asarray(found_facets, dtype=np.int32))
-    facets = np.asarray(found_facets, dtype=np.int32)[order]
-    markers = np.asarray(found_markers, dtype=np.int32)[order]
+    found = [
+        (f, lookup[key])
+        for f, key in zip(boundary, map(tuple, np.sort(igi[nodes], axis=1).tolist()), strict=True)
+        if key in lookup
+    ]
+    found.sort()
+    facets = np.asarray([f for f, _ in found], dtype=np.int32)
+    markers = np.asarray([m for _, m in found], dtype=np.int32)
     tags = mesh.meshtags(domain, fdim, facets, markers)
     return FEMMesh(
         domain,

@@ -276,24 +276,22 @@ BAD = {
         "must be a positive number",
         {"c.toml": edited(("potential = 0.0", "potential = 0.0\nconcentrations = {cation = -1}"))},
     ),
-    "run-reservoir-fv": Bad(
+    "run-reservoir-porous": Bad(
         "run {d}/c.toml",
-        "need a FEM method",
+        "concentrations (a reservoir) do not apply to [porous] runs",
         {
             "c.toml": edited(
-                ("potential = 0.0", "potential = 0.0\nconcentrations = {cation = 100}"),
-                ('method = "fem-be"', 'method = "fv2"'),
+                ("potential = 0.0", "potential = 0.0\nconcentrations = {cation = 100}")
             )
+            + '[porous]\ntensors = "missing.json"\n'
         },
     ),
-    "run-heat-fv": Bad(
+    "run-heat-porous": Bad(
         "run {d}/c.toml",
-        "insulated walls only",
+        "temperature does not apply to [porous] runs",
         {
-            "c.toml": edited(
-                ("potential = 0.0", "potential = 0.0\ntemperature = 310.0"),
-                ('method = "fem-be"', 'method = "fv1"'),
-            )
+            "c.toml": edited(("potential = 0.0", "potential = 0.0\ntemperature = 310.0"))
+            + '[porous]\ntensors = "missing.json"\n'
         },
     ),
     "run-heat-transfer": Bad(
@@ -344,6 +342,88 @@ BAD = {
                 ('method = "fem-be"', 'method = "fv2"'),
             )
         },
+    ),
+    "run-region-unknown": Bad(
+        "run {d}/c.toml",
+        "[regions.membrane] names no region of the mesh",
+        {"c.toml": CASE + "[regions.membrane]\nfixed_charge = -100.0\n"},
+    ),
+    "run-region-no-charge": Bad(
+        "run {d}/c.toml",
+        "[regions.membrane] missing required key 'fixed_charge'",
+        {"c.toml": CASE + "[regions.membrane]\nbox = [0.25, 0.75, 0.0, 1.0]\n"},
+    ),
+    "run-region-box": Bad(
+        "run {d}/c.toml",
+        "box = [0.75, 0.25, 0.0, 1.0] must have x0 < x1 and y0 < y1",
+        {"c.toml": CASE + "[regions.m]\nfixed_charge = 1.0\nbox = [0.75, 0.25, 0.0, 1.0]\n"},
+    ),
+    "run-reaction-no-potential": Bad(
+        "run {d}/c.toml",
+        "[boundary.top] reaction needs the electrode's potential",
+        {
+            "c.toml": CASE
+            + "[boundary.top]\nsurface_charge = 0.0\n"
+            + 'reaction = {species = "cation", exchange_current_density = 1.0}\n'
+        },
+    ),
+    "run-reaction-species": Bad(
+        "run {d}/c.toml",
+        "reaction species = 'cations': no such species (did you mean 'cation'?)",
+        {
+            "c.toml": edited(
+                (
+                    "potential = 0.0",
+                    'potential = 0.0\nreaction = {species = "cations", '
+                    "exchange_current_density = 1.0}",
+                )
+            )
+        },
+    ),
+    "run-reaction-electrons": Bad(
+        "run {d}/c.toml",
+        "the anodic reaction must release electrons",
+        {
+            "c.toml": edited(
+                (
+                    "potential = 0.0",
+                    'potential = 0.0\nreaction = {species = "anion", '
+                    "exchange_current_density = 1.0}",
+                )
+            )
+        },
+    ),
+    "run-reaction-alpha": Bad(
+        "run {d}/c.toml",
+        "[boundary.left reaction] alpha = 1.5 must lie strictly between 0.0 and 1.0",
+        {
+            "c.toml": edited(
+                (
+                    "potential = 0.0",
+                    'potential = 0.0\nreaction = {species = "cation", '
+                    "exchange_current_density = 1.0, alpha = 1.5}",
+                )
+            )
+        },
+    ),
+    "run-reaction-fv": Bad(
+        "run {d}/c.toml",
+        "(Butler–Volmer kinetics) needs a FEM method",
+        {
+            "c.toml": edited(
+                (
+                    "potential = 0.0",
+                    'potential = 0.0\nreaction = {species = "cation", '
+                    "exchange_current_density = 1.0}",
+                ),
+                ('method = "fem-be"', 'method = "fv1"'),
+            )
+        },
+    ),
+    "run-region-empty-box": Bad(
+        "run {d}/c.toml",
+        "no triangle of the mesh has its centroid in",
+        {"c.toml": CASE + "[regions.m]\nfixed_charge = 1.0\nbox = [2.0, 3.0, 0.0, 1.0]\n"},
     ),
     "run-petsc-fv": Bad(
         "run {d}/c.toml",

@@ -458,7 +458,8 @@ def _check_reservoirs(
     discretization: Mapping[str, Any],
     porous: bool,
 ) -> None:
-    """Reservoir species must exist; the FV schemes and the porous model do not take them yet."""
+    """Reservoir species must exist; reservoirs and thermal boundaries are taken by the FEM and
+    FV methods but not by the porous model, Stern layers by the FEM methods only."""
     names = [s["name"] for s in species]
     for tag, bc in boundary.items():
         for name in bc.get("concentrations", {}):
@@ -468,10 +469,10 @@ def _check_reservoirs(
                     + _suggest(name, names)
                 )
         thermal = [k for k in bc if k in THERMAL_KEYS]
-        if thermal and (discretization["method"].startswith("fv") or porous):
+        if thermal and porous:
             raise InputError(
-                f"{source}: [boundary.{tag}] {thermal[0]} needs a FEM method without [porous]: "
-                "the FV schemes and the isothermal porous model have insulated walls only"
+                f"{source}: [boundary.{tag}] {thermal[0]} does not apply to [porous] runs: "
+                "the porous model is isothermal with insulated walls"
             )
         stern = [k for k in bc if k in STERN_KEYS]
         if stern and (discretization["method"].startswith("fv") or porous):
@@ -479,11 +480,10 @@ def _check_reservoirs(
                 f"{source}: [boundary.{tag}] {stern[0]} (a Stern layer) needs a FEM method "
                 "without [porous]: the FV schemes and the porous model take fixed potentials only"
             )
-        if "concentrations" in bc and (discretization["method"].startswith("fv") or porous):
+        if "concentrations" in bc and porous:
             raise InputError(
-                f"{source}: [boundary.{tag}] concentrations (a reservoir) need a FEM method "
-                "(fem1, fem2, fem-be, fem-bdf2) without [porous]: the FV schemes and the porous "
-                "model do not take Dirichlet concentrations yet"
+                f"{source}: [boundary.{tag}] concentrations (a reservoir) do not apply to [porous] "
+                "runs: the porous model does not take Dirichlet concentrations yet"
             )
 
 

@@ -47,7 +47,7 @@ def mms_problem(
             else unit_square(n, kind=kind)
         )
         mesh = VoronoiMesh.from_triangulation(tri)
-    return fv_problem(cases.mms(mesh), mesh)
+    return fv_problem(cases.mms(mesh.tri), mesh)
 
 
 def mms_errors(problem: PNPFProblem, state: FVState) -> dict[str, float]:

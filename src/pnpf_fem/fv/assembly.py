@@ -18,7 +18,9 @@ layout, row (b, i) being equation b of box V_i. The terms, each adding to block 
     Storage       m(V_i)(s_i − s^n_i)/Δt; d[b] = ∂s_i/∂u^b_i.
     NodeTerm      m(V_i) r_i (reaction, source); d[b] = ∂r_i/∂u^b_i, and grad[b] = (w, v) for
                   r_i depending on cell gradients: ∂r_i/∂u^b_k += w_i·(∇̃_h)_{ik} v_k.
-    BoundaryFlux  q_i, the (given) flux out of V_i through its boundary pieces ∂V_i ∩ ∂Ω.
+    BoundaryFlux  q_i, the flux out of V_i through its boundary pieces ∂V_i ∩ ∂Ω, already
+                  summed over the pieces; d[b] = ∂q_i/∂u^b_i (a flux depending on the vertex
+                  value, e.g. heat transfer h (T_i − T_a); VoronoiFVM's boundary reaction).
     Scaled        s_i × (the sum G_i of a group of terms), with ∂s_i/∂u^b_i (product rule).
     Dirichlet     rows (row, vertices) replaced by the given u_i − u^D_i, Jacobian rows by identity.
 """
@@ -94,10 +96,12 @@ class NodeTerm:
 
 @dataclass(frozen=True)
 class BoundaryFlux:
-    """The flux q_i out of V_i through its boundary pieces, already integrated (no unknowns)."""
+    """The flux q_i out of V_i through its boundary pieces, already integrated over them;
+    d[b] = ∂q_i/∂u^b_i (empty for given data)."""
 
     row: int
     value: FloatArray
+    d: Mapping[int, FloatArray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,8 @@ class _Sums:
                 )
         elif isinstance(term, BoundaryFlux):
             self.res[term.row] += term.value
+            for b, dq in term.d.items() if self.jac else ():
+                self._add(self.diag, (term.row, b), dq)
         elif isinstance(term, Scaled):
             self._add_scaled(term, dt)
         else:

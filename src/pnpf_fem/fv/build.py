@@ -11,11 +11,23 @@ from pnpf_fem.fv.scheme1 import SchemeI
 from pnpf_fem.fv.scheme2 import SchemeII
 from pnpf_fem.fv.scheme_base import FVScheme
 from pnpf_fem.fv.solver import SolverControl
-from pnpf_fem.model import Data, Problem, SpaceTime
+from pnpf_fem.model import (
+    Concentration,
+    Data,
+    HeatFlux,
+    HeatTransfer,
+    Potential,
+    Problem,
+    SpaceTime,
+    SurfaceCharge,
+    Temperature,
+)
 
 __all__ = ["build_scheme", "fv_problem", "fv_value"]
 
 SCHEMES = {"fv1": SchemeI, "fv2": SchemeII}
+# the conditions the FV schemes impose (Stern layers and electrode reactions are FEM-only)
+TAKEN = (Potential, SurfaceCharge, Concentration, Temperature, HeatFlux, HeatTransfer)
 
 
 def fv_value(value: Data) -> SpaceTimeFunction | float:
@@ -29,12 +41,11 @@ def fv_value(value: Data) -> SpaceTimeFunction | float:
 
 def fv_problem(problem: Problem, mesh: VoronoiMesh | None = None) -> PNPFProblem:
     """The FV form of `problem` (on the Voronoi mesh of `problem.mesh` unless given)."""
-    unsupported = [type(c).__name__ for c in (*problem.concentrations, *problem.sterns)]
-    unsupported += [type(c).__name__ for c in problem.thermal]
+    unsupported = [type(c).__name__ for c in problem.conditions if not isinstance(c, TAKEN)]
     if unsupported:
         raise InputError(
-            f"the FV schemes take potentials and surface charges only, not {unsupported[0]} "
-            "(reservoirs, Stern layers and thermal boundaries need a FEM method)"
+            "the FV schemes take potentials, surface charges, reservoirs and thermal boundaries, "
+            f"not {unsupported[0]} (it needs a FEM method)"
         )
     names = problem.model.species_names
     ions, heat = None, None
@@ -54,7 +65,29 @@ def fv_problem(problem: Problem, mesh: VoronoiMesh | None = None) -> PNPFProblem
         fixed_charge=rho,
         ion_sources=ions,
         heat_source=heat,
+        **_ion_and_heat_boundaries(problem),
     )
+
+
+def _ion_and_heat_boundaries(problem: Problem) -> dict[str, dict]:
+    """Reservoirs and thermal boundaries as `PNPFProblem` takes them (by tag name)."""
+    reservoirs: dict[str, dict[str, SpaceTimeFunction | float]] = {}
+    for c in problem.concentrations:
+        reservoirs.setdefault(c.tag, {})[c.species] = fv_value(c.value)
+    out: dict[str, dict] = {
+        "reservoirs": reservoirs,
+        "temperature": {},
+        "heat_flux": {},
+        "heat_transfer": {},
+    }
+    for c in problem.thermal:
+        if isinstance(c, Temperature):
+            out["temperature"][c.tag] = fv_value(c.value)
+        elif isinstance(c, HeatFlux):
+            out["heat_flux"][c.tag] = fv_value(c.value)
+        elif isinstance(c, HeatTransfer):
+            out["heat_transfer"][c.tag] = (float(c.value), float(c.ambient))
+    return out
 
 
 def _region_charge(problem: Problem, mesh: VoronoiMesh) -> SpaceTimeFunction:

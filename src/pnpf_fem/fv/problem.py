@@ -1,10 +1,19 @@
 """A PNPF problem on a Voronoi mesh: coefficients, boundary data by tag *name*, sources; the state.
 
-Boundary conditions (2.9): zero ion flux and thermal insulation on all of ∂Ω (built into the
-schemes); for ψ, Dirichlet data ψ^D(x, y, t) on the tags named in `dirichlet` (imposed strongly at
-the Γ_D vertices, ψ_i = ψ^D(x_i, t), because d(x_i, σ) = 0 for vertex-centred boxes) and Neumann
-data ψ^N = ε²∂_nψ on the tags in `neumann` (a boundary flux m(σ) ψ^N evaluated at the midpoint
-of each boundary piece). Tags in neither are homogeneous Neumann.
+Boundary conditions: zero ion flux and thermal insulation (2.9) wherever no datum is given. For
+ψ, Dirichlet data ψ^D(x, y, t) on the tags named in `dirichlet` (imposed strongly at the Γ_D
+vertices, ψ_i = ψ^D(x_i, t), because d(x_i, σ) = 0 for vertex-centred boxes) and Neumann data
+ψ^N = ε²∂_nψ on the tags in `neumann` (a boundary flux m(σ) ψ^N evaluated at the midpoint of
+each boundary piece); tags in neither are homogeneous Neumann. The other conditions follow the
+same two patterns:
+
+* `reservoirs` (c^ℓ = c_b on a tag) and `temperature` (T = T_b on a tag) are Dirichlet data,
+  imposed strongly at the tag's vertices on the scheme's unknown (η^ℓ = log c_b, T or
+  ξ = log T_b); the box equation of such a vertex is replaced, so ions (a reservoir) or heat (a
+  thermostat) cross the tag and the masses are no longer conserved;
+* `heat_flux` (k ∂T/∂n = q into Ω) and `heat_transfer` (k ∂T/∂n = h (T_a − T)) are boundary
+  fluxes of the heat equation, Σ_{σ ⊂ ∂V_i ∩ Γ} m(σ) q_σ into V_i (`heat_inflow`; q at the piece
+  midpoints, the heat transfer with the vertex temperature).
 """
 
 from __future__ import annotations
@@ -55,6 +64,10 @@ class PNPFProblem:
     fixed_charge: ρ^f(x, y, t); None means the constant `params.fixed_charge`.
     ion_sources: f_ℓ(x, y, t) per species (manufactured solutions), or None.
     heat_source: f_3(x, y, t), or None.
+    reservoirs: tag name → {species name → c_b(x, y, t) > 0} (Dirichlet concentrations).
+    temperature: tag name → T_b(x, y, t) > 0 (a thermostat, Dirichlet T).
+    heat_flux: tag name → q(x, y, t), the heat flux k ∂T/∂n into the domain.
+    heat_transfer: tag name → (h, T_a): k ∂T/∂n = h (T_a − T), h ≥ 0, T_a > 0.
     """
 
     mesh: VoronoiMesh
@@ -64,6 +77,10 @@ class PNPFProblem:
     fixed_charge: SpaceTimeFunction | None = None
     ion_sources: Sequence[SpaceTimeFunction | None] | None = None
     heat_source: SpaceTimeFunction | None = None
+    reservoirs: Mapping[str, Mapping[str, SpaceTimeFunction | float]] = field(default_factory=dict)
+    temperature: Mapping[str, SpaceTimeFunction | float] = field(default_factory=dict)
+    heat_flux: Mapping[str, SpaceTimeFunction | float] = field(default_factory=dict)
+    heat_transfer: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.mesh, TaggedTriangulation):
@@ -72,11 +89,12 @@ class PNPFProblem:
             raise InputError("PNPFProblem.mesh must be a VoronoiMesh or a TaggedTriangulation")
         if not isinstance(self.params, DimensionlessPNPF):
             raise InputError("PNPFProblem.params must be a DimensionlessPNPF")
-        for kind in ("dirichlet", "neumann"):
+        for kind in ("dirichlet", "neumann", "temperature", "heat_flux", "heat_transfer"):
             data = dict(getattr(self, kind))
             for name in data:
                 self.mesh.tag(name)  # InputError naming the unknown tag
             object.__setattr__(self, kind, MappingProxyType(data))
+        self._check_ion_and_heat_data()
         if not self.dirichlet:
             raise InputError(
                 "PNPFProblem needs Dirichlet data for ψ on at least one boundary tag "
@@ -99,6 +117,58 @@ class PNPFProblem:
         object.__setattr__(self, "_dirichlet_owner", owner)
         object.__setattr__(self, "_dirichlet_names", names)
         object.__setattr__(self, "_stiffness", weighted_stiffness(mesh))
+        # the Dirichlet vertices of every species' reservoirs and of the thermostats, and the
+        # boundary measure Σ m(σ) of each vertex on the heat-transfer tags
+        species = self.params.species_names
+        by_species = [
+            {tag: data[name] for tag, data in self.reservoirs.items() if name in data}
+            for name in species
+        ]
+        object.__setattr__(self, "_reservoirs", [_Vertices(mesh, d) for d in by_species])
+        object.__setattr__(self, "_thermostats", _Vertices(mesh, self.temperature))
+        h_area = np.zeros(mesh.piece_vertex.size)
+        h_ambient = np.zeros(mesh.piece_vertex.size)
+        for name, (h, ambient) in self.heat_transfer.items():
+            sel = mesh.piece_marker == mesh.tag(name)
+            h_area[sel] = h * mesh.piece_measure[sel]
+            h_ambient[sel] = h * ambient * mesh.piece_measure[sel]
+        n = mesh.num_vertices
+        object.__setattr__(
+            self,
+            "_transfer",
+            (
+                np.bincount(mesh.piece_vertex, h_area, n),
+                np.bincount(mesh.piece_vertex, h_ambient, n),
+            ),
+        )
+
+    def _check_ion_and_heat_data(self) -> None:
+        """Reservoirs name known tags and species; one thermal condition per tag; h ≥ 0, T_a > 0,
+        positive constant concentrations and temperatures."""
+        species = self.params.species_names
+        reservoirs = {}
+        for tag, data in dict(self.reservoirs).items():
+            self.mesh.tag(tag)
+            data = dict(data)
+            for name, value in data.items():
+                if name not in species:
+                    raise InputError(f"reservoir on {tag!r}: no species {name!r} ({species})")
+                if not callable(value) and not float(value) > 0:
+                    raise InputError(f"reservoir on {tag!r}: c[{name}] must be positive")
+            reservoirs[tag] = MappingProxyType(data)
+        object.__setattr__(self, "reservoirs", MappingProxyType(reservoirs))
+        thermal = [*self.temperature, *self.heat_flux, *self.heat_transfer]
+        twice = sorted({t for t in thermal if thermal.count(t) > 1})
+        if twice:
+            raise InputError(f"boundary tags {twice} have more than one thermal condition")
+        for tag, value in self.temperature.items():
+            if not callable(value) and not float(value) > 0:
+                raise InputError(f"temperature on {tag!r} must be positive, got {value!r}")
+        for tag, (h, ambient) in self.heat_transfer.items():
+            if not (float(h) >= 0 and float(ambient) > 0):
+                raise InputError(
+                    f"heat transfer on {tag!r} needs a coefficient >= 0 and an ambient T > 0"
+                )
 
     # --- boundary data and sources at time t ------------------------------------------------
 
@@ -134,6 +204,48 @@ class PNPFProblem:
             sel = mesh.piece_marker == mesh.tag(name)
             vals[sel] = _evaluate(f, mesh.piece_midpoint[sel], t)
         return neumann_flux(mesh, vals)
+
+    @property
+    def closed(self) -> bool:
+        """No reservoirs: zero ion flux on all of ∂Ω, so the schemes conserve every mass."""
+        return not any(r.vertices.size for r in self._reservoirs)
+
+    def reservoir_vertices(self, ell: int) -> npt.NDArray[np.int64]:
+        """The vertices where species ℓ is held at a reservoir's concentration (sorted)."""
+        return self._reservoirs[ell].vertices
+
+    def eta_dirichlet(self, ell: int, t: float) -> FloatArray:
+        """log c_b(x_i, t) of species ℓ at its reservoir vertices (order of
+        `reservoir_vertices`)."""
+        c = self._reservoirs[ell].values(t)
+        if np.any(~(c > 0)):
+            name = self.params.species_names[ell]
+            raise InputError(f"reservoir concentration of {name!r} not positive at t = {t:g}")
+        return np.log(c)
+
+    @property
+    def temperature_vertices(self) -> npt.NDArray[np.int64]:
+        """The vertices held at a thermostat's temperature (sorted)."""
+        return self._thermostats.vertices
+
+    def temperature_dirichlet(self, t: float) -> FloatArray:
+        """T_b(x_i, t) at the thermostat vertices (order of `temperature_vertices`)."""
+        temp = self._thermostats.values(t)
+        if np.any(~(temp > 0)):
+            raise InputError(f"thermostat temperature not positive at t = {t:g}")
+        return temp
+
+    def heat_inflow(self, t: float, temp: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """The heat into each box through its boundary pieces, Σ_{σ ⊂ ∂V_i ∩ ∂Ω} m(σ) q_σ with
+        q = k ∂T/∂n the given heat flux (at the piece midpoints, time t) or h (T_a − T_i) (heat
+        transfer, with the vertex temperature `temp`), and its derivative by temp_i."""
+        mesh = self.mesh
+        vals = np.zeros(mesh.piece_vertex.size)
+        for name, f in self.heat_flux.items():
+            sel = mesh.piece_marker == mesh.tag(name)
+            vals[sel] = _evaluate(f, mesh.piece_midpoint[sel], t)
+        h_area, h_ambient = self._transfer
+        return neumann_flux(mesh, vals) + h_ambient - h_area * temp, -h_area
 
     def rho(self, t: float) -> FloatArray:
         """ρ^f at the vertices."""
@@ -174,6 +286,27 @@ class PNPFProblem:
         idx = self.dirichlet_vertices
         r[idx] = psi[idx] - self.psi_dirichlet(t)
         return r
+
+
+class _Vertices:
+    """The vertices of some tags and a datum per tag on them (a Dirichlet condition); a vertex
+    on two tags (a corner) takes the datum of the tag named last."""
+
+    def __init__(self, mesh: VoronoiMesh, data: Mapping[str, SpaceTimeFunction | float]) -> None:
+        owner = np.full(mesh.num_vertices, -1, dtype=np.int64)
+        self.data = list(data.values())
+        for k, name in enumerate(data):
+            owner[mesh.vertices_of(name)] = k
+        self.vertices = np.nonzero(owner >= 0)[0]
+        self.owner = owner[self.vertices]
+        self.points = mesh.points[self.vertices]
+
+    def values(self, t: float) -> FloatArray:
+        out = np.empty(self.vertices.size)
+        for k, f in enumerate(self.data):  # loop over tags, not vertices
+            sel = self.owner == k
+            out[sel] = _evaluate(f, self.points[sel], t)
+        return out
 
 
 def initial_state(

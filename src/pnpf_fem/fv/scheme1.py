@@ -10,7 +10,7 @@ One step from (c^n, ψ^n, T^n) to time t^{n+1} = t^n + Δt (Δt may change every
 
    (F is linear in the unknowns: the mobility c^n and T^n are lagged), and the Poisson line
    ε² Σ_σ τ_σ(ψ_i − ψ_j) − Σ m(σ)ψ^N = m(V_i)(Σ_ℓ z^ℓ e^{η_i} + ρ^f_i), ψ_i = ψ^D(x_i) on Γ_D.
-   Zero ion flux on ∂Ω (3.5): boundary pieces carry no F.
+   Zero ion flux on ∂Ω (3.5): boundary pieces carry no F (except at reservoirs, below).
 2. The linear temperature equation (3.3) line 4 with P^{n+1} of (3.4):
 
        C_T m(V_i)(T_i − T^n_i)/Δt + k Σ_σ τ_σ(T_i − T_j) − m(V_i) P_i T_i
@@ -20,7 +20,14 @@ One step from (c^n, ψ^n, T^n) to time t^{n+1} = t^n + Δt (Δt may change every
    û^ℓ = −(1/ν^ℓ)[T^n ∇̃_h η + ∇̃_h(z^ℓψ^{n+1} + T^n)] (3.1). The edge value ½(η_i + η_j) of
    log c is conservative, which is all Theorem 3.5 needs ((3.13), second line).
 
-Theorem 3.4 guarantees T^{n+1} > 0 only for Δt < C_T/‖P^{n+1}‖_∞; a non-positive T raises
+Boundary conditions (`pnpf_fem.fv.problem`): reservoirs fix η^ℓ = log c_b(t^{n+1}) at their
+vertices in step 1 (Dirichlet rows; m(V_i)P_i there takes the ions' boundary outflow B_i with
+B_i η_i, see `StepPhysics.reversible_heat`), thermostats fix T = T_b(t^{n+1}) in step 2, and a
+heat flux q(t^{n+1}) or heat transfer h (T_a − T_i^{n+1}) adds −Σ_{σ ⊂ ∂V_i} m(σ) q_σ to the
+temperature box equation (still linear in T).
+
+Theorem 3.4 guarantees T^{n+1} > 0 only for Δt < C_T/‖P^{n+1}‖_∞ (heat transfer and thermostats
+keep its M-matrix argument; a heat flux out of the domain does not); a non-positive T raises
 `SolverError(reason="temperature_not_positive")`.
 
 Large steps: the drift part ∇_h[c^n(T^n − 1)] is explicit and the mobility c^n lagged, so once T
@@ -38,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pnpf_fem.errors import SolverError
-from pnpf_fem.fv.assembly import Assembler, EdgeFlux, NodeTerm, Storage, Term
+from pnpf_fem.fv.assembly import Assembler, Dirichlet, EdgeFlux, NodeTerm, Storage, Term
 from pnpf_fem.fv.operators import harmonic_average_with_derivatives
 from pnpf_fem.fv.problem import FVState, PNPFProblem
 from pnpf_fem.fv.scheme_base import FVScheme, StepPhysics
@@ -72,7 +79,7 @@ class _Step(StepPhysics):
         for ell in range(self.nsp):  # loop over species (M), not over mesh entities
             ions += [self.ion_storage(ell, c[ell]), self.ion_flux(ell, eta, psi)]
             ions += self.ion_source(ell)
-        return [*ions, *self.poisson(psi, c)]
+        return [*ions, *self.poisson(psi, c), *self.reservoirs(eta)]
 
     def ion_flux(self, ell: int, eta: FloatArray, psi: FloatArray) -> EdgeFlux:
         """F^ℓ_{i,σ} = −(ε/ν^ℓ)τ_σ[𝒜_σ c^{ℓ,n} D(η^ℓ + z^ℓψ) + D(c^{ℓ,n}(T^n − 1))]  (3.3)₁,
@@ -94,7 +101,8 @@ class _Step(StepPhysics):
 
     def heat(self, temp: FloatArray, p: FloatArray, eta: FloatArray, psi: FloatArray) -> list[Term]:
         """Step 2, (3.3) line 4, linear in T (p = P of (3.4)): C_T m(V_i)(T_i − T^n_i)/Δt
-        + k Σ_σ τ_σ(T_i − T_j) − m(V_i)P_i T_i − ε m(V_i) Σ_ℓ ν^ℓ c^{ℓ,n+1}_i|û^ℓ_i|² − m(V_i) f_3,
+        + k Σ_σ τ_σ(T_i − T_j) − m(V_i)P_i T_i − ε m(V_i) Σ_ℓ ν^ℓ c^{ℓ,n+1}_i|û^ℓ_i|² − m(V_i) f_3
+        − Σ_{σ ⊂ ∂V_i ∩ ∂Ω} m(σ) q_σ (heat flux, or h (T_a − T_i)), T_i = T_b on thermostats;
         û^ℓ = −(1/ν^ℓ)[T^n ∇̃_h η^ℓ + ∇̃_h(z^ℓψ + T^n)]  (3.1)."""
         ct, k = self.params.heat_capacity, self.params.conductivity * self.tau
         t0 = self.state.T
@@ -108,6 +116,8 @@ class _Step(StepPhysics):
             NodeTerm(0, -p * temp, {0: -p}),
             NodeTerm(0, -self.params.eps * joule),
             *self.heat_source(0),
+            self.boundary_heat(0, temp, {0: np.ones(temp.size)}),
+            Dirichlet(0, self.t_idx, temp[self.t_idx] - self.t_val),
         ]
 
 
@@ -140,7 +150,8 @@ class SchemeI(FVScheme):
             ct = self.problem.params.heat_capacity
             raise SolverError(
                 f"Scheme I: temperature not positive (min {temp.min():.3e}); Theorem 3.4 needs "
-                f"Δt < C_T/‖P‖∞ = {ct / np.max(np.abs(p)):.3e}, Δt = {dt:.3e}",
+                f"Δt < C_T/‖P‖∞ = {ct / np.max(np.abs(p)):.3e}, Δt = {dt:.3e} (and no heat "
+                "flux drawn out through a wall)",
                 reason="temperature_not_positive",
                 history=sol.history,
             )

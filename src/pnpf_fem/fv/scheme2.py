@@ -12,7 +12,12 @@ equations per box V_i are
     m(V_i) P_i = Σ_ℓ [Σ_σ F^ℓ_{i,σ} ½(Q^ℓ_i + Q^ℓ_j) + m(V_i)(1 + Q^ℓ_i)(e^{η_i} − c^n_i)/Δt],
     ǔ^ℓ = −(1/ν^ℓ)[T_m ∇̃_h Q^ℓ + ∇̃_h(z^ℓψ_m + T_m)],
 
-the (ion, Poisson, heat) lines of (3.14). Mean values on edges are the harmonic averages 𝒜_σ of
+the (ion, Poisson, heat) lines of (3.14), plus the boundary conditions of `pnpf_fem.fv.problem`:
+η^ℓ = log c_b(t^{n+1}) at reservoir vertices and ξ = log T_b(t^{n+1}) at thermostat vertices
+(Dirichlet rows), and −Σ_{σ ⊂ ∂V_i} m(σ) q_σ in the heat line with the heat flux q(t^{n+1/2}) or
+the heat transfer h (T_a − T_{m,i}). The heat line is the energy form; multiplied by R_i and
+summed (the proof of (3.16)) the boundary heat gives the entropy flux Σ_i R_i Q_i, the analogue
+of the FEM's heat equation tested with R w. Mean values on edges are the harmonic averages 𝒜_σ of
 §3.1 (of c_m T_m = e^{η_m + ξ_m}, c_m and T_m); the edge value of Q in P is the arithmetic mean
 (conservative, as (3.16)'s proof needs). Boundary data and sources are taken at t^{n+1/2} (ψ^D
 enters via ψ_m and the Poisson line at t^{n+1}). The Jacobian is exact: each term below is a
@@ -26,7 +31,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 
-from pnpf_fem.fv.assembly import EdgeFlux, NodeTerm, Scaled, Storage, Term
+from pnpf_fem.fv.assembly import Dirichlet, EdgeFlux, NodeTerm, Scaled, Storage, Term
 from pnpf_fem.fv.operators import harmonic_average_with_derivatives
 from pnpf_fem.fv.problem import FVState, PNPFProblem
 from pnpf_fem.fv.scheme_base import FVScheme, StepPhysics
@@ -61,7 +66,13 @@ class _Step(StepPhysics):
             ions += [self.ion_storage(ell, c[ell]), flux, *self.ion_source(ell)]
             reversible += self.reversible_heat(xb, flux, c[ell], q, dq)
             joule.append(self.joule_heat(ell, cm, tm, q, dq, phi))
-        return [*ions, *self.poisson(psi, c), *self.heat(xi, tm, reversible), *joule]
+        return [
+            *ions,
+            *self.poisson(psi, c),
+            *self.heat(xi, tm, reversible),
+            *joule,
+            *self.reservoirs(eta),
+        ]
 
     def q(self, ell: int, eta: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Q^ℓ of (3.15) with r = c^n/c^{n+1}: η − (1−r)/2 − (1−r)²/6, and dQ/dη."""
@@ -117,6 +128,8 @@ class _Step(StepPhysics):
             EdgeFlux(xb, k * at * dlog_r, {xb: d_flux}),
             Scaled(-1.0 / big_r, {xb: d_big_r / big_r**2}, reversible),  # −m(V)P/R
             *self.heat_source(xb),
+            self.boundary_heat(xb, tm, {xb: 0.5 * tm}),  # heat transfer with T_m
+            Dirichlet(xb, self.t_idx, xi[self.t_idx] - np.log(self.t_val)),
         ]
 
     def joule_heat(

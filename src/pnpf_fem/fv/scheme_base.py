@@ -14,7 +14,7 @@ never modified); holding a current state makes a scheme a `pnpf_fem.integrate.St
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,7 @@ from pnpf_fem.fv.assembly import (
     Dirichlet,
     EdgeFlux,
     NodeTerm,
+    Scaled,
     Storage,
     Term,
 )
@@ -63,6 +64,15 @@ class StepPhysics:
         self.neumann = problem.psi_neumann_flux(t1)
         self.d_idx = problem.dirichlet_vertices
         self.d_val = problem.psi_dirichlet(t1)
+        # reservoirs (η^ℓ = log c_b) and thermostats (T = T_b) at t^{n+1}; boundary heat at
+        # the time of the sources (t^{n+1} in Scheme I, t^{n+1/2} in Scheme II)
+        self.reservoir = [
+            (problem.reservoir_vertices(ell), problem.eta_dirichlet(ell, t1))
+            for ell in range(self.nsp)
+        ]
+        self.t_idx = problem.temperature_vertices
+        self.t_val = problem.temperature_dirichlet(t1)
+        self.t_heat = t_source
 
     def terms(self, u: FloatArray) -> list[Term]:
         """The box equations' terms at the unknowns u, shape (blocks, N)."""
@@ -71,6 +81,22 @@ class StepPhysics:
     def ion_storage(self, ell: int, c: FloatArray) -> Storage:
         """m(V_i)(c^{ℓ,n+1}_i − c^{ℓ,n}_i)/Δt with c = e^η  ((3.3)₁, (3.14)₁)."""
         return Storage(ell, c, self.state.c[ell], {ell: c})
+
+    def reservoirs(self, eta: FloatArray) -> list[Term]:
+        """η^ℓ_i = log c_b(x_i, t^{n+1}) at the reservoir vertices of each species (strong
+        Dirichlet rows replacing the box equations there)."""
+        return [
+            Dirichlet(ell, idx, eta[ell][idx] - val)
+            for ell, (idx, val) in enumerate(self.reservoir)
+            if idx.size
+        ]
+
+    def boundary_heat(self, row: int, temp: FloatArray, d_temp: Mapping[int, FloatArray]) -> Term:
+        """−Σ_{σ ⊂ ∂V_i ∩ ∂Ω} m(σ) q_σ, the heat into V_i through its boundary pieces (given flux
+        or heat transfer h (T_a − temp_i)), in the energy form of the box equation; `d_temp`
+        holds ∂temp_i/∂u^b_i."""
+        q, dq = self.problem.heat_inflow(self.t_heat, temp)
+        return BoundaryFlux(row, -q, {b: -dq * dv for b, dv in d_temp.items()})
 
     def ion_source(self, ell: int) -> list[Term]:
         """−m(V_i) f_ℓ(x_i) (manufactured solutions)."""
@@ -97,14 +123,34 @@ class StepPhysics:
         self, row: int, flux: EdgeFlux, c: FloatArray, q: FloatArray, dq: FloatArray | float
     ) -> list[Term]:
         """Species ℓ's part of m(V_i)P_i in block row `row` ((3.4) with Q = η; (3.15)):
-        Σ_σ F^ℓ_{i,σ} ½(Q_i + Q_j) + m(V_i)(1 + Q_i)(c_i − c^{ℓ,n}_i)/Δt, with dQ = ∂Q/∂η^ℓ."""
+        Σ_σ F^ℓ_{i,σ} ½(Q_i + Q_j) + m(V_i)(1 + Q_i)(c_i − c^{ℓ,n}_i)/Δt, with dQ = ∂Q/∂η^ℓ.
+
+        At a reservoir vertex ions also leave the box through its boundary pieces, at the rate
+        B_i = −(m(V_i)(c_i − c^n_i)/Δt + Σ_σ F_{i,σ} − m(V_i) f_i) (the residual of the ion box
+        equation, which the Dirichlet row replaces), and the box integral of the divergence in
+        P = ε∇·(J log c) + (1 + log c)∂_t c has the boundary part B_i Q_i as well. It is added
+        there, so that P stays the local reversible heat: with no time change of c it is
+        Σ_σ F_{i,σ} ½(Q_j − Q_i) (≈ ε J·∇log c), and uniform reservoirs feed no heat. (Leaving it
+        out, as a weak form without the boundary term does, puts a spurious heat source
+        T Q_b (−B_i) ∝ T on the reservoir boxes.)"""
         ell, i, j = flux.row, self.i, self.j
         dq = np.broadcast_to(dq, q.shape)
         dc = c - self.state.c[ell]
-        return [
+        terms: list[Term] = [
             flux.times(0.5 * (q[i] + q[j]), {ell: (0.5 * dq[i], 0.5 * dq[j])}, row),
             NodeTerm(row, (1.0 + q) * dc / self.dt, {ell: (dq * dc + (1.0 + q) * c) / self.dt}),
         ]
+        idx = self.reservoir[ell][0]
+        if idx.size:
+            chi = np.zeros(q.size)
+            chi[idx] = 1.0
+            ion_balance = [
+                Storage(row, c, self.state.c[ell], {ell: c}),
+                EdgeFlux(row, flux.value, flux.d),
+                *[NodeTerm(row, t.value) for t in self.ion_source(ell)],
+            ]
+            terms.append(Scaled(-chi * q, {ell: -chi * dq}, ion_balance))  # + B_i Q_i
+        return terms
 
     def joule(
         self, ell: int, c: FloatArray, temp: FloatArray, q: FloatArray, phi: FloatArray
@@ -167,16 +213,20 @@ class FVScheme:
             raise InputError(f"time step must be positive, got {dt}")
         pb = self.problem
         n, nsp, m = pb.mesh.num_vertices, pb.params.num_species, pb.mesh.volumes
-        psi0 = state.psi.copy()
-        psi0[pb.dirichlet_vertices] = pb.psi_dirichlet(state.t + dt)
-        blocks = [np.log(state.c).ravel(), psi0]
+        # the initial guess takes the Dirichlet data of t^{n+1}; their rows are not scaled
+        x0 = np.concatenate([np.log(state.c), state.psi[None]]).ravel()
         if self.coupled_temperature:
-            blocks.append(np.log(state.T))
-        x0 = np.concatenate(blocks)
+            x0 = np.concatenate([x0, np.log(state.T)])
+        scale = np.tile(1.0 / m, self.num_blocks)
+        fixed = [(nsp, pb.dirichlet_vertices, physics.d_val)]
+        fixed += [(ell, idx, val) for ell, (idx, val) in enumerate(physics.reservoir)]
+        if self.coupled_temperature:
+            fixed.append((nsp + 1, physics.t_idx, np.log(physics.t_val)))
+        for block, idx, val in fixed:
+            x0[block * n + idx] = val
+            scale[block * n + idx] = 1.0
         log_mask = np.ones(x0.size, dtype=bool)  # η and ξ
         log_mask[nsp * n : (nsp + 1) * n] = False
-        scale = np.tile(1.0 / m, self.num_blocks)
-        scale[nsp * n + pb.dirichlet_vertices] = 1.0
         sol = newton(self._residual(physics), x0, self.control, scale, log_mask)
         return sol.x.reshape(self.num_blocks, n), sol
 

@@ -2,15 +2,19 @@
 
 One measurement (run under mpirun by the driver):
 
-    ./env/run mpirun -n 2 python3 benchmarks/fem_scaling.py measure --dofs 100000 --solver lu
+    ./env/run mpirun -n 2 python3 benchmarks/fem_scaling.py measure --dofs 100000 --dim 3
 
-Driver (default): for each configuration (ranks 1 and 2 × LU and iterative) runs the charging
-cell (`pnpf_fem.fem.cases.charging_problem`, P1, 2 species → 4 fields) with `--method` on
-unit squares of ~1e4, 3e4, 1e5, 3e5, 1e6 DOFs for `--steps` steps, prints a table and the
-fitted growth exponents (time ∝ DOFs^p), and stops growing a configuration once a single
+Every measurement also times, in the same process, the yardstick: one scalar P1 Poisson solve
+(assembly + CG/BoomerAMG, rtol 1e-8) on the same mesh, and prints the cost of one Newton
+iteration in units of it ("Newton/Poisson"): this machine is shared, ratios survive the noise.
+
+Driver (default): for each configuration (2D and 3D × ranks 1 and 2 × LU and iterative) runs
+the charging cell (`pnpf_fem.model.cases.charging_cell`, P1, 2 species → 4 fields) with
+`--method` on unit squares / cubes of ~1e4 … 1e6 DOFs for `--steps` steps, prints a table and
+the fitted growth exponents (time ∝ DOFs^p), and stops growing a configuration once a single
 run exceeds `--budget` seconds or the total exceeds `--total-budget`:
 
-    ./env/run python3 benchmarks/fem_scaling.py --method fem-be --steps 2
+    ./env/run python3 benchmarks/fem_scaling.py --method fem-be --steps 3 --solvers iterative
 """
 
 from __future__ import annotations
@@ -25,27 +29,77 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+from mpi4py import MPI
+
 SIZES = (1e4, 3e4, 1e5, 3e5, 1e6)
 
 
-def measure(args: argparse.Namespace) -> None:
-    from mpi4py import MPI
+def poisson_yardstick(fm) -> tuple[float, int]:
+    """Seconds of one scalar P1 Poisson solve on the mesh of `fm` (assembly of matrix and
+    vector + CG/BoomerAMG setup and solve, rtol 1e-8; forms compiled beforehand) and its CG
+    iterations: the unit the Newton iteration is measured in."""
+    import ufl
+    from dolfinx import fem
+    from dolfinx.fem import petsc
+    from petsc4py import PETSc
 
+    V = fem.functionspace(fm.mesh, ("Lagrange", 1))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    a = fem.form(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx)
+    L = fem.form(fem.Constant(fm.mesh, 1.0) * v * ufl.dx)
+    fdim = fm.mesh.topology.dim - 1
+    dofs = fem.locate_dofs_topological(
+        V, fdim, np.concatenate([fm.facets("left"), fm.facets("right")])
+    )
+    bc = fem.dirichletbc(0.0, dofs, V)
+    fm.comm.barrier()
+    start = time.perf_counter()
+    A = petsc.assemble_matrix(a, bcs=[bc])
+    A.assemble()
+    b = petsc.assemble_vector(L)
+    petsc.apply_lifting(b, [a], [[bc]])
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    petsc.set_bc(b, [bc])
+    ksp = PETSc.KSP().create(fm.comm)
+    ksp.setOperators(A)
+    ksp.setType("cg")
+    ksp.getPC().setType("hypre")
+    ksp.getPC().setHYPREType("boomeramg")
+    ksp.setTolerances(rtol=1e-8)
+    x = b.duplicate()
+    ksp.solve(b, x)
+    elapsed = fm.comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
+    its = ksp.getIterationNumber()
+    for obj in (ksp, A, b, x):
+        obj.destroy()
+    return elapsed, its
+
+
+def measure(args: argparse.Namespace) -> None:
     from pnpf_fem.fem import SolverOptions, from_triangulation, make_scheme
-    from pnpf_fem.fem.cases import charging_problem
+    from pnpf_fem.fem.build import fem_problem
     from pnpf_fem.meshing import unit_square
+    from pnpf_fem.meshing3d import box
+    from pnpf_fem.model.cases import charging_cell, charging_model
 
     comm = MPI.COMM_WORLD
     fields = 4
-    n = max(4, round(math.sqrt(args.dofs / fields)) - 1)
+    if args.dim == 2:
+        n = max(4, round(math.sqrt(args.dofs / fields)) - 1)
+        mesh = unit_square(n)
+    else:
+        n = max(2, round((args.dofs / fields) ** (1 / 3)) - 1)
+        mesh = box(n)
     t0 = time.perf_counter()
-    fm = from_triangulation(unit_square(n), comm)
-    scheme = make_scheme(
-        args.method,
-        charging_problem(fm),
-        SolverOptions(linear_solver=args.solver, rtol=1e-8, atol=1e-10),
+    fm = from_triangulation(mesh, comm)
+    problem = fem_problem(charging_cell(mesh, model=charging_model(eps=args.eps)), fm)
+    options = SolverOptions(
+        linear_solver=args.solver, rtol=1e-8, atol=1e-10, petsc_options=json.loads(args.petsc)
     )
+    scheme = make_scheme(args.method, problem, options)
     setup = time.perf_counter() - t0
+    poisson, poisson_its = poisson_yardstick(fm)
     dofs = scheme.W.dofmap.index_map.size_global * scheme.W.dofmap.index_map_bs
     step_times = []
     for _ in range(args.steps):
@@ -57,20 +111,28 @@ def measure(args: argparse.Namespace) -> None:
     assembly = sum(s.problem.assembly_time for s in solvers)
     total = sum(s.solve_time for s in solvers)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # MiB (Linux: KiB)
+    per_newton = comm.allreduce(total, op=MPI.MAX) / max(its, 1)
     row = {
+        "dim": args.dim,
         "method": args.method,
         "solver": args.solver,
         "ranks": comm.size,
         "dofs": int(dofs),
         "n": n,
+        "eps": args.eps,
         "steps": args.steps,
         "newton_per_step": its / args.steps,
         "linear_per_newton": lin / max(its, 1),
         "assembly_per_newton": comm.allreduce(assembly, op=MPI.MAX) / max(its, 1),
         "solve_per_newton": comm.allreduce(total - assembly, op=MPI.MAX) / max(its, 1),
+        "newton_time": per_newton,
+        "poisson_time": poisson,
+        "poisson_its": poisson_its,
+        "newton_over_poisson": per_newton / poisson,
         "step_time": comm.allreduce(sum(step_times), op=MPI.MAX) / args.steps,
         "setup_time": comm.allreduce(setup, op=MPI.MAX),
         "peak_rss_mib_total": comm.allreduce(rss, op=MPI.SUM),
+        "load_average": os.getloadavg()[0],
     }
     if comm.rank == 0:
         print("RESULT " + json.dumps(row), flush=True)
@@ -92,51 +154,47 @@ def drive(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     results: list[dict] = []
     stopped: list[str] = []
-    for ranks in args.ranks:
-        for solver in args.solvers:
-            for size in args.sizes:
-                if time.perf_counter() - start > args.total_budget:
-                    stopped.append(
-                        f"{ranks} rank(s)/{solver}: total budget reached before {size:.0e}"
-                    )
-                    break
-                cmd = ["mpirun", "-n", str(ranks), sys.executable, str(here), "measure"]
-                cmd += ["--dofs", str(size), "--solver", solver, "--method", args.method]
-                cmd += ["--steps", str(args.steps), "--dt", str(args.dt)]
-                t0 = time.perf_counter()
-                proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
-                elapsed = time.perf_counter() - t0
-                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-                if proc.returncode != 0 or not lines:
-                    print(f"run failed ({ranks} ranks, {solver}, {size:.0e}):", proc.stderr[-2000:])
-                    stopped.append(f"{ranks} rank(s)/{solver}: failed at {size:.0e}")
-                    break
-                row = json.loads(lines[-1][7:])
-                row["elapsed"] = elapsed
-                results.append(row)
-                print(_format_row(row), flush=True)
-                if elapsed > args.budget:
-                    stopped.append(
-                        f"{ranks} rank(s)/{solver}: stopped after {size:.0e} ({elapsed:.0f} s)"
-                    )
-                    break
+    configs = [(d, r, s) for d in args.dims for r in args.ranks for s in args.solvers]
+    for dim, ranks, solver in configs:
+        label = f"{dim}D {ranks} rank(s)/{solver}"
+        for size in args.sizes:
+            if time.perf_counter() - start > args.total_budget:
+                stopped.append(f"{label}: total budget reached before {size:.0e}")
+                break
+            cmd = ["mpirun", "-n", str(ranks), sys.executable, str(here), "measure"]
+            cmd += ["--dofs", str(size), "--solver", solver, "--method", args.method]
+            cmd += ["--steps", str(args.steps), "--dt", str(args.dt), "--dim", str(dim)]
+            cmd += ["--eps", str(args.eps), "--petsc", args.petsc]
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+            elapsed = time.perf_counter() - t0
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+            if proc.returncode != 0 or not lines:
+                print(f"run failed ({label}, {size:.0e}):", proc.stderr[-2000:])
+                stopped.append(f"{label}: failed at {size:.0e}")
+                break
+            row = json.loads(lines[-1][7:])
+            row["elapsed"] = elapsed
+            results.append(row)
+            print(_format_row(row), flush=True)
+            if elapsed > args.budget:
+                stopped.append(f"{label}: stopped after {size:.0e} ({elapsed:.0f} s)")
+                break
     print()
     print(
-        f"{'ranks':>5} {'solver':>9}  fitted p in time ∝ DOFs^p: "
-        "assembly/Newton, solve/Newton, step"
+        f"{'dim':>3} {'ranks':>5} {'solver':>9}  fitted p in time ∝ DOFs^p: assembly, solve, step"
     )
-    for ranks in args.ranks:
-        for solver in args.solvers:
-            rows = [r for r in results if r["ranks"] == ranks and r["solver"] == solver]
-            d = [r["dofs"] for r in rows]
-            fits = [
-                fit_exponent(d, [r[k] for r in rows])
-                for k in ("assembly_per_newton", "solve_per_newton", "step_time")
-            ]
-            print(
-                f"{ranks:5d} {solver:>9}  "
-                + "  ".join("   -" if f is None else f"{f:5.2f}" for f in fits)
-            )
+    for dim, ranks, solver in configs:
+        rows = [r for r in results if (r["dim"], r["ranks"], r["solver"]) == (dim, ranks, solver)]
+        d = [r["dofs"] for r in rows]
+        fits = [
+            fit_exponent(d, [r[k] for r in rows])
+            for k in ("assembly_per_newton", "solve_per_newton", "step_time")
+        ]
+        print(
+            f"{dim:3d} {ranks:5d} {solver:>9}  "
+            + "  ".join("   -" if f is None else f"{f:5.2f}" for f in fits)
+        )
     for s in stopped:
         print("note:", s)
     if args.json:
@@ -145,7 +203,8 @@ def drive(args: argparse.Namespace) -> None:
 
 def _format_row(r: dict) -> str:
     return (
-        f"ranks {r['ranks']} {r['solver']:>9} DOFs {r['dofs']:>8d}"
+        f"{r['dim']}D ranks {r['ranks']} {r['solver']:>9} DOFs {r['dofs']:>8d}"
+        f"  Newton/Poisson {r['newton_over_poisson']:5.1f} (Poisson {r['poisson_time']:.3f} s)"
         f"  Newton/step {r['newton_per_step']:4.1f}  lin/Newton {r['linear_per_newton']:6.1f}"
         f"  assembly/Newton {r['assembly_per_newton']:8.4f} s"
         f"  solve/Newton {r['solve_per_newton']:8.4f} s  step {r['step_time']:8.3f} s"
@@ -156,7 +215,13 @@ def _format_row(r: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", nargs="?", default="drive", choices=("drive", "measure"))
-    parser.add_argument("--method", default="fem-be", choices=("fem1", "fem2", "fem-be"))
+    parser.add_argument(
+        "--method", default="fem-be", choices=("fem1", "fem2", "fem-be", "fem-bdf2")
+    )
+    parser.add_argument("--dim", type=int, default=2, choices=(2, 3))
+    parser.add_argument("--dims", nargs="+", type=int, default=[2, 3])
+    parser.add_argument("--eps", type=float, default=0.2, help="ε of the charging cell")
+    parser.add_argument("--petsc", default="{}", help="extra PETSc options (JSON)")
     parser.add_argument("--solver", default="lu", choices=("lu", "iterative"))
     parser.add_argument("--solvers", nargs="+", default=["lu", "iterative"])
     parser.add_argument("--ranks", nargs="+", type=int, default=[1, 2])

@@ -55,7 +55,8 @@ def discrete_poisson_boltzmann(T: float) -> np.ndarray:
 
     x0 = np.concatenate([np.linspace(0, V, N + 1)[1:-1], [0.0, 0.0]])
     sol = root(equations, x0, method="hybr", tol=1e-14)
-    assert sol.success and np.max(np.abs(equations(sol.x))) < 1e-12, sol.message
+    # hybr may stop with "xtol too small" once at round-off: the residual is what counts
+    assert np.max(np.abs(equations(sol.x))) < 1e-12, sol.message
     return psi_of(sol.x)
 
 

@@ -197,20 +197,31 @@ class FEMSimulation(_P1Fields, _ErrorControlled):
     def save_checkpoint(self, path: Path, meta: dict[str, Any]) -> None:
         """P1: the state's vertex values by input vertex (any number of ranks can read them).
         P2: each rank's raw dof array (restart on the same number of ranks)."""
+        from dolfinx import fem
+
         from pnpf_fem.fem.mesh import gather_vertex_values
 
         u = self.scheme.u
         bs = self.scheme.W.dofmap.index_map_bs
+        # the state, and the previous one the Newton predictor extrapolates from (so that a
+        # restarted run takes the same Newton iterates as the uninterrupted one)
+        states = {"": u}
+        history = self.scheme.last_step
+        if history is not None:
+            states["previous_"] = fem.Function(self.scheme.W)
+            states["previous_"].x.array[:] = history[0]
+            meta = dict(meta, dt_previous=history[1])
         arrays: dict[str, np.ndarray] = {}
-        if self.scheme.problem.degree == 1:
-            arrays["vertex_state"] = np.column_stack(
-                [gather_vertex_values(self.fmesh, u, i) for i in range(bs)]
-            )
-        else:
-            n = self.scheme.W.dofmap.index_map.size_local * bs
-            parts = self.comm.gather(u.x.array[:n].copy(), root=0)
-            if self.comm.rank == 0:
-                arrays = {f"rank{r}": p for r, p in enumerate(parts)}
+        for prefix, f in states.items():
+            if self.scheme.problem.degree == 1:
+                arrays[f"{prefix}vertex_state"] = np.column_stack(
+                    [gather_vertex_values(self.fmesh, f, i) for i in range(bs)]
+                )
+            else:
+                n = self.scheme.W.dofmap.index_map.size_local * bs
+                parts = self.comm.gather(f.x.array[:n].copy(), root=0)
+                if self.comm.rank == 0:
+                    arrays |= {f"{prefix}rank{r}": p for r, p in enumerate(parts)}
         meta = dict(meta, t=self.t, ranks=self.comm.size, degree=self.scheme.problem.degree)
         if self.comm.rank == 0:
             atomic_savez(path, arrays, meta)
@@ -219,27 +230,42 @@ class FEMSimulation(_P1Fields, _ErrorControlled):
     def load_checkpoint(self, path: Path) -> dict[str, Any]:
         arrays, meta = _load_npz(path)
         s = self.scheme
+        if s.problem.degree == 2 and meta.get("ranks") != self.comm.size:
+            raise InputError(
+                f"checkpoint {path} of a degree-2 run was written on {meta.get('ranks')} "
+                f"ranks; restart it on as many"
+            )
+        self._load_state(path, arrays, "", s.u.x.array)
+        s.restart_from(float(meta["t"]))
+        if "dt_previous" in meta:  # the Newton predictor's history (checkpoints since 2026-11)
+            previous = s.u.x.array.copy()
+            self._load_state(path, arrays, "previous_", previous)
+            s.last_step = (previous, float(meta["dt_previous"]))
+        return meta
+
+    def _load_state(self, path: Path, arrays: dict, prefix: str, out: np.ndarray) -> None:
+        """The state stored under `prefix` into the local dof array `out` (ghosts included)."""
+        s = self.scheme
         bs = s.W.dofmap.index_map_bs
-        cols = s.u.x.array.reshape(-1, bs)
         if s.problem.degree == 1:
-            vals = arrays.get("vertex_state")
+            vals = arrays.get(f"{prefix}vertex_state")
             if vals is None:
                 raise InputError(f"checkpoint {path} holds no P1 vertex state")
             _check_shape(path, "vertex_state", vals, (self.fmesh.num_input_vertices, bs))
             dofs, verts = self._vertex_map()
-            cols[dofs] = vals[verts]
+            out.reshape(-1, bs)[dofs] = vals[verts]
         else:
-            if meta.get("ranks") != self.comm.size:
-                raise InputError(
-                    f"checkpoint {path} of a degree-2 run was written on {meta.get('ranks')} "
-                    f"ranks; restart it on as many"
-                )
             n = s.W.dofmap.index_map.size_local * bs
-            part = arrays[f"rank{self.comm.rank}"]
+            part = arrays[f"{prefix}rank{self.comm.rank}"]
             _check_shape(path, "state", part, (n,))
-            s.u.x.array[:n] = part
-        s.restart_from(float(meta["t"]))
-        return meta
+            out[:n] = part
+            if prefix:  # ghosts of the history: from their owners
+                from dolfinx import fem
+
+                f = fem.Function(s.W)
+                f.x.array[:] = out
+                f.x.scatter_forward()
+                out[:] = f.x.array
 
 
 class FVSimulation(_ErrorControlled):

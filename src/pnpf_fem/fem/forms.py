@@ -42,7 +42,7 @@ Expr = ufl.core.expr.Expr
 
 @dataclass(frozen=True)
 class Measures:
-    """dx: volume terms with a capped quadrature degree; dxL: storage/charge/observables; ds."""
+    """dx: volume terms (degree 2p); dxL: storage/charge/observables; ds (degree 2p)."""
 
     dx: ufl.Measure
     dxL: ufl.Measure
@@ -50,8 +50,15 @@ class Measures:
 
 
 def measures(domain, facet_tags, degree: int) -> Measures:
-    """Measures for Lagrange degree `degree` (vertex quadrature for `dxL` when degree == 1)."""
-    qdeg = 2 * degree + 2
+    """Measures for Lagrange degree p = `degree` (vertex quadrature for `dxL` when p == 1).
+
+    The volume terms (fluxes, Joule heat, conduction) use a rule exact for degree 2p, which
+    keeps the optimal L2 order p + 1 for smooth coefficients (Strang's lemma asks for degree
+    2p − 1) at a fraction of the cost of degree 2p + 2 (a 3D P1 Newton step assembled 2.4×
+    faster). The midpoint rule (2p − 1 for P1) was faster still, but fem1's temperature step
+    then stalled at a residual of 5e-9 on electrode-graded strips. Every weight is positive, so
+    the pointwise arguments of the entropy proofs hold unchanged."""
+    qdeg = 2 * degree
     dx = ufl.Measure("dx", domain=domain, metadata={"quadrature_degree": qdeg})
     if degree == 1:
         dxL = ufl.Measure(
@@ -60,7 +67,7 @@ def measures(domain, facet_tags, degree: int) -> Measures:
     else:
         dxL = dx
     ds = ufl.Measure(
-        "ds", domain=domain, subdomain_data=facet_tags, metadata={"quadrature_degree": qdeg}
+        "ds", domain=domain, subdomain_data=facet_tags, metadata={"quadrature_degree": 2 * degree}
     )
     return Measures(dx, dxL, ds)
 
@@ -174,6 +181,7 @@ def heat_residual(
     source: Expr | None,
     boundary_heat: Sequence[tuple[int, Expr]] = (),
     boundary_species: Sequence[tuple[int, Expr, Expr]] = (),
+    extra: ufl.Form | None = None,
 ) -> ufl.Form:
     """The temperature equation of (2.13) tested with θ w.
 
@@ -205,4 +213,6 @@ def heat_residual(
         F -= q * theta * w * m.ds(tag)
     for tag, j, mu in boundary_species:
         F += j * mu * w * m.ds(tag)
+    if extra is not None:  # further terms of −⟨P, w⟩ (the reservoirs')
+        F += extra
     return scale * F

@@ -282,9 +282,32 @@ class Scheme(TransientProblem):
         obs = self.observables.evaluate(self.t, dt, iterations, seconds)
         return StepRecord.from_observables(obs)
 
+    # Newton starts from the state extrapolated linearly from the last two accepted states,
+    # u⁰ = u^n + ω (u^n − u^{n−1}), ω = Δt_n/Δt_{n−1} capped at MAX_EXTRAPOLATION (a larger jump
+    # in Δt, as in pseudo-transient continuation, makes the line a poor guess). The solution
+    # does not change (Newton converges to the same discrete solution), only its cost; a start
+    # that fails is retried from u^n (`TransientProblem.step`).
+    MAX_EXTRAPOLATION = 2.0
+    last_step: tuple[np.ndarray, float] | None = None
+    _start: np.ndarray | None = None
+
+    def _predict(self, dt: float) -> bool:
+        self._start = self.u_n.x.array.copy()
+        if self.last_step is None:
+            return False
+        previous, dt_previous = self.last_step
+        omega = min(dt / dt_previous, self.MAX_EXTRAPOLATION)
+        self.u.x.array[:] = self._start + omega * (self._start - previous)
+        return True
+
+    def _accepted(self, record: StepRecord) -> None:
+        if self._start is not None:
+            self.last_step = (self._start, record.dt)
+
     def restart_from(self, t: float) -> None:
         """Continue from the state now in `u` at time t (a checkpoint was loaded into `u`)."""
         super().restart_from(t)
+        self.last_step = None  # no history to extrapolate from
         self.observables.restart()  # electrode currents continue from the loaded charges
 
     def _heat_residual(
@@ -302,19 +325,21 @@ class Scheme(TransientProblem):
         dt=None,
         reactions: Sequence[ReactionRate] = (),
         T_reaction=None,
+        at: str = "new",
     ) -> ufl.Form:
         """The temperature equation (`forms.heat_residual`) with T^n, Δt, C_T and k of this
-        scheme (a multistep scheme passes its history and effective step). `reactions` add their
-        heat r (n η − T ΔS) (T = `T_reaction`) and the boundary term of P with the species' μ
-        taken from `species`."""
+        scheme (a multistep scheme passes its history and effective step; boundary data at
+        `at`). `reactions` add their heat r (n η − T ΔS) (T = `T_reaction`) and the boundary term
+        of P with the species' μ taken from `species`; reservoirs add theirs (`_reservoir_flux`)."""
         boundary_heat = [(r.tag, r.heat(T_reaction)) for r in reactions]
         boundary_species = [
             (r.tag, r.stoichiometry * r.rate, species[r.species][0]) for r in reactions
         ]
+        dt = self.dt if dt is None else dt
         for c in self.problem.thermal:
             tag = self.problem.mesh.tag(c.tag)
             if isinstance(c, HeatFlux):
-                boundary_heat.append((tag, self._bind(c.value)))
+                boundary_heat.append((tag, self._bind(c.value, at)))
             elif isinstance(c, HeatTransfer):
                 boundary_heat.append((tag, c.value * (c.ambient - T_diff)))
         return forms.heat_residual(
@@ -322,7 +347,8 @@ class Scheme(TransientProblem):
             boundary_species=boundary_species,
             T_new=T_new,
             T_old=ufl.exp(self.u_n[self.M + 1]) if T_old is None else T_old,
-            dt=self.dt if dt is None else dt,
+            dt=dt,
+            extra=self._reservoir_flux(species, dt, w, at),
             theta=theta,
             grad_log_theta=grad_log_theta,
             T_diff=T_diff,
@@ -334,6 +360,33 @@ class Scheme(TransientProblem):
             m=self.m,
             source=source,
         )
+
+    def _reservoir_flux(self, species, dt, w, at: str) -> ufl.Form | None:
+        """The boundary term ∫_Γ μ (ε c u·n) w of P at the reservoirs, where the ion flux through
+        the wall is not given: by the consistent flux, −R^ℓ(χ^ℓ μ^ℓ w), with R^ℓ the ion
+        residual (`forms.ion_residual`) and χ^ℓ the indicator of the species' reservoir nodes.
+        Exact for a uniform flux (an Ohmic conductor between reservoirs); without it P would
+        hold a spurious heat source T μ_b (−ε c u·n) at every reservoir. Returns R-terms to add
+        to the heat residual (which subtracts ⟨P, w⟩), None without reservoirs."""
+        terms = None
+        for i, chi in self._reservoir_nodes().items():
+            mu, flux, c_new, c_old = species[i]
+            source = self.f_ion[at][i]
+            r = forms.ion_residual(c_new, c_old, dt, flux, chi * mu * w, self.m, source)
+            terms = r if terms is None else terms + r
+        return terms
+
+    def _reservoir_nodes(self) -> dict[int, fem.Function]:
+        """Species index → the P1 indicator of the nodes of its reservoir tags."""
+        if not hasattr(self, "_reservoir_chi"):
+            p, names = self.problem, self.problem.model.species_names
+            self._reservoir_chi: dict[int, fem.Function] = {}
+            for c in p.concentrations:
+                i = names.index(c.species)
+                chi = self._reservoir_chi.setdefault(i, fem.Function(self.V))
+                dofs = fem.locate_dofs_topological(self.V, self.fdim, p.mesh.facets(c.tag))
+                chi.x.array[dofs] = 1.0
+        return self._reservoir_chi
 
     def _implicit_heat(self, xi, species, joule, w, T_old=None, dt=None, reactions=()) -> ufl.Form:
         """The temperature equation tested with θ = 1/T = e^{−ξ} at t^{n+1} (3.3)₄, the form
@@ -508,6 +561,7 @@ class CrankNicolsonScheme(Scheme):
             source=self.f_heat["mid"],
             reactions=rates,
             T_reaction=T_h,
+            at="mid",
         )
         self.solver = NonlinearSolver(F, u, self.dirichlet_bcs(self.W, M), "cn", self.options)
 
@@ -554,9 +608,9 @@ class FirstOrderScheme(Scheme):
 
     def _advance(self) -> int:
         M = self.M
-        old = self.u_n.x.array.reshape(-1, M + 2)
-        self.u1.x.array.reshape(-1, M + 1)[:] = old[:, : M + 1]
-        self.xi.x.array[:] = old[:, M + 1]
+        start = self.u.x.array.reshape(-1, M + 2)  # u^n, or the extrapolated start
+        self.u1.x.array.reshape(-1, M + 1)[:] = start[:, : M + 1]
+        self.xi.x.array[:] = start[:, M + 1]
         its = self.solver1.solve()
         its += self.solver2.solve()
         new = self.u.x.array.reshape(-1, M + 2)

@@ -37,7 +37,7 @@ from dolfinx.mesh import Mesh
 from petsc4py import PETSc
 
 from pnpf_fem.compat import interpolation_points
-from pnpf_fem.errors import InputError
+from pnpf_fem.errors import InputError, SolverError
 from pnpf_fem.fem.problem import Field, Value, bind
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
 from pnpf_fem.integrate import StepRecord
@@ -199,6 +199,11 @@ class TransientProblem:
         of `self.solver` (a `NonlinearSolver` or `BlockNonlinearSolver` the subclass built)."""
         return self.solver.solve()
 
+    def _predict(self, dt: float) -> bool:
+        """Set the Newton start of the step to t + dt in the current Functions (they hold the
+        state at t); True if it differs from that state. The default keeps the state at t."""
+        return False
+
     def _record(self, dt: float, iterations: int, seconds: float) -> StepRecord:
         """The record of the current state (time `t`)."""
         raise NotImplementedError
@@ -215,7 +220,14 @@ class TransientProblem:
         self.dt.value = dt
         try:
             self._set_times(t_new, self.t + 0.5 * dt)
-            its = self._advance()
+            try:
+                predicted = self._predict(dt)
+                its = self._advance()
+            except SolverError:
+                if not predicted:
+                    raise
+                self._restore()  # the predicted start failed: Newton again from the state at t
+                its = self._advance()
         except Exception:
             self._restore()
             self._set_times(self.t)

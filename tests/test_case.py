@@ -62,7 +62,7 @@ BAD = [
     ("time.cut", 1.5, r"cut = 1.5 must lie strictly between 0.0 and 1.0"),
     ("time.growth", 0.9, r"growth = 0.9 must be greater than 1"),
     ("parameters.heat_capacity", float("nan"), r"heat_capacity must be finite"),
-    ("solver.linear", "gmres", r"linear = 'gmres' must be one of lu, iterative"),
+    ("solver.linear", "gmres", r"linear = 'gmres' must be one of auto, lu, iterative"),
     ("output.every", 0, r"every = 0 must be positive"),
     ("mesh.n", 2.5, r"\[mesh\] n must be an integer"),
 ]

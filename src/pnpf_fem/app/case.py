@@ -166,7 +166,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "rtol": Key(NUMBER, 1e-9, check=_between_open(0.0, 1.0)),
         "atol": Key(NUMBER, 1e-11, check=_positive),
         "max_iterations": Key(int, 25, check=_positive),
-        "linear": Key(str, "lu", check=_one_of("lu", "iterative")),
+        "linear": Key(str, "auto", check=_one_of("auto", "lu", "iterative")),
         "petsc_options": Key(dict, None),
     },
     # the upscaled porous-medium PNP system (isothermal) with the tensors of `pnpf-fem cell`

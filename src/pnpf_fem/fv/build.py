@@ -6,7 +6,7 @@ import numpy as np
 
 from pnpf_fem.errors import InputError
 from pnpf_fem.fv.mesh import VoronoiMesh, box_fractions
-from pnpf_fem.fv.problem import PNPFProblem, SpaceTimeFunction, initial_state
+from pnpf_fem.fv.problem import ElectrodeReaction, PNPFProblem, SpaceTimeFunction, initial_state
 from pnpf_fem.fv.scheme1 import SchemeI
 from pnpf_fem.fv.scheme2 import SchemeII
 from pnpf_fem.fv.scheme_base import FVScheme
@@ -18,7 +18,9 @@ from pnpf_fem.model import (
     HeatTransfer,
     Potential,
     Problem,
+    Reaction,
     SpaceTime,
+    Stern,
     SurfaceCharge,
     Temperature,
 )
@@ -26,8 +28,17 @@ from pnpf_fem.model import (
 __all__ = ["build_scheme", "fv_problem", "fv_value"]
 
 SCHEMES = {"fv1": SchemeI, "fv2": SchemeII}
-# the conditions the FV schemes impose (Stern layers and electrode reactions are FEM-only)
-TAKEN = (Potential, SurfaceCharge, Concentration, Temperature, HeatFlux, HeatTransfer)
+# the conditions the FV schemes impose: all of `pnpf_fem.model.conditions`
+TAKEN = (
+    Potential,
+    SurfaceCharge,
+    Stern,
+    Concentration,
+    Temperature,
+    HeatFlux,
+    HeatTransfer,
+    Reaction,
+)
 
 
 def fv_value(value: Data) -> SpaceTimeFunction | float:
@@ -44,8 +55,8 @@ def fv_problem(problem: Problem, mesh: VoronoiMesh | None = None) -> PNPFProblem
     unsupported = [type(c).__name__ for c in problem.conditions if not isinstance(c, TAKEN)]
     if unsupported:
         raise InputError(
-            "the FV schemes take potentials, surface charges, reservoirs and thermal boundaries, "
-            f"not {unsupported[0]} (it needs a FEM method)"
+            "the FV schemes take potentials, surface charges, Stern layers, reservoirs, thermal "
+            f"boundaries and electrode reactions, not {unsupported[0]} (it needs a FEM method)"
         )
     names = problem.model.species_names
     ions, heat = None, None
@@ -65,8 +76,35 @@ def fv_problem(problem: Problem, mesh: VoronoiMesh | None = None) -> PNPFProblem
         fixed_charge=rho,
         ion_sources=ions,
         heat_source=heat,
+        stern={s.tag: (fv_value(s.value), float(s.thickness)) for s in problem.sterns},
+        reactions=_reactions(problem),
         **_ion_and_heat_boundaries(problem),
     )
+
+
+def _reactions(problem: Problem) -> list[ElectrodeReaction]:
+    """The Butler–Volmer reactions with their species' index, n = s z and the electrode's
+    potential (of the tag's `Potential` or `Stern` condition)."""
+    names, z = problem.model.species_names, problem.model.valences
+    electrodes = {**problem.potentials, **{s.tag: s.value for s in problem.sterns}}
+    out = []
+    for rx in problem.reactions:
+        ell = names.index(rx.species)
+        out.append(
+            ElectrodeReaction(
+                tag=rx.tag,
+                species=ell,
+                rate_constant=float(rx.value),
+                electrons=float(rx.stoichiometry * z[ell]),
+                stoichiometry=float(rx.stoichiometry),
+                potential=fv_value(electrodes[rx.tag]),
+                alpha=float(rx.alpha),
+                equilibrium=float(rx.equilibrium),
+                log_reference=float(np.log(rx.reference)),
+                entropy=float(rx.entropy),
+            )
+        )
+    return out
 
 
 def _ion_and_heat_boundaries(problem: Problem) -> dict[str, dict]:

@@ -9,11 +9,17 @@
 * ``charge_<tag>``: the charge Q_Γ on each Dirichlet (electrode) tag by the discrete Gauss law,
   the Poisson balance of the boxes of Γ's vertices,
   Q_Γ = Σ_{i ∈ Γ} [ε² Σ_σ τ_σ (ψ_i − ψ_j) − m(σ∩Γ_N) ψ^N − m(V_i)(Σ z c_i + ρ^f_i)],
-  which is ∫_Γ ε² ∂ψ/∂n ds of the boxes; Σ_Γ Q_Γ is minus the total charge in the domain and on
-  Γ_N (when no vertex lies on two electrodes);
+  which is ∫_Γ ε² ∂ψ/∂n ds of the boxes (the boundary flux subtracted includes the Stern flux of
+  a corner box); on an electrode behind a Stern layer it is the Robin flux
+  Q_Γ = Σ_{σ ⊂ Γ} m(σ) (ε²/λ_S)(V_σ − ψ_i), as in the FEM. Σ_Γ Q_Γ is minus the total charge in
+  the domain and on Γ_N (when no vertex lies on two electrodes);
 * ``current_<tag>`` = (Q_Γ(t^{n+1}) − Q_Γ(t^n))/Δt, the displacement current into the electrode;
 * ``joule`` = ε Σ_i m(V_i) Σ_ℓ c^ℓ_i/ν^ℓ |T_i ∇̃η^ℓ + z^ℓ ∇̃ψ + ∇̃T|²_i with the reconstructed
-  cell gradient ∇̃_h of (3.1) — the Joule heating rate ε Σ ν c |u|² of (2.8).
+  cell gradient ∇̃_h of (3.1) — the Joule heating rate ε Σ ν c |u|² of (2.8);
+* with electrode reactions, ``faradaic_<tag>`` = Σ_{σ ⊂ Γ} m(σ) n r_i, the anodic Faradaic
+  current of the tag's reactions, and ``reaction_entropy`` = Σ_rx Σ_σ m(σ) r_i (ΔS + s log c_ref),
+  the entropy the reactions carry into the electrodes (dS/dt + reaction_entropy ≥ 0), with r at
+  the state's own values (c, ψ, T and V at its time), as the FEM reports them.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import numpy as np
 
 from pnpf_fem.fv.problem import FVState, PNPFProblem
 
-__all__ = ["electrode_charges", "entropy", "joule_heat", "observables"]
+__all__ = ["electrode_charges", "entropy", "faradaic_currents", "joule_heat", "observables"]
 
 
 def entropy(problem: PNPFProblem, state: FVState) -> tuple[float, float, float]:
@@ -36,12 +42,33 @@ def entropy(problem: PNPFProblem, state: FVState) -> tuple[float, float, float]:
 
 
 def electrode_charges(problem: PNPFProblem, state: FVState) -> dict[str, float]:
-    """Q_Γ of every Dirichlet tag at `state` (the Poisson balance of its vertices' boxes)."""
+    """Q_Γ of every Dirichlet tag at `state` (the Poisson balance of its vertices' boxes),
+    then of every Stern electrode (the Robin flux)."""
     p, mesh = problem.params, problem.mesh
     charge = np.tensordot(np.asarray(p.valences), state.c, axes=1)
-    balance = p.eps**2 * (problem.stiffness @ state.psi) - problem.psi_neumann_flux(state.t)
+    balance = p.eps**2 * (problem.stiffness @ state.psi)
+    balance -= problem.psi_boundary_flux(state.t, state.psi)
     balance -= mesh.volumes * (charge + problem.rho(state.t))
-    return {tag: float(balance[mesh.vertices_of(tag)].sum()) for tag in problem.dirichlet}
+    out = {tag: float(balance[mesh.vertices_of(tag)].sum()) for tag in problem.dirichlet}
+    return out | problem.stern_charges(state.t, state.psi)
+
+
+def faradaic_currents(problem: PNPFProblem, state: FVState) -> dict[str, float]:
+    """faradaic_<tag> (Σ_σ m(σ) n r_i per reacting tag) and reaction_entropy
+    (Σ m(σ) r_i (ΔS + s log c_ref)) at `state`; empty without reactions."""
+    if not problem.reactions:
+        return {}
+    out: dict[str, float] = {}
+    carried = 0.0
+    log_c = np.log(state.c)
+    for k, rx in enumerate(problem.reactions):
+        idx, area, V = problem.reaction_vertices(k, state.t)
+        r = rx.rate(log_c[rx.species][idx], state.psi[idx], state.T[idx], V)[0]
+        key = f"faradaic_{rx.tag}"
+        out[key] = out.get(key, 0.0) + float(area @ (rx.electrons * r))
+        exchange = rx.entropy + rx.stoichiometry * rx.log_reference
+        carried += float(area @ (r * exchange))
+    return out | {"reaction_entropy": carried}
 
 
 def joule_heat(problem: PNPFProblem, state: FVState) -> float:
@@ -83,5 +110,6 @@ def observables(
         out[f"charge_{tag}"] = q
         out[f"current_{tag}"] = (q - before[tag]) / dt if before is not None else 0.0
     out["joule"] = joule_heat(problem, state)
+    out.update(faradaic_currents(problem, state))
     out.update(newton_iterations=int(newton_iterations), wall_time=float(wall_time))
     return out

@@ -13,7 +13,14 @@ same two patterns:
   thermostat) cross the tag and the masses are no longer conserved;
 * `heat_flux` (k ∂T/∂n = q into Ω) and `heat_transfer` (k ∂T/∂n = h (T_a − T)) are boundary
   fluxes of the heat equation, Σ_{σ ⊂ ∂V_i ∩ Γ} m(σ) q_σ into V_i (`heat_inflow`; q at the piece
-  midpoints, the heat transfer with the vertex temperature).
+  midpoints, the heat transfer with the vertex temperature);
+* `stern` (an electrode at V behind a Stern layer of thickness λ_S: ε² ∂ψ/∂n = (ε²/λ_S)(V − ψ))
+  is a boundary flux of the Poisson equation depending on ψ_i, Σ_{σ ⊂ ∂V_i ∩ Γ} m(σ) C_S
+  (V_σ − ψ_i) with C_S = ε²/λ_S and V at the piece midpoints (`stern_conductance`);
+* `reactions` (Butler–Volmer kinetics, `ElectrodeReaction`) are boundary fluxes of an ion
+  equation, of the heat equation and of P, Σ_{σ ⊂ ∂V_i ∩ Γ} m(σ) (…) evaluated with the vertex
+  values c_i, ψ_i, T_i and the electrode potential V(x_i) (`reaction_vertices`); the schemes take
+  them at their own time levels.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from pnpf_fem.fv.operators import neumann_flux, weighted_stiffness
 from pnpf_fem.meshing import TaggedTriangulation
 from pnpf_fem.units import DimensionlessPNPF
 
-__all__ = ["FVState", "PNPFProblem", "SpaceTimeFunction", "initial_state"]
+__all__ = ["ElectrodeReaction", "FVState", "PNPFProblem", "SpaceTimeFunction", "initial_state"]
 
 FloatArray = npt.NDArray[np.float64]
 SpaceTimeFunction = Callable[[FloatArray, FloatArray, float], "FloatArray | float"]
@@ -54,6 +61,54 @@ class FVState:
     T: FloatArray
 
 
+@dataclass(frozen=True)
+class ElectrodeReaction:
+    """Butler–Volmer kinetics of one electrode reaction on the tag `tag` (`pnpf_fem.model.Reaction`
+    with the species as an index and the electrode potential V attached).
+
+    The anodic reaction makes s = `stoichiometry` ions of species `species` (valence z) and
+    releases n = `electrons` = s z > 0 electrons at the rate per area
+
+        r = k₀ [e^{s⁻ (log c − log c_ref) + α n η/T} − e^{s⁺ (log c − log c_ref) − (1−α) n η/T}],
+
+    η = V − ψ − E_eq (k₀ = `rate_constant`, α = `alpha`, E_eq = `equilibrium`, log c_ref =
+    `log_reference`); ΔS = `entropy` (k_B per event). The ions enter at the rate s r, the heat
+    r (n η − T ΔS) is released at the electrode, and the Faradaic current is n r."""
+
+    tag: str
+    species: int
+    rate_constant: float
+    electrons: float
+    stoichiometry: float
+    potential: SpaceTimeFunction | float
+    alpha: float = 0.5
+    equilibrium: float = 0.0
+    log_reference: float = 0.0
+    entropy: float = 0.0
+
+    def overpotential(self, psi: FloatArray, V: FloatArray) -> FloatArray:
+        """η = V − ψ − E_eq."""
+        return V - psi - self.equilibrium
+
+    def rate(
+        self, log_c: FloatArray, psi: FloatArray, temp: FloatArray, V: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """r and its derivatives by log c, ψ and T (pointwise)."""
+        s, n, a = self.stoichiometry, self.electrons, self.alpha
+        eta = self.overpotential(psi, V)
+        x = log_c - self.log_reference
+        forward = np.exp(max(-s, 0.0) * x + a * n * eta / temp)
+        backward = np.exp(max(s, 0.0) * x - (1.0 - a) * n * eta / temp)
+        k0 = self.rate_constant
+        both = k0 * (a * forward + (1.0 - a) * backward)
+        return (
+            k0 * (forward - backward),
+            k0 * (max(-s, 0.0) * forward - max(s, 0.0) * backward),
+            -n / temp * both,
+            -n * eta / temp**2 * both,
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class PNPFProblem:
     """Everything the schemes need besides the state and Δt.
@@ -68,6 +123,9 @@ class PNPFProblem:
     temperature: tag name → T_b(x, y, t) > 0 (a thermostat, Dirichlet T).
     heat_flux: tag name → q(x, y, t), the heat flux k ∂T/∂n into the domain.
     heat_transfer: tag name → (h, T_a): k ∂T/∂n = h (T_a − T), h ≥ 0, T_a > 0.
+    stern: tag name → (V(x, y, t), λ_S > 0): an electrode at V behind a Stern layer, the Robin
+        condition ε² ∂ψ/∂n = (ε²/λ_S)(V − ψ) (it fixes ψ as a Dirichlet tag does).
+    reactions: the `ElectrodeReaction`s (Butler–Volmer kinetics on electrode tags).
     """
 
     mesh: VoronoiMesh
@@ -81,6 +139,8 @@ class PNPFProblem:
     temperature: Mapping[str, SpaceTimeFunction | float] = field(default_factory=dict)
     heat_flux: Mapping[str, SpaceTimeFunction | float] = field(default_factory=dict)
     heat_transfer: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    stern: Mapping[str, tuple[SpaceTimeFunction | float, float]] = field(default_factory=dict)
+    reactions: Sequence[ElectrodeReaction] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.mesh, TaggedTriangulation):
@@ -89,20 +149,23 @@ class PNPFProblem:
             raise InputError("PNPFProblem.mesh must be a VoronoiMesh or a TaggedTriangulation")
         if not isinstance(self.params, DimensionlessPNPF):
             raise InputError("PNPFProblem.params must be a DimensionlessPNPF")
-        for kind in ("dirichlet", "neumann", "temperature", "heat_flux", "heat_transfer"):
+        kinds = ("dirichlet", "neumann", "temperature", "heat_flux", "heat_transfer", "stern")
+        for kind in kinds:
             data = dict(getattr(self, kind))
             for name in data:
                 self.mesh.tag(name)  # InputError naming the unknown tag
             object.__setattr__(self, kind, MappingProxyType(data))
         self._check_ion_and_heat_data()
-        if not self.dirichlet:
+        self._check_electrodes()
+        if not self.dirichlet and not self.stern:
             raise InputError(
-                "PNPFProblem needs Dirichlet data for ψ on at least one boundary tag "
-                "(pure Neumann fixes ψ only up to a constant)"
+                "PNPFProblem needs Dirichlet data for ψ (or a Stern electrode) on at least one "
+                "boundary tag (pure Neumann fixes ψ only up to a constant)"
             )
-        both = sorted(set(self.dirichlet) & set(self.neumann))
-        if both:
-            raise InputError(f"boundary tags {both} have both Dirichlet and Neumann data for ψ")
+        for a, b in (("dirichlet", "neumann"), ("dirichlet", "stern"), ("neumann", "stern")):
+            both = sorted(set(getattr(self, a)) & set(getattr(self, b)))
+            if both:
+                raise InputError(f"boundary tags {both} have both {a} and {b} data for ψ")
         if self.ion_sources is not None and len(self.ion_sources) != self.params.num_species:
             raise InputError(
                 f"PNPFProblem.ion_sources has {len(self.ion_sources)} entries for "
@@ -141,6 +204,23 @@ class PNPFProblem:
                 np.bincount(mesh.piece_vertex, h_ambient, n),
             ),
         )
+        # the Stern tags' boundary pieces with C_S = ε²/λ_S; the reactions' boxes and their
+        # boundary measures Σ m(σ) on the reacting tag
+        object.__setattr__(
+            self,
+            "_stern_pieces",
+            [
+                (name, mesh.piece_marker == mesh.tag(name), self.params.eps**2 / lam)
+                for name, (_, lam) in self.stern.items()
+            ],
+        )
+        areas = []
+        for rx in self.reactions:
+            sel = mesh.piece_marker == mesh.tag(rx.tag)
+            area = np.bincount(mesh.piece_vertex[sel], mesh.piece_measure[sel], n)
+            idx = np.nonzero(area > 0)[0]
+            areas.append((idx, area[idx]))
+        object.__setattr__(self, "_reaction_areas", areas)
 
     def _check_ion_and_heat_data(self) -> None:
         """Reservoirs name known tags and species; one thermal condition per tag; h ≥ 0, T_a > 0,
@@ -169,6 +249,24 @@ class PNPFProblem:
                 raise InputError(
                     f"heat transfer on {tag!r} needs a coefficient >= 0 and an ambient T > 0"
                 )
+
+    def _check_electrodes(self) -> None:
+        """Stern layers have λ_S > 0; reactions name known tags and species, with k₀ ≥ 0,
+        0 < α < 1 and n > 0."""
+        for tag, (_, lam) in self.stern.items():
+            if not float(lam) > 0:
+                raise InputError(f"Stern layer on {tag!r} needs a thickness > 0, got {lam!r}")
+        reactions = tuple(self.reactions)
+        for rx in reactions:
+            if not isinstance(rx, ElectrodeReaction):
+                raise InputError("PNPFProblem.reactions must hold ElectrodeReaction objects")
+            self.mesh.tag(rx.tag)
+            where = f"reaction on {rx.tag!r}"
+            if not 0 <= rx.species < self.params.num_species:
+                raise InputError(f"{where}: no species {rx.species}")
+            if not (rx.rate_constant >= 0 and 0 < rx.alpha < 1 and rx.electrons > 0):
+                raise InputError(f"{where} needs k0 >= 0, 0 < alpha < 1 and n = s z > 0")
+        object.__setattr__(self, "reactions", reactions)
 
     # --- boundary data and sources at time t ------------------------------------------------
 
@@ -205,10 +303,48 @@ class PNPFProblem:
             vals[sel] = _evaluate(f, mesh.piece_midpoint[sel], t)
         return neumann_flux(mesh, vals)
 
+    def stern_conductance(self, t: float) -> tuple[FloatArray, FloatArray]:
+        """(g, g_V) per vertex with g_i = Σ_{σ ⊂ ∂V_i ∩ Γ_S} m(σ) C_S and g_{V,i} = Σ m(σ) C_S V_σ
+        (V at the piece midpoints, time t): the Stern flux into V_i is g_{V,i} − g_i ψ_i."""
+        mesh = self.mesh
+        g = np.zeros(mesh.piece_vertex.size)
+        gv = np.zeros(mesh.piece_vertex.size)
+        for name, sel, cs in self._stern_pieces:
+            g[sel] = cs
+            gv[sel] = cs * _evaluate(self.stern[name][0], mesh.piece_midpoint[sel], t)
+        return neumann_flux(mesh, g), neumann_flux(mesh, gv)
+
+    def psi_boundary_flux(self, t: float, psi: FloatArray) -> FloatArray:
+        """ε² ∂ψ/∂n integrated over the boundary pieces of each box: ψ^N on Γ_N and the Stern
+        flux C_S (V − ψ_i) (zero elsewhere)."""
+        g, gv = self.stern_conductance(t)
+        return self.psi_neumann_flux(t) + gv - g * psi
+
+    def stern_charges(self, t: float, psi: FloatArray) -> dict[str, float]:
+        """The charge of each Stern electrode, Σ_{σ ⊂ Γ_S} m(σ) C_S (V_σ − ψ_i) (the Robin
+        flux, as the FEM reports it)."""
+        mesh = self.mesh
+        out = {}
+        for name, sel, cs in self._stern_pieces:
+            v = _evaluate(self.stern[name][0], mesh.piece_midpoint[sel], t)
+            flux = cs * (v - psi[mesh.piece_vertex[sel]])
+            out[name] = float(mesh.piece_measure[sel] @ flux)
+        return out
+
+    def reaction_vertices(
+        self, k: int, t: float
+    ) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray]:
+        """Reaction k's boxes (vertices on its tag), their boundary measures Σ m(σ) on the tag
+        and the electrode potential V(x_i, t) there."""
+        idx, area = self._reaction_areas[k]
+        V = _evaluate(self.reactions[k].potential, self.mesh.points[idx], t)
+        return idx, area, V
+
     @property
     def closed(self) -> bool:
-        """No reservoirs: zero ion flux on all of ∂Ω, so the schemes conserve every mass."""
-        return not any(r.vertices.size for r in self._reservoirs)
+        """No reservoirs and no reactions: zero ion flux on all of ∂Ω, so the schemes conserve
+        every mass."""
+        return not any(r.vertices.size for r in self._reservoirs) and not self.reactions
 
     def reservoir_vertices(self, ell: int) -> npt.NDArray[np.int64]:
         """The vertices where species ℓ is held at a reservoir's concentration (sorted)."""
@@ -271,17 +407,20 @@ class PNPFProblem:
         return _evaluate(self.heat_source, self.mesh.points, t)
 
     def poisson_matrix(self) -> sp.csr_matrix:
-        """ε² K_1 with the Γ_D rows replaced by identity rows (strong Dirichlet)."""
+        """ε² K_1 plus the Stern conductances g_i on the diagonal, with the Γ_D rows replaced by
+        identity rows (strong Dirichlet)."""
         n = self.mesh.num_vertices
         keep = np.ones(n)
         keep[self.dirichlet_vertices] = 0.0
-        a = sp.diags(keep) @ (self.params.eps**2 * self._stiffness)
+        g = self.stern_conductance(0.0)[0]  # C_S does not depend on t
+        a = sp.diags(keep) @ (self.params.eps**2 * self._stiffness + sp.diags(g))
         return (a + sp.diags(1.0 - keep)).tocsr()
 
     def poisson_residual(self, psi: FloatArray, charge: FloatArray, t: float) -> FloatArray:
-        """−ε²Δ_hψ − (Σ z c + ρ^f), times m(V_i); ψ_i − ψ^D_i on Γ_D.  (3.3), third line."""
+        """−ε²Δ_hψ − (Σ z c + ρ^f), times m(V_i), with the boundary fluxes (ψ^N, Stern);
+        ψ_i − ψ^D_i on Γ_D.  (3.3), third line."""
         m = self.mesh.volumes
-        r = self.params.eps**2 * (self._stiffness @ psi) - self.psi_neumann_flux(t)
+        r = self.params.eps**2 * (self._stiffness @ psi) - self.psi_boundary_flux(t, psi)
         r -= m * (charge + self.rho(t))
         idx = self.dirichlet_vertices
         r[idx] = psi[idx] - self.psi_dirichlet(t)

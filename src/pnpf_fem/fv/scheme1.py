@@ -72,14 +72,20 @@ class _Step(StepPhysics):
         self.drift = drift[:, self.j] - drift[:, self.i]
 
     def terms(self, u: FloatArray) -> list[Term]:
-        """Step 1, (3.3) lines 1–3."""
+        """Step 1, (3.3) lines 1–3, and the ions that electrode reactions make, with the rate
+        r(c^{n+1}_i, ψ^{n+1}_i, T^n_i, V(t^{n+1})) (T lagged, as in the flux)."""
         eta, psi = u[: self.nsp], u[self.nsp]
         c = np.exp(eta)
         ions: list[Term] = []
         for ell in range(self.nsp):  # loop over species (M), not over mesh entities
             ions += [self.ion_storage(ell, c[ell]), self.ion_flux(ell, eta, psi)]
             ions += self.ion_source(ell)
+        ions += self.reaction_inflow(self.rates(eta, psi, derivatives=True))
         return [*ions, *self.poisson(psi, c), *self.reservoirs(eta)]
+
+    def rates(self, eta: FloatArray, psi: FloatArray, derivatives: bool = False):
+        """The reactions' rates at Scheme I's level: c^{n+1}, ψ^{n+1}, T^n, V(t^{n+1})."""
+        return self.reaction_rates(eta, psi, self.state.T, d_temp={} if derivatives else None)
 
     def ion_flux(self, ell: int, eta: FloatArray, psi: FloatArray) -> EdgeFlux:
         """F^ℓ_{i,σ} = −(ε/ν^ℓ)τ_σ[𝒜_σ c^{ℓ,n} D(η^ℓ + z^ℓψ) + D(c^{ℓ,n}(T^n − 1))]  (3.3)₁,
@@ -94,15 +100,17 @@ class _Step(StepPhysics):
     def reversible_heat_step1(self, eta: FloatArray, psi: FloatArray) -> list[Term]:
         """m(V_i)P_i of (3.4) (block row 0), from the solution of step 1."""
         out: list[Term] = []
+        rates = self.rates(eta, psi)
         for ell in range(self.nsp):
             flux = self.ion_flux(ell, eta, psi)
-            out += self.reversible_heat(0, flux, np.exp(eta[ell]), eta[ell], 1.0)
+            out += self.reversible_heat(0, flux, np.exp(eta[ell]), eta[ell], 1.0, rates)
         return out
 
     def heat(self, temp: FloatArray, p: FloatArray, eta: FloatArray, psi: FloatArray) -> list[Term]:
         """Step 2, (3.3) line 4, linear in T (p = P of (3.4)): C_T m(V_i)(T_i − T^n_i)/Δt
         + k Σ_σ τ_σ(T_i − T_j) − m(V_i)P_i T_i − ε m(V_i) Σ_ℓ ν^ℓ c^{ℓ,n+1}_i|û^ℓ_i|² − m(V_i) f_3
-        − Σ_{σ ⊂ ∂V_i ∩ ∂Ω} m(σ) q_σ (heat flux, or h (T_a − T_i)), T_i = T_b on thermostats;
+        − Σ_{σ ⊂ ∂V_i ∩ ∂Ω} m(σ) q_σ (heat flux, or h (T_a − T_i)) − Σ_σ m(σ) r_i (n η_i − T_i ΔS)
+        (electrode reactions, r and η of step 1), T_i = T_b on thermostats;
         û^ℓ = −(1/ν^ℓ)[T^n ∇̃_h η^ℓ + ∇̃_h(z^ℓψ + T^n)]  (3.1)."""
         ct, k = self.params.heat_capacity, self.params.conductivity * self.tau
         t0 = self.state.T
@@ -117,6 +125,7 @@ class _Step(StepPhysics):
             NodeTerm(0, -self.params.eps * joule),
             *self.heat_source(0),
             self.boundary_heat(0, temp, {0: np.ones(temp.size)}),
+            *self.reaction_heat(0, self.rates(eta, psi), temp, {0: np.ones(temp.size)}),
             Dirichlet(0, self.t_idx, temp[self.t_idx] - self.t_val),
         ]
 

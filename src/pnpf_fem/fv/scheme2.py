@@ -55,7 +55,9 @@ class _Step(StepPhysics):
         c = np.exp(eta)
         tm = np.exp(0.5 * (self.xi0 + xi))  # T_m (3.15)
         psim = 0.5 * (self.state.psi + psi)  # ψ_m
-        ions: list[Term] = []
+        # electrode reactions at the midpoint: log c_m, ψ_m, T_m, V(t^{n+1/2})
+        rates = self.reaction_rates(0.5 * (self.eta0 + eta), psim, tm, 0.5, 0.5, {xb: 0.5 * tm})
+        ions: list[Term] = self.reaction_inflow(rates)
         reversible: list[Term] = []
         joule: list[Term] = []
         for ell in range(nsp):  # loop over species (M), not over mesh entities
@@ -64,12 +66,13 @@ class _Step(StepPhysics):
             phi = self.z[ell] * psim + tm
             flux = self.ion_flux(ell, cm, tm, q, dq, phi)
             ions += [self.ion_storage(ell, c[ell]), flux, *self.ion_source(ell)]
-            reversible += self.reversible_heat(xb, flux, c[ell], q, dq)
+            reversible += self.reversible_heat(xb, flux, c[ell], q, dq, rates)
             joule.append(self.joule_heat(ell, cm, tm, q, dq, phi))
         return [
             *ions,
             *self.poisson(psi, c),
             *self.heat(xi, tm, reversible),
+            *self.reaction_heat(xb, rates, tm, {xb: 0.5 * tm}),
             *joule,
             *self.reservoirs(eta),
         ]

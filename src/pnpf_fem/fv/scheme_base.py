@@ -14,7 +14,8 @@ never modified); holding a current state makes a scheme a `pnpf_fem.integrate.St
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -32,14 +33,42 @@ from pnpf_fem.fv.assembly import (
     Term,
 )
 from pnpf_fem.fv.observables import observables
-from pnpf_fem.fv.problem import FVState, PNPFProblem
+from pnpf_fem.fv.problem import ElectrodeReaction, FVState, PNPFProblem
 from pnpf_fem.fv.solver import NewtonResult, SolverControl, newton
 from pnpf_fem.integrate import StepRecord
 
-__all__ = ["FVScheme", "StepPhysics"]
+__all__ = ["FVScheme", "ReactionRate", "StepPhysics"]
 
 FloatArray = npt.NDArray[np.float64]
 Residual = Callable[[FloatArray, bool], tuple[FloatArray, "sp.csr_matrix | None"]]
+Derivatives = Mapping[int, FloatArray]
+
+
+@dataclass(frozen=True)
+class ReactionRate:
+    """One electrode reaction at a scheme's level, as vertex arrays (zero off its tag): the
+    boundary measure Σ_{σ ⊂ ∂V_i ∩ Γ} m(σ) of each box on the tag (`area`), the rate r and the
+    overpotential η = V − ψ − E_eq with their derivatives by block (∂/∂u^b_i; empty when not
+    needed)."""
+
+    reaction: ElectrodeReaction
+    area: FloatArray
+    rate: FloatArray
+    d_rate: Derivatives
+    overpotential: FloatArray
+    d_overpotential: Derivatives
+
+
+def _add(*parts: Derivatives) -> dict[int, FloatArray]:
+    out: dict[int, FloatArray] = {}
+    for part in parts:
+        for b, v in part.items():
+            out[b] = out[b] + v if b in out else v
+    return out
+
+
+def _times(d: Derivatives, a: FloatArray | float) -> dict[int, FloatArray]:
+    return {b: v * a for b, v in d.items()}
 
 
 class StepPhysics:
@@ -73,6 +102,12 @@ class StepPhysics:
         self.t_idx = problem.temperature_vertices
         self.t_val = problem.temperature_dirichlet(t1)
         self.t_heat = t_source
+        # Stern layers: the flux g_V − g ψ_i into the box at t^{n+1} (Poisson's level); the
+        # reactions' boxes with V at the level of the sources (t^{n+1} or t^{n+1/2})
+        self.stern_g, self.stern_gv = problem.stern_conductance(t1)
+        self.reaction_boxes = [
+            problem.reaction_vertices(k, t_source) for k in range(len(problem.reactions))
+        ]
 
     def terms(self, u: FloatArray) -> list[Term]:
         """The box equations' terms at the unknowns u, shape (blocks, N)."""
@@ -116,11 +151,96 @@ class StepPhysics:
                 b, -(self.z @ c + self.rho), {ell: -self.z[ell] * c[ell] for ell in range(self.nsp)}
             ),
             BoundaryFlux(b, -self.neumann),
+            BoundaryFlux(b, -(self.stern_gv - self.stern_g * psi), {b: self.stern_g}),
             Dirichlet(b, self.d_idx, psi[self.d_idx] - self.d_val),
         ]
 
+    # -- electrode reactions -------------------------------------------------------------------
+    def reaction_rates(
+        self,
+        log_c: FloatArray,
+        psi: FloatArray,
+        temp: FloatArray,
+        d_log_c: float = 1.0,
+        d_psi: float = 1.0,
+        d_temp: Derivatives | None = None,
+    ) -> list[ReactionRate]:
+        """The Butler–Volmer rates r(log c^ℓ_i, ψ_i, T_i, V_i) of the problem's reactions at the
+        given vertex values (the scheme's level; V at the time of the sources). `d_log_c`,
+        `d_psi` are ∂(log c)/∂η, ∂ψ/∂ψ^{n+1} (1 or ½) and `d_temp` maps blocks to ∂T_i/∂u^b_i;
+        with d_temp None no derivatives are formed."""
+        n, out = self.mesh.num_vertices, []
+        for rx, (idx, area, V) in zip(self.problem.reactions, self.reaction_boxes, strict=True):
+            ell = rx.species
+            r, dx, dpsi, dtemp = rx.rate(log_c[ell][idx], psi[idx], temp[idx], V)
+
+            def full(values: FloatArray, idx=idx) -> FloatArray:
+                a = np.zeros(n)
+                a[idx] = values
+                return a
+
+            d_rate: dict[int, FloatArray] = {}
+            d_over: dict[int, FloatArray] = {}
+            if d_temp is not None:
+                d_rate = {ell: full(d_log_c * dx), self.psi_block: full(d_psi * dpsi)}
+                d_rate = _add(d_rate, {b: full(dtemp * dv[idx]) for b, dv in d_temp.items()})
+                d_over = {self.psi_block: full(np.full(idx.size, -d_psi))}
+            ov = full(rx.overpotential(psi[idx], V))
+            out.append(ReactionRate(rx, full(area), full(r), d_rate, ov, d_over))
+        return out
+
+    def reaction_inflow(self, rates: Sequence[ReactionRate]) -> list[Term]:
+        """−Σ_{σ ⊂ ∂V_i ∩ Γ} m(σ) s r_i in the reacting species' box equation: the ions the
+        electrode makes enter V_i through its boundary pieces (the FEM's −∫_Γ s r v ds)."""
+        return [
+            BoundaryFlux(
+                q.reaction.species,
+                -q.area * q.reaction.stoichiometry * q.rate,
+                _times(q.d_rate, -q.area * q.reaction.stoichiometry),
+            )
+            for q in rates
+        ]
+
+    def reaction_heat(
+        self, row: int, rates: Sequence[ReactionRate], temp: FloatArray, d_temp: Derivatives
+    ) -> list[Term]:
+        """−Σ_σ m(σ) r_i (n η_i − T_i ΔS), the heat released at the electrode into V_i (energy
+        form, like `boundary_heat`), with T = `temp` (T^{n+1} in Scheme I, T_m in Scheme II)
+        and ∂temp_i/∂u^b_i in `d_temp`."""
+        out: list[Term] = []
+        for q in rates:
+            rx = q.reaction
+            h = rx.electrons * q.overpotential - temp * rx.entropy
+            d_h = _add(_times(q.d_overpotential, rx.electrons), _times(d_temp, -rx.entropy))
+            d = _add(_times(q.d_rate, h), _times(d_h, q.rate))
+            out.append(BoundaryFlux(row, -q.area * q.rate * h, _times(d, -q.area)))
+        return out
+
+    def reaction_reversible_heat(
+        self, row: int, ell: int, rates: Sequence[ReactionRate], q: FloatArray, dq: FloatArray
+    ) -> list[Term]:
+        """The boundary part of species ℓ's m(V_i)P_i where the electrode makes its ions:
+        −Σ_σ m(σ) s r_i Q_i (the FEM's −∫_Γ j μ w ds), except at the species' reservoir vertices,
+        whose boundary outflow B_i (`reversible_heat`) already counts every boundary piece."""
+        keep = np.ones(q.size)
+        keep[self.reservoir[ell][0]] = 0.0
+        out: list[Term] = []
+        for rr in rates:
+            if rr.reaction.species != ell:
+                continue
+            w = -keep * rr.area * rr.reaction.stoichiometry
+            d = _add(_times(rr.d_rate, w * q), {ell: w * rr.rate * dq})
+            out.append(BoundaryFlux(row, w * rr.rate * q, d))
+        return out
+
     def reversible_heat(
-        self, row: int, flux: EdgeFlux, c: FloatArray, q: FloatArray, dq: FloatArray | float
+        self,
+        row: int,
+        flux: EdgeFlux,
+        c: FloatArray,
+        q: FloatArray,
+        dq: FloatArray | float,
+        rates: Sequence[ReactionRate] = (),
     ) -> list[Term]:
         """Species ℓ's part of m(V_i)P_i in block row `row` ((3.4) with Q = η; (3.15)):
         Σ_σ F^ℓ_{i,σ} ½(Q_i + Q_j) + m(V_i)(1 + Q_i)(c_i − c^{ℓ,n}_i)/Δt, with dQ = ∂Q/∂η^ℓ.
@@ -132,13 +252,18 @@ class StepPhysics:
         there, so that P stays the local reversible heat: with no time change of c it is
         Σ_σ F_{i,σ} ½(Q_j − Q_i) (≈ ε J·∇log c), and uniform reservoirs feed no heat. (Leaving it
         out, as a weak form without the boundary term does, puts a spurious heat source
-        T Q_b (−B_i) ∝ T on the reservoir boxes.)"""
+        T Q_b (−B_i) ∝ T on the reservoir boxes.)
+
+        Where an electrode reaction makes the species' ions (`rates`), they enter through the
+        boundary pieces at the rate s r and P has the boundary part −Σ_σ m(σ) s r_i Q_i
+        (`reaction_reversible_heat`)."""
         ell, i, j = flux.row, self.i, self.j
         dq = np.broadcast_to(dq, q.shape)
         dc = c - self.state.c[ell]
         terms: list[Term] = [
             flux.times(0.5 * (q[i] + q[j]), {ell: (0.5 * dq[i], 0.5 * dq[j])}, row),
             NodeTerm(row, (1.0 + q) * dc / self.dt, {ell: (dq * dc + (1.0 + q) * c) / self.dt}),
+            *self.reaction_reversible_heat(row, ell, rates, q, dq),
         ]
         idx = self.reservoir[ell][0]
         if idx.size:

@@ -333,14 +333,12 @@ BAD = {
             )
         },
     ),
-    "run-stern-fv": Bad(
+    "run-stern-porous": Bad(
         "run {d}/c.toml",
-        "(a Stern layer) needs a FEM method",
+        "stern_capacitance (a Stern layer) does not apply to [porous] runs",
         {
-            "c.toml": edited(
-                ("potential = 0.0", "potential = 0.0\nstern_capacitance = 0.2"),
-                ('method = "fem-be"', 'method = "fv2"'),
-            )
+            "c.toml": edited(("potential = 0.0", "potential = 0.0\nstern_capacitance = 0.2"))
+            + '[porous]\ntensors = "missing.json"\n'
         },
     ),
     "run-region-unknown": Bad(
@@ -406,18 +404,18 @@ BAD = {
             )
         },
     ),
-    "run-reaction-fv": Bad(
+    "run-reaction-porous": Bad(
         "run {d}/c.toml",
-        "(Butler–Volmer kinetics) needs a FEM method",
+        "reaction (Butler–Volmer kinetics) does not apply to [porous] runs",
         {
             "c.toml": edited(
                 (
                     "potential = 0.0",
                     'potential = 0.0\nreaction = {species = "cation", '
                     "exchange_current_density = 1.0}",
-                ),
-                ('method = "fem-be"', 'method = "fv1"'),
+                )
             )
+            + '[porous]\ntensors = "missing.json"\n'
         },
     ),
     "run-region-empty-box": Bad(

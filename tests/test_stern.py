@@ -156,19 +156,6 @@ def test_the_stern_capacitor_demo_against_gouy_chapman_stern(tmp_path) -> None:
     assert abs(last["charge_left"] + last["charge_right"]) < 1e-10 * last["charge_left"]
 
 
-def test_the_fv_build_refuses_a_stern_layer() -> None:
-    from pnpf_fem.fv.build import build_scheme as fv_scheme
-
-    problem = Problem(
-        MODEL,
-        strip(4),
-        [Stern("left", 1.0, thickness=0.1), Potential("right", 0.0)],
-        Initial(c={"cation": 1.0, "anion": 1.0}),
-    )
-    with pytest.raises(InputError, match="not Stern"):
-        fv_scheme(problem, "fv2")
-
-
 def test_the_porous_build_refuses_a_stern_layer() -> None:
     from pnpf_fem.fem.mesh import from_triangulation
     from pnpf_fem.porous.build import build_macroscale

@@ -124,15 +124,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "potential_thermal": Key((int, float, dict)),  # in units of k_B T0 / e
         "surface_charge": Key((int, float, dict)),  # dimensionless ψ^N of (2.9)
         "surface_charge_density": Key((int, float, dict)),  # C/m² on the wall
-        # a reservoir: c per species name in mol/m³ (FEM methods), with or without a potential
+        # a reservoir: c per species name in mol/m³, with or without a potential
         "concentrations": Key(dict),
-        # beside a potential (FEM methods): the electrode sits behind a Stern layer, given by its
+        # beside a potential: the electrode sits behind a Stern layer, given by its
         # thickness [m] (with the electrolyte's permittivity) or its capacitance [F/m²]
         "stern_thickness": Key(NUMBER, check=_positive),
         "stern_capacitance": Key(NUMBER, check=_positive),
-        # beside a potential (FEM methods): Butler–Volmer kinetics of one electrode reaction
+        # beside a potential: Butler–Volmer kinetics of one electrode reaction
         "reaction": Key(dict),  # see REACTION
-        # thermal (FEM methods): at most one of these per tag, beside the electric key
+        # thermal: at most one of these per tag, beside the electric key
         "temperature": Key((int, float, dict)),  # K (a thermostat)
         "heat_flux": Key((int, float, dict)),  # W/m² into the domain
         "heat_transfer": Key(dict),  # {coefficient = h [W/(m² K)], ambient = T [K]}
@@ -458,8 +458,8 @@ def _check_reservoirs(
     discretization: Mapping[str, Any],
     porous: bool,
 ) -> None:
-    """Reservoir species must exist; reservoirs and thermal boundaries are taken by the FEM and
-    FV methods but not by the porous model, Stern layers by the FEM methods only."""
+    """Reservoir species must exist; reservoirs, Stern layers and thermal boundaries are taken by
+    the FEM and FV methods but not by the porous model."""
     names = [s["name"] for s in species]
     for tag, bc in boundary.items():
         for name in bc.get("concentrations", {}):
@@ -475,10 +475,10 @@ def _check_reservoirs(
                 "the porous model is isothermal with insulated walls"
             )
         stern = [k for k in bc if k in STERN_KEYS]
-        if stern and (discretization["method"].startswith("fv") or porous):
+        if stern and porous:
             raise InputError(
-                f"{source}: [boundary.{tag}] {stern[0]} (a Stern layer) needs a FEM method "
-                "without [porous]: the FV schemes and the porous model take fixed potentials only"
+                f"{source}: [boundary.{tag}] {stern[0]} (a Stern layer) does not apply to "
+                "[porous] runs: the porous model takes fixed potentials only"
             )
         if "concentrations" in bc and porous:
             raise InputError(
@@ -494,8 +494,8 @@ def _check_reactions(
     discretization: Mapping[str, Any],
     porous: bool,
 ) -> None:
-    """A reaction names a species, releases electrons (stoichiometry × valence > 0) and needs a
-    FEM method without [porous]."""
+    """A reaction names a species, releases electrons (stoichiometry × valence > 0) and is taken
+    by the FEM and FV methods but not by the porous model."""
     valence = {s["name"]: s["valence"] for s in species}
     for tag, bc in boundary.items():
         rx = bc.get("reaction")
@@ -513,10 +513,10 @@ def _check_reactions(
                 f"electrons, stoichiometry × valence ({valence[rx['species']]}) > 0 (negative "
                 "for a species it consumes)"
             )
-        if discretization["method"].startswith("fv") or porous:
+        if porous:
             raise InputError(
-                f"{where} (Butler–Volmer kinetics) needs a FEM method (fem1, fem2, fem-be, "
-                "fem-bdf2) without [porous]"
+                f"{where} (Butler–Volmer kinetics) does not apply to [porous] runs: the porous "
+                "model takes no electrode reactions"
             )
 
 

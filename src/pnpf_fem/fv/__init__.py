@@ -13,13 +13,14 @@ the paper's). The schemes and this code's choices are written out in docs/theory
 
 from pnpf_fem.fv.mesh import VoronoiMesh
 from pnpf_fem.fv.observables import entropy, observables
-from pnpf_fem.fv.problem import FVState, PNPFProblem, initial_state
+from pnpf_fem.fv.problem import ElectrodeReaction, FVState, PNPFProblem, initial_state
 from pnpf_fem.fv.scheme1 import SchemeI
 from pnpf_fem.fv.scheme2 import SchemeII
 from pnpf_fem.fv.scheme_base import FVScheme
 from pnpf_fem.fv.solver import SolverControl
 
 __all__ = [
+    "ElectrodeReaction",
     "FVScheme",
     "FVState",
     "PNPFProblem",

@@ -1,8 +1,8 @@
 """Derived quantities of an FV state, with the names the FEM uses (`pnpf_fem.fem.quantities`).
 
 * ``mass_<species>`` = ⟨c^ℓ, 1⟩ = Σ m(V_i) c^ℓ_i (conserved to round-off by both schemes in a
-  closed cell; with reservoirs (`PNPFProblem.closed` false) ions cross the reservoir tags and the
-  masses change by that exchange);
+  closed cell; with reservoirs or reactions (`PNPFProblem.closed` false) ions cross the reservoir
+  and reacting tags and the masses change by that exchange);
 * ``S``, ``S1``, ``S2``: S_h of (3.11) = S1 + S2, S1 = ⟨C_T(log T + 1), 1⟩, S2 = −Σ_ℓ⟨c^ℓ, log c^ℓ⟩
   (non-decreasing in an insulated closed cell; heat or ions crossing the boundary carry entropy);
 * ``min_c``, ``min_T``, ``max_dT`` (= max T − 1) over the vertices;

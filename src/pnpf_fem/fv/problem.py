@@ -25,6 +25,7 @@ same two patterns:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -162,10 +163,13 @@ class PNPFProblem:
                 "PNPFProblem needs Dirichlet data for ψ (or a Stern electrode) on at least one "
                 "boundary tag (pure Neumann fixes ψ only up to a constant)"
             )
-        for a, b in (("dirichlet", "neumann"), ("dirichlet", "stern"), ("neumann", "stern")):
+        kinds = {"dirichlet": "Dirichlet", "neumann": "Neumann", "stern": "Stern"}
+        for a, b in itertools.combinations(kinds, 2):
             both = sorted(set(getattr(self, a)) & set(getattr(self, b)))
             if both:
-                raise InputError(f"boundary tags {both} have both {a} and {b} data for ψ")
+                raise InputError(
+                    f"boundary tags {both} have both {kinds[a]} and {kinds[b]} data for ψ"
+                )
         if self.ion_sources is not None and len(self.ion_sources) != self.params.num_species:
             raise InputError(
                 f"PNPFProblem.ion_sources has {len(self.ion_sources)} entries for "

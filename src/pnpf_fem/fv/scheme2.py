@@ -17,10 +17,14 @@ the (ion, Poisson, heat) lines of (3.14), plus the boundary conditions of `pnpf_
 (Dirichlet rows), and −Σ_{σ ⊂ ∂V_i} m(σ) q_σ in the heat line with the heat flux q(t^{n+1/2}) or
 the heat transfer h (T_a − T_{m,i}). The heat line is the energy form; multiplied by R_i and
 summed (the proof of (3.16)) the boundary heat gives the entropy flux Σ_i R_i Q_i, the analogue
-of the FEM's heat equation tested with R w. Mean values on edges are the harmonic averages 𝒜_σ of
-§3.1 (of c_m T_m = e^{η_m + ξ_m}, c_m and T_m); the edge value of Q in P is the arithmetic mean
-(conservative, as (3.16)'s proof needs). Boundary data and sources are taken at t^{n+1/2} (ψ^D
-enters via ψ_m and the Poisson line at t^{n+1}). The Jacobian is exact: each term below is a
+of the FEM's heat equation tested with R w. A Stern layer adds −Σ_σ m(σ)(ε²/λ_S)(V − ψ_i) (at
+t^{n+1}) to the Poisson line; an electrode reaction, at the midpoint like fem2 (rate
+r_i = r(c_{m,i}, ψ_{m,i}, T_{m,i}, V(t^{n+1/2}))), adds −Σ_σ m(σ) s r_i to the reacting species'
+line, −Σ_σ m(σ) s r_i Q_i to m(V_i)P_i and −Σ_σ m(σ) r_i (n η_i − T_{m,i} ΔS) to the heat line.
+Mean values on edges are the harmonic averages 𝒜_σ of §3.1 (of c_m T_m = e^{η_m + ξ_m}, c_m
+and T_m); the edge value of Q in P is the arithmetic mean (conservative, as (3.16)'s proof
+needs). Boundary data and sources are taken at t^{n+1/2} (ψ^D enters via ψ_m and the Poisson
+line at t^{n+1}). The Jacobian is exact: each term below is a
 per-edge flux or per-vertex term with its derivatives, summed by `pnpf_fem.fv.assembly`.
 """
 

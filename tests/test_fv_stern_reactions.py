@@ -53,6 +53,7 @@ from pnpf_fem.model import (
 )
 from pnpf_fem.model.cases import charging_model
 from pnpf_fem.units import DimensionlessPNPF
+from test_fv_boundaries import _fd_jacobian
 from test_reactions import HEIGHT, _cell, _closed_reacting_cell, reference_current
 
 SALT = Initial(c={"cation": 1.0, "anion": 1.0})
@@ -79,15 +80,6 @@ def _fv2_steady(scheme, n: int, steps: int = 80):
 
 
 # -- Jacobians ------------------------------------------------------------------------------------
-def _fd_jacobian(residual, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    cols = []
-    for k in range(x.size):
-        e = np.zeros_like(x)
-        e[k] = h
-        cols.append((residual(x + e, False)[0] - residual(x - e, False)[0]) / (2 * h))
-    return np.column_stack(cols)
-
-
 @pytest.mark.parametrize("scheme_cls", [SchemeI, SchemeII])
 def test_jacobian_is_exact_with_stern_layers_and_reactions(scheme_cls) -> None:
     """Three species, two Stern electrodes (one with V(y, t)), reactions on a Dirichlet and on a

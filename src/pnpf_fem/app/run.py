@@ -262,6 +262,9 @@ def _newton_endings(sim: Any) -> dict[str, Any]:
     if not reasons:
         return {}
     out: dict[str, Any] = {"converged_reasons": reasons}
+    # which linear solver each Newton solver used ("auto" decides by size; MUMPS after GMRES
+    # failed)
+    out["linear_solvers"] = {s.prefix: s.linear for s in solvers if hasattr(s, "linear")}
     if reasons.get("CONVERGED_SNORM_RELATIVE"):
         out["note"] = (
             f"{reasons['CONVERGED_SNORM_RELATIVE']} solve(s) ended on the step-size test "

@@ -263,13 +263,40 @@ class NonlinearSolver:
             u.function_space.mesh.topology.dim,
             self._b.getSize(),
         )
+        # "auto" chose the iterative solver: if it fails, fall back to LU once and for good
+        dim = u.function_space.mesh.topology.dim
+        self.fallback_to_lu = (
+            options.linear_solver == "auto"
+            and options.resolved(self._b.getSize(), dim) == "iterative"
+        )
+        self.fell_back = False
+        self.linear = options.resolved(self._b.getSize(), dim)  # "lu" | "iterative"
         self.solve_time = 0.0  # wall time of snes.solve, assembly included (for benchmarks)
         self.iterations = 0  # Newton iterations over all successful solves
         self.linear_iterations = 0
         self.converged_reasons: dict[str, int] = {}  # SNES reason name → solves that ended so
 
     def solve(self) -> int:
-        """Newton from the current `u`; returns the iteration count or raises `SolverError`."""
+        """Newton from the current `u`; returns the iteration count or raises `SolverError`.
+
+        With `linear_solver = "auto"` on the iterative side, a failed linear solve (GMRES can
+        stall on very thin layers in 3D, where MUMPS still solves) switches this solver to
+        MUMPS for good and Newton starts again from the same state."""
+        try:
+            return self._solve()
+        except SolverError as err:
+            linear = err.reason in ("DIVERGED_LINEAR_SOLVE",) or str(err).startswith("KSP")
+            if not (linear and self.fallback_to_lu):
+                raise
+        ksp = self.snes.getKSP()
+        ksp.setType("preonly")
+        ksp.getPC().setType("lu")
+        ksp.getPC().setFactorSolverType("mumps")
+        self.fallback_to_lu, self.fell_back = False, True
+        self.linear = "lu (after GMRES failed)"
+        return self._solve()
+
+    def _solve(self) -> int:
         self.u.x.petsc_vec.copy(self._x)
         backup = self.u.x.petsc_vec.copy()
         start = time.perf_counter()

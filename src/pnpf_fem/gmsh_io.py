@@ -82,39 +82,33 @@ class GmshMesh:
     def to_triangulation(self, scale: float = 1.0) -> TaggedTriangulation:
         """The 2D mesh with its named facet groups as boundary tags and its named surface
         groups as regions, coordinates times `scale`."""
-        if self.dim != 2:
-            raise InputError(f"{self.source} is a {self.dim}D mesh; a triangulation needs 2D")
-        if not self.facet_names:
-            raise InputError(f"{self.source} has no physical curve groups (boundary tags)")
-        try:
-            return TaggedTriangulation(
-                points=self.points * scale,
-                triangles=self.cells,
-                facets=self.facets,
-                facet_markers=self.facet_markers,
-                tag_names=self.facet_names,
-                cell_markers=self.cell_markers,
-                region_names=self.cell_names,
-            )
-        except ValueError as err:
-            raise InputError(f"{self.source}: {err}") from None
+        return self._tagged(2, scale)
 
     def to_tetrahedra(self, scale: float = 1.0) -> TaggedTetrahedra:
         """The 3D mesh with its named surface groups as boundary tags and its named volume
         groups as regions, coordinates times `scale`."""
-        if self.dim != 3:
-            raise InputError(f"{self.source} is a {self.dim}D mesh; tetrahedra need 3D")
+        return self._tagged(3, scale)
+
+    def _tagged(self, dim: int, scale: float) -> TaggedTriangulation | TaggedTetrahedra:
+        if self.dim != dim:
+            wanted = {2: "a triangulation needs 2D", 3: "tetrahedra need 3D"}[dim]
+            raise InputError(f"{self.source} is a {self.dim}D mesh; {wanted}")
         if not self.facet_names:
-            raise InputError(f"{self.source} has no physical surface groups (boundary tags)")
+            raise InputError(
+                f"{self.source} has no physical {_GROUPS[dim - 1]} groups (boundary tags)"
+            )
+        cls, cells = (
+            (TaggedTriangulation, "triangles") if dim == 2 else (TaggedTetrahedra, "tetrahedra")
+        )
         try:
-            return TaggedTetrahedra(
+            return cls(
                 points=self.points * scale,
-                tetrahedra=self.cells,
                 facets=self.facets,
                 facet_markers=self.facet_markers,
                 tag_names=self.facet_names,
                 cell_markers=self.cell_markers,
                 region_names=self.cell_names,
+                **{cells: self.cells},
             )
         except ValueError as err:
             raise InputError(f"{self.source}: {err}") from None

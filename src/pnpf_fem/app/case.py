@@ -451,73 +451,57 @@ def _check_reservoir(source: str, tag: str, values: Mapping[str, Any]) -> None:
             )
 
 
-def _check_reservoirs(
-    source: str,
-    boundary: Mapping[str, Any],
-    species: Sequence[Mapping[str, Any]],
-    discretization: Mapping[str, Any],
-    porous: bool,
-) -> None:
-    """Reservoir species must exist; reservoirs, Stern layers and thermal boundaries are taken by
-    the FEM and FV methods but not by the porous model."""
-    names = [s["name"] for s in species]
-    for tag, bc in boundary.items():
-        for name in bc.get("concentrations", {}):
-            if name not in names:
-                raise InputError(
-                    f"{source}: [boundary.{tag}] concentrations.{name}: no species {name!r}"
-                    + _suggest(name, names)
-                )
-        thermal = [k for k in bc if k in THERMAL_KEYS]
-        if thermal and porous:
-            raise InputError(
-                f"{source}: [boundary.{tag}] {thermal[0]} does not apply to [porous] runs: "
-                "the porous model is isothermal with insulated walls"
-            )
-        stern = [k for k in bc if k in STERN_KEYS]
-        if stern and porous:
-            raise InputError(
-                f"{source}: [boundary.{tag}] {stern[0]} (a Stern layer) does not apply to "
-                "[porous] runs: the porous model takes fixed potentials only"
-            )
-        if "concentrations" in bc and porous:
-            raise InputError(
-                f"{source}: [boundary.{tag}] concentrations (a reservoir) do not apply to [porous] "
-                "runs: the porous model does not take Dirichlet concentrations yet"
-            )
+# What the isothermal upscaled porous model cannot take, and why (key → (what it is, why))
+POROUS_REFUSES = {
+    **dict.fromkeys(THERMAL_KEYS, ("", "the porous model is isothermal with insulated walls")),
+    **dict.fromkeys(
+        STERN_KEYS, (" (a Stern layer)", "the porous model takes fixed potentials only")
+    ),
+    "concentrations": (
+        " (a reservoir)",
+        "the porous model does not take Dirichlet concentrations yet",
+    ),
+    "reaction": (" (Butler–Volmer kinetics)", "the porous model takes no electrode reactions"),
+}
 
 
-def _check_reactions(
-    source: str,
-    boundary: Mapping[str, Any],
-    species: Sequence[Mapping[str, Any]],
-    discretization: Mapping[str, Any],
-    porous: bool,
+def _check_boundary_species(
+    source: str, boundary: Mapping[str, Any], species: Sequence[Mapping[str, Any]], porous: bool
 ) -> None:
-    """A reaction names a species, releases electrons (stoichiometry × valence > 0) and is taken
-    by the FEM and FV methods but not by the porous model."""
+    """Reservoirs and reactions name existing species; a reaction releases electrons
+    (stoichiometry × valence > 0); `[porous]` refuses the keys of `POROUS_REFUSES`."""
     valence = {s["name"]: s["valence"] for s in species}
     for tag, bc in boundary.items():
-        rx = bc.get("reaction")
-        if rx is None:
-            continue
-        where = f"{source}: [boundary.{tag}] reaction"
-        if rx["species"] not in valence:
+        for name in bc.get("concentrations", {}):
+            if name not in valence:
+                raise InputError(
+                    f"{source}: [boundary.{tag}] concentrations.{name}: no species {name!r}"
+                    + _suggest(name, list(valence))
+                )
+        if "reaction" in bc:
+            _check_reaction(f"{source}: [boundary.{tag}] reaction", bc["reaction"], valence)
+        refused = [k for k in bc if k in POROUS_REFUSES] if porous else []
+        if refused:
+            what, why = POROUS_REFUSES[refused[0]]
+            verb = "do" if refused[0] == "concentrations" else "does"
             raise InputError(
-                f"{where} species = {rx['species']!r}: no such species"
-                + _suggest(rx["species"], list(valence))
+                f"{source}: [boundary.{tag}] {refused[0]}{what} {verb} not apply to [porous] "
+                f"runs: {why}"
             )
-        if not rx["stoichiometry"] * valence[rx["species"]] > 0:
-            raise InputError(
-                f"{where} stoichiometry = {rx['stoichiometry']}: the anodic reaction must release "
-                f"electrons, stoichiometry × valence ({valence[rx['species']]}) > 0 (negative "
-                "for a species it consumes)"
-            )
-        if porous:
-            raise InputError(
-                f"{where} (Butler–Volmer kinetics) does not apply to [porous] runs: the porous "
-                "model takes no electrode reactions"
-            )
+
+
+def _check_reaction(where: str, rx: Mapping[str, Any], valence: Mapping[str, float]) -> None:
+    if rx["species"] not in valence:
+        raise InputError(
+            f"{where} species = {rx['species']!r}: no such species"
+            + _suggest(rx["species"], list(valence))
+        )
+    if not rx["stoichiometry"] * valence[rx["species"]] > 0:
+        raise InputError(
+            f"{where} stoichiometry = {rx['stoichiometry']}: the anodic reaction must release "
+            f"electrons, stoichiometry × valence ({valence[rx['species']]}) > 0 (negative "
+            "for a species it consumes)"
+        )
 
 
 def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
@@ -570,8 +554,7 @@ def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
             f"method {discretization['method']!r} is first-order finite volumes"
         )
     solver = _section(source, "solver", data.get("solver", {}), SCHEMA["solver"])
-    _check_reservoirs(source, boundary, species, discretization, "porous" in data)
-    _check_reactions(source, boundary, species, discretization, "porous" in data)
+    _check_boundary_species(source, boundary, species, "porous" in data)
     if discretization["method"].startswith("fv") and solver["petsc_options"]:
         raise InputError(f"{source}: [solver] petsc_options apply to FEM methods only")
     output = _section(source, "output", data.get("output", {}), SCHEMA["output"])

@@ -18,6 +18,7 @@ from pnpf_fem.errors import InputError
 
 __all__ = [
     "SIDE_TAGS",
+    "TaggedCells",
     "TaggedTriangulation",
     "conform_boundary",
     "delaunay_flip",
@@ -38,8 +39,75 @@ def tag_of(tag_names: Mapping[str, int], name: str) -> int:
         raise InputError(f"unknown boundary tag name {name!r} (known: {known})") from None
 
 
+class TaggedCells:
+    """What the tagged meshes of every dimension share (`TaggedTriangulation`,
+    `pnpf_fem.meshing3d.TaggedTetrahedra`): named boundary tags and regions of `cells`."""
+
+    points: npt.NDArray[np.float64]
+    facets: npt.NDArray[np.int64]
+    facet_markers: npt.NDArray[np.int32]
+    tag_names: Mapping[str, int]
+    cell_markers: npt.NDArray[np.int32]
+    region_names: Mapping[str, int]
+
+    @property
+    def cells(self) -> npt.NDArray[np.int64]:
+        """The cells of the top dimension (triangles, tetrahedra)."""
+        raise NotImplementedError
+
+    @property
+    def num_vertices(self) -> int:
+        return int(self.points.shape[0])
+
+    def tag(self, name: str) -> int:
+        """The integer tag of a named boundary part; a clear error for an unknown name."""
+        return tag_of(self.tag_names, name)
+
+    def region(self, name: str) -> int:
+        """The integer tag of a named region (InputError naming the known ones)."""
+        try:
+            return self.region_names[name]
+        except KeyError:
+            known = ", ".join(sorted(self.region_names)) or "none"
+            raise InputError(f"unknown region name {name!r} (known: {known})") from None
+
+    def cells_of(self, name: str) -> npt.NDArray[np.int64]:
+        """Indices of the cells of the named region."""
+        return np.nonzero(self.cell_markers == self.region(name))[0]
+
+    def facets_of(self, name: str) -> npt.NDArray[np.int64]:
+        """(F_name, dim) vertex indices of the facets carrying the named tag."""
+        return self.facets[self.facet_markers == self.tag(name)]
+
+    def parts(self) -> tuple:
+        """The constructor arguments, as plain arrays and dicts (to send between ranks)."""
+        return (
+            self.points,
+            self.cells,
+            self.facets,
+            self.facet_markers,
+            dict(self.tag_names),
+            self.cell_markers,
+            dict(self.region_names),
+        )
+
+    def _set_regions(self, num_cells: int) -> None:
+        """Check cell_markers (default all 0: no region) against region_names and store them."""
+        what = type(self).__name__
+        cm = self.cell_markers
+        cm = np.zeros(num_cells, np.int32) if cm is None else np.asarray(cm, dtype=np.int32)
+        if cm.shape != (num_cells,):
+            raise ValueError(f"{what}.cell_markers has shape {cm.shape} for {num_cells} cells")
+        regions = dict(self.region_names)
+        unnamed = sorted(set(np.unique(cm).tolist()) - set(regions.values()) - {0})
+        if unnamed:
+            raise ValueError(f"{what}.cell_markers has unnamed regions {unnamed}")
+        object.__setattr__(self, "cell_markers", np.ascontiguousarray(cm))
+        object.__setattr__(self, "region_names", MappingProxyType(regions))
+
+
 @dataclass(frozen=True, eq=False)
-class TaggedTriangulation:
+class TaggedTriangulation(TaggedCells):
     """Vertices, triangles and tagged boundary facets (edges) of a 2D mesh.
 
     points: (N, 2) float coordinates; triangles: (K, 3) vertex indices; facets: (F, 2) vertex
@@ -84,49 +152,19 @@ class TaggedTriangulation:
         unknown = sorted(set(np.unique(mk).tolist()) - set(names.values()))
         if unknown:
             raise ValueError(f"TaggedTriangulation.facet_markers has unnamed tags {unknown}")
-        self._check_regions(tri.shape[0])
+        self._set_regions(tri.shape[0])
         object.__setattr__(self, "points", pts)
         object.__setattr__(self, "triangles", tri)
         object.__setattr__(self, "facets", fac)
         object.__setattr__(self, "facet_markers", mk)
         object.__setattr__(self, "tag_names", MappingProxyType(names))
 
-    def _check_regions(self, num_cells: int) -> None:
-        cm = self.cell_markers
-        cm = np.zeros(num_cells, np.int32) if cm is None else np.asarray(cm, dtype=np.int32)
-        if cm.shape != (num_cells,):
-            raise ValueError(
-                f"TaggedTriangulation.cell_markers has shape {cm.shape} for {num_cells} triangles"
-            )
-        regions = dict(self.region_names)
-        unnamed = sorted(set(np.unique(cm).tolist()) - set(regions.values()) - {0})
-        if unnamed:
-            raise ValueError(f"TaggedTriangulation.cell_markers has unnamed regions {unnamed}")
-        object.__setattr__(self, "cell_markers", np.ascontiguousarray(cm))
-        object.__setattr__(self, "region_names", MappingProxyType(regions))
-
     dim = 2
 
     @property
     def cells(self) -> npt.NDArray[np.int64]:
-        """The triangles (the cells of the top dimension, as `TaggedTetrahedra.cells`)."""
+        """The triangles."""
         return self.triangles
-
-    @property
-    def num_vertices(self) -> int:
-        return int(self.points.shape[0])
-
-    def tag(self, name: str) -> int:
-        """The integer tag of a named boundary part; a clear error for an unknown name."""
-        return tag_of(self.tag_names, name)
-
-    def region(self, name: str) -> int:
-        """The integer tag of a named region (InputError naming the known ones)."""
-        try:
-            return self.region_names[name]
-        except KeyError:
-            known = ", ".join(sorted(self.region_names)) or "none"
-            raise InputError(f"unknown region name {name!r} (known: {known})") from None
 
     def with_triangles(
         self,
@@ -146,26 +184,6 @@ class TaggedTriangulation:
             cell_markers,
             dict(self.region_names),
         )
-
-    def cells_of(self, name: str) -> npt.NDArray[np.int64]:
-        """Indices of the triangles of the named region."""
-        return np.nonzero(self.cell_markers == self.region(name))[0]
-
-    def parts(self) -> tuple:
-        """The constructor arguments, as plain arrays and dicts (to send between ranks)."""
-        return (
-            self.points,
-            self.triangles,
-            self.facets,
-            self.facet_markers,
-            dict(self.tag_names),
-            self.cell_markers,
-            dict(self.region_names),
-        )
-
-    def facets_of(self, name: str) -> npt.NDArray[np.int64]:
-        """(F_name, 2) vertex indices of the facets carrying the named tag."""
-        return self.facets[self.facet_markers == self.tag(name)]
 
 
 # --- Mesh generators for tests and demos (admissible for the Voronoi finite volumes) -----------

@@ -14,14 +14,13 @@ from types import MappingProxyType
 import numpy as np
 import numpy.typing as npt
 
-from pnpf_fem.errors import InputError
-from pnpf_fem.meshing import tag_of
+from pnpf_fem.meshing import TaggedCells
 
 __all__ = ["BOX_TAGS", "TaggedTetrahedra", "box"]
 
 
 @dataclass(frozen=True, eq=False)
-class TaggedTetrahedra:
+class TaggedTetrahedra(TaggedCells):
     """Vertices, tetrahedra and tagged boundary facets (triangles) of a 3D mesh.
 
     points: (N, 3) coordinates; tetrahedra: (K, 4) vertex indices; facets: (F, 3) vertex indices
@@ -58,22 +57,13 @@ class TaggedTetrahedra:
         unknown = sorted(set(np.unique(mk).tolist()) - set(names.values()))
         if unknown:
             raise ValueError(f"TaggedTetrahedra.facet_markers has unnamed tags {unknown}")
-        cm = self.cell_markers
-        cm = np.zeros(tets.shape[0], np.int32) if cm is None else np.asarray(cm, np.int32)
-        regions = dict(self.region_names)
-        if cm.shape != (tets.shape[0],):
-            raise ValueError("TaggedTetrahedra.cell_markers must have one entry per tetrahedron")
-        unnamed = sorted(set(np.unique(cm).tolist()) - set(regions.values()) - {0})
-        if unnamed:
-            raise ValueError(f"TaggedTetrahedra.cell_markers has unnamed regions {unnamed}")
+        self._set_regions(tets.shape[0])
         for attr, value in (
             ("points", pts),
             ("tetrahedra", tets),
             ("facets", fac),
             ("facet_markers", mk),
             ("tag_names", MappingProxyType(names)),
-            ("cell_markers", np.ascontiguousarray(cm)),
-            ("region_names", MappingProxyType(regions)),
         ):
             object.__setattr__(self, attr, value)
 
@@ -81,39 +71,8 @@ class TaggedTetrahedra:
 
     @property
     def cells(self) -> npt.NDArray[np.int64]:
-        """The tetrahedra (the cells of the top dimension, as `TaggedTriangulation.cells`)."""
+        """The tetrahedra."""
         return self.tetrahedra
-
-    @property
-    def num_vertices(self) -> int:
-        return int(self.points.shape[0])
-
-    def tag(self, name: str) -> int:
-        """The integer tag of a named boundary part; a clear error for an unknown name."""
-        return tag_of(self.tag_names, name)
-
-    def facets_of(self, name: str) -> npt.NDArray[np.int64]:
-        """(F_name, 3) vertex indices of the facets carrying the named tag."""
-        return self.facets[self.facet_markers == self.tag(name)]
-
-    def cells_of(self, name: str) -> npt.NDArray[np.int64]:
-        """Indices of the tetrahedra of the named region."""
-        if name not in self.region_names:
-            known = ", ".join(sorted(self.region_names)) or "none"
-            raise InputError(f"unknown region name {name!r} (known: {known})")
-        return np.nonzero(self.cell_markers == self.region_names[name])[0]
-
-    def parts(self) -> tuple:
-        """The constructor arguments, as plain arrays and dicts (to send between ranks)."""
-        return (
-            self.points,
-            self.tetrahedra,
-            self.facets,
-            self.facet_markers,
-            dict(self.tag_names),
-            self.cell_markers,
-            dict(self.region_names),
-        )
 
 
 BOX_TAGS = {"left": 1, "right": 2, "bottom": 3, "top": 4, "front": 5, "back": 6}

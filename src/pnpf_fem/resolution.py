@@ -93,13 +93,11 @@ def drop_for_surface_charge(
 def _normal_height(tri: TaggedTriangulation | TaggedTetrahedra, tag: int) -> float:
     """The largest height, normal to the tag, of the cells with a facet on it: the distance
     from the opposite vertex to the facet's line (2D) or plane (3D)."""
-    n = np.int64(tri.num_vertices)
 
-    def key(facets: np.ndarray) -> np.ndarray:  # one integer per sorted vertex tuple
-        out = np.zeros(facets.shape[0], dtype=np.int64)
-        for column in np.sort(facets, axis=1).T:
-            out = out * n + column
-        return out
+    def key(facets: np.ndarray) -> np.ndarray:
+        """One opaque value per facet, equal for equal vertex sets (no integer overflow)."""
+        rows = np.ascontiguousarray(np.sort(facets, axis=1), dtype=np.int64)
+        return rows.view(np.dtype((np.void, 8 * rows.shape[1]))).ravel()
 
     wanted = key(tri.facets[tri.facet_markers == tag])
     if wanted.size == 0:

@@ -78,7 +78,7 @@ def configurations() -> dict[str, dict]:
     }
 
 
-def graded(mesh, dim: int):
+def graded(mesh):
     """The mesh with x ↦ (1 − cos πx)/2: nodes cluster at the electrodes x = 0 and x = 1."""
     import dataclasses
 
@@ -94,7 +94,7 @@ def run(dim: int, n: int, eps: float, name: str, petsc: dict | None) -> dict:
     from pnpf_fem.meshing3d import box
     from pnpf_fem.model.cases import charging_cell, charging_model
 
-    mesh = graded(unit_square(n, kind="structured") if dim == 2 else box(n), dim)
+    mesh = graded(unit_square(n, kind="structured") if dim == 2 else box(n))
     linear = "lu" if petsc is None else "iterative"
     options = SolverOptions(linear_solver=linear, petsc_options=petsc or {})
     problem = charging_cell(mesh, voltage=2.0, model=charging_model(eps=eps))

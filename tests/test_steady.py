@@ -11,6 +11,8 @@ trapezoid rule, so the FEM equilibrium solves, node by node,
 
 which SciPy solves here independently (`scipy.optimize.root`). The steady solve must agree to
 1e-8, also on 2 ranks; a nearly isothermal cell also agrees with its time-stepped equilibrium.
+The FV boxes of that strip give the same 3-point problem (τ = 0 on the diagonals, the column of
+boxes has width h), so fv-bdf2's steady state must meet the same reference.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from scipy.optimize import root
 
 from pnpf_fem.fem.build import build_scheme
 from pnpf_fem.fem.mesh import gather_vertex_values
+from pnpf_fem.fv.build import build_scheme as build_fv_scheme
 from pnpf_fem.integrate import AdaptiveSteps, PseudoTransient, integrate
 from pnpf_fem.meshing import strip as make_strip
 from pnpf_fem.model import cases
@@ -81,6 +84,18 @@ def test_steady_solve_matches_the_discrete_poisson_boltzmann_solution() -> None:
     assert np.max(np.abs(psi - reference[i])) < 1e-8
     masses = [r["mass_cation"] for r in run.records]
     assert abs(masses[-1] - masses[0]) < 1e-10
+
+
+def test_fv_steady_solve_matches_the_discrete_poisson_boltzmann_solution() -> None:
+    problem = cases.charging_cell(strip(N), V, MODEL, bumps=False)
+    scheme = build_fv_scheme(problem, "fv-bdf2")
+    run = integrate(scheme, math.inf, PseudoTransient(dt0=1e-3, tol=1e-11))
+    assert run.converged and run.accepted < 80, (run.accepted, run.rate)
+    s = scheme.state
+    assert np.ptp(s.T) < 1e-10 and s.T.min() > 1.0
+    reference = discrete_poisson_boltzmann(float(s.T.mean()))
+    i = np.rint(scheme.problem.mesh.points[:, 0] * N).astype(int)
+    assert np.max(np.abs(s.psi - reference[i])) < 1e-8  # measured 7.8e-13
 
 
 def test_steady_solve_equals_the_time_stepped_equilibrium() -> None:

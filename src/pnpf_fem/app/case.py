@@ -22,7 +22,7 @@ from pnpf_fem.units import PNPFParameters, Species
 
 __all__ = ["METHODS", "QUANTITIES", "Case", "load_case", "parse_case"]
 
-METHODS = ("fem1", "fem2", "fem-be", "fem-bdf2", "fv1", "fv2")
+METHODS = ("fem1", "fem2", "fem-be", "fem-bdf2", "fv1", "fv2", "fv-bdf2")
 BUILTIN_MESHES = ("unit_square", "supercapacitor", "box", "comb3d")
 # default (size_min, size_max) in nm of the gmsh geometries (at L = 10 nm: 0.04 L, 0.12 L in 3D)
 MESH_SIZES = {"supercapacitor": (0.15, 0.8), "comb3d": (0.4, 1.2)}

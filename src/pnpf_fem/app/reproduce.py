@@ -24,6 +24,7 @@ __all__ = ["ACCURACY_METHODS", "format_accuracy_table", "register"]
 ACCURACY_METHODS = {
     "fv1": "pnpf_fem.fv.accuracy",
     "fv2": "pnpf_fem.fv.accuracy",
+    "fv-bdf2": "pnpf_fem.fv.accuracy",
     "fem1": "pnpf_fem.fem.accuracy",
     "fem2": "pnpf_fem.fem.accuracy",
     "fem-be": "pnpf_fem.fem.accuracy",
@@ -74,7 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     acc = studies.add_parser(
         "accuracy", help="manufactured solution (4.1)-(4.2): L2 errors and observed orders"
     )
-    acc.add_argument("--method", required=True, help="fv1 | fv2 | fem1 | fem2 | fem-be")
+    acc.add_argument(
+        "--method", required=True, help="fv1 | fv2 | fv-bdf2 | fem1 | fem2 | fem-be | fem-bdf2"
+    )
     acc.add_argument("--levels", type=int, default=4, help="number of meshes (h = 1/8, 1/16, ...)")
     acc.add_argument("--degree", type=int, default=1, help="FEM polynomial degree (1 or 2)")
     acc.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -201,9 +201,10 @@ def _steady_state_warning(rec: RunRecorder) -> str | None:
     total = abs(s[-1] - s[0])
     if total == 0 or abs(s[-1] - s[-6]) > 1e-6 * total:
         return None
+    remedy = "fv-bdf2 (or fv1)" if rec.setup.method == "fv2" else "fem-bdf2 (or fem1, fem-be)"
     return (
         f"pnpf-fem: warning: {rec.setup.method} (modified Crank–Nicolson) is near a steady state "
-        "here and does not damp the stiff modes of thin layers: use fem-bdf2 (or fem1, fem-be) "
+        f"here and does not damp the stiff modes of thin layers: use {remedy} "
         "to approach equilibria (docs/case_files.md, [discretization])"
     )
 

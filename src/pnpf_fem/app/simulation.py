@@ -298,7 +298,13 @@ class FVSimulation(_ErrorControlled):
 
     def save_checkpoint(self, path: Path, meta: dict[str, Any]) -> None:
         s = self.state
-        atomic_savez(path, {"c": s.c, "psi": s.psi, "T": s.T}, dict(meta, t=s.t))
+        arrays = {"c": s.c, "psi": s.psi, "T": s.T}
+        previous = getattr(self.scheme, "previous", None)  # fv-bdf2's history
+        if previous is not None:
+            arrays |= {"c_previous": previous.c, "psi_previous": previous.psi}
+            arrays |= {"T_previous": previous.T}
+            meta = dict(meta, t_previous=previous.t, dt_previous=self.scheme.dt_previous)
+        atomic_savez(path, arrays, dict(meta, t=s.t))
 
     def load_checkpoint(self, path: Path) -> dict[str, Any]:
         from pnpf_fem.fv.problem import FVState
@@ -310,6 +316,17 @@ class FVSimulation(_ErrorControlled):
                 raise InputError(f"checkpoint {path} lacks {key!r} (not an FV checkpoint?)")
             _check_shape(path, key, arrays[key], shape)
         self.scheme.start(FVState(float(meta["t"]), arrays["c"], arrays["psi"], arrays["T"]))
+        if "c_previous" in arrays and hasattr(self.scheme, "previous"):  # BDF2 goes on as BDF2
+            shapes = {"c_previous": (m, n), "psi_previous": (n,), "T_previous": (n,)}
+            for key, shape in shapes.items():
+                _check_shape(path, key, arrays[key], shape)
+            self.scheme.previous = FVState(
+                float(meta["t_previous"]),
+                arrays["c_previous"],
+                arrays["psi_previous"],
+                arrays["T_previous"],
+            )
+            self.scheme.dt_previous = float(meta["dt_previous"])
         return meta
 
     def vertex_fields(self) -> dict[str, np.ndarray]:

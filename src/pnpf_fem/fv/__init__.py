@@ -17,6 +17,7 @@ from pnpf_fem.fv.problem import ElectrodeReaction, FVState, PNPFProblem, initial
 from pnpf_fem.fv.scheme1 import SchemeI
 from pnpf_fem.fv.scheme2 import SchemeII
 from pnpf_fem.fv.scheme_base import FVScheme
+from pnpf_fem.fv.scheme_bdf2 import SchemeBDF2
 from pnpf_fem.fv.solver import SolverControl
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "FVScheme",
     "FVState",
     "PNPFProblem",
+    "SchemeBDF2",
     "SchemeI",
     "SchemeII",
     "SolverControl",

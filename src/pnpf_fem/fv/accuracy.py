@@ -1,8 +1,10 @@
-"""The accuracy test (4.1)–(4.2) of §4.1: `accuracy_study("fv1"|"fv2", levels)` for the CLI.
+"""The accuracy test (4.1)–(4.2) of §4.1: `accuracy_study("fv1"|"fv2"|"fv-bdf2", levels)` for the
+CLI.
 
 Meshes: unstructured admissible Delaunay meshes of [0,1]² (`unit_square(n, "unstructured")`,
 jittered interior vertices), n = 8·2^k, h = 1/n. Time steps: Δt = h² (Scheme I) and Δt = h/10
-(Scheme II), each shortened to Δt = 0.1/⌈0.1/Δt⌉ so that the last step ends exactly at t = 0.1.
+(Scheme II, BDF2), each shortened to Δt = 0.1/⌈0.1/Δt⌉ so that the last step ends exactly at
+t = 0.1.
 Errors: the discrete l² norm sqrt(Σ m(V_i)(u_i − u(x_i, 0.1))²) of c¹, c², ψ, T.
 """
 
@@ -22,6 +24,7 @@ from pnpf_fem.fv.mesh import VoronoiMesh
 from pnpf_fem.fv.problem import FVState, PNPFProblem, initial_state
 from pnpf_fem.fv.scheme1 import SchemeI
 from pnpf_fem.fv.scheme2 import SchemeII
+from pnpf_fem.fv.scheme_bdf2 import SchemeBDF2
 from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.integrate import FixedSteps, StepRecord, integrate
 from pnpf_fem.meshing import unit_square
@@ -31,6 +34,8 @@ __all__ = ["T_FINAL", "accuracy_study", "mms_errors", "mms_problem", "solve_mms"
 
 T_FINAL = 0.1
 _VARIABLES = ("c1", "c2", "psi", "T")
+SCHEMES = {"fv1": SchemeI, "fv2": SchemeII, "fv-bdf2": SchemeBDF2}
+SCHEME_NAMES = {"fv1": "Scheme I (3.3)", "fv2": "Scheme II (3.14)", "fv-bdf2": "BDF2 (ours)"}
 
 
 def mms_problem(
@@ -71,8 +76,10 @@ def solve_mms(
     method: str, n: int, dt: float | None = None, control: SolverControl | None = None
 ) -> tuple[PNPFProblem, FVState, list[StepRecord], float]:
     """Run (4.1) to t = 0.1 on the level-n mesh; returns (problem, final state, history, Δt)."""
-    if method not in ("fv1", "fv2"):
-        raise InputError(f"FV accuracy study: method must be 'fv1' or 'fv2', got {method!r}")
+    if method not in SCHEME_NAMES:
+        raise InputError(
+            f"FV accuracy study: method must be one of {', '.join(SCHEME_NAMES)}, got {method!r}"
+        )
     h = 1.0 / n
     if dt is None:
         dt = h * h if method == "fv1" else h / 10.0
@@ -80,7 +87,7 @@ def solve_mms(
     dt = T_FINAL / steps
     problem = mms_problem(n)
     state = initial_state(problem, [mms.exact_c, mms.exact_c], mms.exact_temperature, mms.exact_psi)
-    scheme = (SchemeI if method == "fv1" else SchemeII)(problem, control, state)
+    scheme = SCHEMES[method](problem, control, state)
     history = integrate(scheme, steps * dt, FixedSteps(dt)).records
     return problem, scheme.state, history, dt
 
@@ -112,7 +119,7 @@ def accuracy_study(method: str, levels: int, degree: int = 1) -> dict[str, Any]:
         )
     return {
         "method": method,
-        "scheme": "Scheme I (3.3)" if method == "fv1" else "Scheme II (3.14)",
+        "scheme": SCHEME_NAMES[method],
         "final_time": T_FINAL,
         "mesh": "unstructured admissible Delaunay (jittered), unit square",
         "levels": out,

@@ -10,6 +10,7 @@ from pnpf_fem.fv.problem import ElectrodeReaction, PNPFProblem, SpaceTimeFunctio
 from pnpf_fem.fv.scheme1 import SchemeI
 from pnpf_fem.fv.scheme2 import SchemeII
 from pnpf_fem.fv.scheme_base import FVScheme
+from pnpf_fem.fv.scheme_bdf2 import SchemeBDF2
 from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.model import (
     Concentration,
@@ -27,7 +28,7 @@ from pnpf_fem.model import (
 
 __all__ = ["build_scheme", "fv_problem", "fv_value"]
 
-SCHEMES = {"fv1": SchemeI, "fv2": SchemeII}
+SCHEMES = {"fv1": SchemeI, "fv2": SchemeII, "fv-bdf2": SchemeBDF2}
 # the conditions the FV schemes impose: all of `pnpf_fem.model.conditions`
 TAKEN = (
     Potential,
@@ -159,7 +160,8 @@ def build_scheme(
     control: SolverControl | None = None,
     mesh: VoronoiMesh | None = None,
 ) -> FVScheme:
-    """Scheme I ("fv1") or II ("fv2") for `problem`, holding its initial state (t = 0)."""
+    """Scheme I ("fv1"), II ("fv2") or BDF2 ("fv-bdf2") for `problem`, holding its initial
+    state (t = 0)."""
     if method not in SCHEMES:
         raise InputError(f"unknown FV method {method!r} (choose from {', '.join(SCHEMES)})")
     fvp = fv_problem(problem, mesh)

@@ -78,6 +78,9 @@ class StepPhysics:
     def __init__(self, problem: PNPFProblem, state: FVState, dt: float, t_source: float) -> None:
         p = problem.params
         self.problem, self.params, self.state, self.dt = problem, p, state, dt
+        # the stored quantity's old value in the storage terms m(V_i)(c_i − c_old,i)/Δt: c^n,
+        # or BDF2's history with its effective step (`pnpf_fem.fv.scheme_bdf2`)
+        self.c_old = state.c
         self.mesh = problem.mesh
         self.m = self.mesh.volumes
         self.i, self.j = self.mesh.edges[:, 0], self.mesh.edges[:, 1]
@@ -115,7 +118,7 @@ class StepPhysics:
 
     def ion_storage(self, ell: int, c: FloatArray) -> Storage:
         """m(V_i)(c^{ℓ,n+1}_i − c^{ℓ,n}_i)/Δt with c = e^η  ((3.3)₁, (3.14)₁)."""
-        return Storage(ell, c, self.state.c[ell], {ell: c})
+        return Storage(ell, c, self.c_old[ell], {ell: c})
 
     def reservoirs(self, eta: FloatArray) -> list[Term]:
         """η^ℓ_i = log c_b(x_i, t^{n+1}) at the reservoir vertices of each species (strong
@@ -259,7 +262,7 @@ class StepPhysics:
         (`reaction_reversible_heat`)."""
         ell, i, j = flux.row, self.i, self.j
         dq = np.broadcast_to(dq, q.shape)
-        dc = c - self.state.c[ell]
+        dc = c - self.c_old[ell]
         terms: list[Term] = [
             flux.times(0.5 * (q[i] + q[j]), {ell: (0.5 * dq[i], 0.5 * dq[j])}, row),
             NodeTerm(row, (1.0 + q) * dc / self.dt, {ell: (dq * dc + (1.0 + q) * c) / self.dt}),
@@ -270,7 +273,7 @@ class StepPhysics:
             chi = np.zeros(q.size)
             chi[idx] = 1.0
             ion_balance = [
-                Storage(row, c, self.state.c[ell], {ell: c}),
+                Storage(row, c, self.c_old[ell], {ell: c}),
                 EdgeFlux(row, flux.value, flux.d),
                 *[NodeTerm(row, t.value) for t in self.ion_source(ell)],
             ]
@@ -352,7 +355,9 @@ class FVScheme:
             scale[block * n + idx] = 1.0
         log_mask = np.ones(x0.size, dtype=bool)  # η and ξ
         log_mask[nsp * n : (nsp + 1) * n] = False
-        sol = newton(self._residual(physics), x0, self.control, scale, log_mask)
+        # trial iterates may overflow exp(η); Newton rejects non-finite residuals itself
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            sol = newton(self._residual(physics), x0, self.control, scale, log_mask)
         return sol.x.reshape(self.num_blocks, n), sol
 
     def record(

@@ -6,6 +6,7 @@ import numpy as np
 
 from pnpf_fem.errors import InputError
 from pnpf_fem.fv.mesh import VoronoiMesh, box_fractions
+from pnpf_fem.fv.partition import Partition
 from pnpf_fem.fv.problem import ElectrodeReaction, PNPFProblem, SpaceTimeFunction, initial_state
 from pnpf_fem.fv.scheme1 import SchemeI
 from pnpf_fem.fv.scheme2 import SchemeII
@@ -51,8 +52,13 @@ def fv_value(value: Data) -> SpaceTimeFunction | float:
     return float(value)
 
 
-def fv_problem(problem: Problem, mesh: VoronoiMesh | None = None) -> PNPFProblem:
-    """The FV form of `problem` (on the Voronoi mesh of `problem.mesh` unless given)."""
+def fv_problem(
+    problem: Problem, mesh: VoronoiMesh | None = None, partition: Partition | None = None
+) -> PNPFProblem:
+    """The FV form of `problem` (on the Voronoi mesh of `problem.mesh` unless given; with a
+    `partition`, on the rank's local mesh)."""
+    if partition is not None:
+        mesh = partition.voronoi_mesh()
     unsupported = [type(c).__name__ for c in problem.conditions if not isinstance(c, TAKEN)]
     if unsupported:
         raise InputError(
@@ -80,6 +86,7 @@ def fv_problem(problem: Problem, mesh: VoronoiMesh | None = None) -> PNPFProblem
         stern={s.tag: (fv_value(s.value), float(s.thickness)) for s in problem.sterns},
         reactions=_reactions(problem),
         **_ion_and_heat_boundaries(problem),
+        partition=partition,
     )
 
 
@@ -159,12 +166,13 @@ def build_scheme(
     method: str,
     control: SolverControl | None = None,
     mesh: VoronoiMesh | None = None,
+    partition: Partition | None = None,
 ) -> FVScheme:
     """Scheme I ("fv1"), II ("fv2") or BDF2 ("fv-bdf2") for `problem`, holding its initial
     state (t = 0)."""
     if method not in SCHEMES:
         raise InputError(f"unknown FV method {method!r} (choose from {', '.join(SCHEMES)})")
-    fvp = fv_problem(problem, mesh)
+    fvp = fv_problem(problem, mesh, partition)
     c0 = [fv_value(problem.initial.c[n]) for n in problem.model.species_names]
     state = initial_state(fvp, c0, fv_value(problem.initial.T))
     return SCHEMES[method](fvp, control, state)

@@ -21,7 +21,7 @@ tagged boundary facet, with d(x_i, σ) = 0 since x_i lies on ∂Ω.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,15 +113,21 @@ class VoronoiMesh:
             raise InputError(f"unknown boundary tag name {name!r} (known: {known})") from None
 
     @classmethod
-    def from_triangulation(cls, tri: TaggedTriangulation, check: bool = True) -> VoronoiMesh:
-        """Build the boxes; with `check`, raise `InputError` on a non-admissible mesh."""
+    def from_triangulation(
+        cls, tri: TaggedTriangulation, check: bool | Callable[..., None] = True
+    ) -> VoronoiMesh:
+        """Build the boxes; with `check`, raise `InputError` on a non-admissible mesh. `check`
+        may instead be a function of (edges, τ before clipping, volumes) that checks a part
+        (`pnpf_fem.fv.partition.Partition.check_admissible`)."""
         pts, n = tri.points, tri.num_vertices
         cells, twice_area = _oriented_cells(tri)
         cot, piece = _cotangents_and_pieces(pts[cells], twice_area)
         volumes = np.bincount(cells.ravel(), weights=piece.ravel(), minlength=n)
         edges, tau, on_boundary = _edges_and_transmissibilities(cells, cot, n)
         d = np.linalg.norm(pts[edges[:, 1]] - pts[edges[:, 0]], axis=1)
-        if check:
+        if callable(check):
+            check(edges, tau, volumes)
+        elif check:
             _check_admissible(pts, edges, tau, on_boundary, volumes)
         tau = np.where(tau < 0, 0.0, tau)  # only round-off negatives survive the check
         _check_tagged_facets(tri, edges, on_boundary)

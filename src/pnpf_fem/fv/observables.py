@@ -36,8 +36,8 @@ __all__ = ["electrode_charges", "entropy", "faradaic_currents", "joule_heat", "o
 def entropy(problem: PNPFProblem, state: FVState) -> tuple[float, float, float]:
     """(S, S1, S2) of (3.11)/(2.4)."""
     m = problem.mesh.volumes
-    s1 = float(problem.params.heat_capacity * np.dot(m, np.log(state.T) + 1.0))
-    s2 = float(-np.sum((state.c * np.log(state.c)) @ m))
+    s1 = problem.params.heat_capacity * problem.total(m * (np.log(state.T) + 1.0))
+    s2 = -problem.total(np.sum(state.c * np.log(state.c), axis=0) * m)
     return s1 + s2, s1, s2
 
 
@@ -49,7 +49,11 @@ def electrode_charges(problem: PNPFProblem, state: FVState) -> dict[str, float]:
     balance = p.eps**2 * (problem.stiffness @ state.psi)
     balance -= problem.psi_boundary_flux(state.t, state.psi)
     balance -= mesh.volumes * (charge + problem.rho(state.t))
-    out = {tag: float(balance[mesh.vertices_of(tag)].sum()) for tag in problem.dirichlet}
+    out = {}
+    for tag in problem.dirichlet:
+        on_tag = np.zeros(mesh.num_vertices)
+        on_tag[mesh.vertices_of(tag)] = 1.0
+        out[tag] = problem.total(on_tag * balance)
     return out | problem.stern_charges(state.t, state.psi)
 
 
@@ -64,10 +68,12 @@ def faradaic_currents(problem: PNPFProblem, state: FVState) -> dict[str, float]:
     for k, rx in enumerate(problem.reactions):
         idx, area, V = problem.reaction_vertices(k, state.t)
         r = rx.rate(log_c[rx.species][idx], state.psi[idx], state.T[idx], V)[0]
+        per_box = np.zeros(state.psi.size)
+        per_box[idx] = area * r
         key = f"faradaic_{rx.tag}"
-        out[key] = out.get(key, 0.0) + float(area @ (rx.electrons * r))
+        out[key] = out.get(key, 0.0) + rx.electrons * problem.total(per_box)
         exchange = rx.entropy + rx.stoichiometry * rx.log_reference
-        carried += float(area @ (r * exchange))
+        carried += exchange * problem.total(per_box)
     return out | {"reaction_entropy": carried}
 
 
@@ -82,7 +88,7 @@ def joule_heat(problem: PNPFProblem, state: FVState) -> float:
         eta = np.log(c)
         g = state.T[:, None] * np.column_stack([gx @ eta, gy @ eta]) + z * grad_psi + grad_t
         heat += c / nu * np.einsum("ik,ik->i", g, g)
-    return float(p.eps * np.dot(mesh.volumes, heat))
+    return p.eps * problem.total(mesh.volumes * heat)
 
 
 def observables(
@@ -100,10 +106,11 @@ def observables(
     m = problem.mesh.volumes
     out: dict[str, Any] = {"t": float(state.t), "dt": float(dt)}
     for name, c in zip(problem.params.species_names, state.c, strict=True):
-        out[f"mass_{name}"] = float(np.dot(m, c))
+        out[f"mass_{name}"] = problem.total(m * c)
     s, s1, s2 = entropy(problem, state)
-    out.update(S=s, S1=s1, S2=s2, min_c=float(state.c.min()), min_T=float(state.T.min()))
-    out["max_dT"] = float(state.T.max() - 1.0)
+    out.update(S=s, S1=s1, S2=s2)
+    out.update(min_c=problem.minimum(state.c), min_T=problem.minimum(state.T))
+    out["max_dT"] = problem.maximum(state.T) - 1.0
     charges = electrode_charges(problem, state)
     before = electrode_charges(problem, previous) if previous is not None and dt > 0 else None
     for tag, q in charges.items():

@@ -29,6 +29,7 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -127,6 +128,9 @@ class PNPFProblem:
     stern: tag name → (V(x, y, t), λ_S > 0): an electrode at V behind a Stern layer, the Robin
         condition ε² ∂ψ/∂n = (ε²/λ_S)(V − ψ) (it fixes ψ as a Dirichlet tag does).
     reactions: the `ElectrodeReaction`s (Butler–Volmer kinetics on electrode tags).
+    partition: on several MPI ranks, the rank's `pnpf_fem.fv.partition.Partition` (`mesh` is
+        then its local mesh; sums, minima and maxima over vertices go through `total`,
+        `minimum`, `maximum`, which count the owned vertices of every rank once).
     """
 
     mesh: VoronoiMesh
@@ -142,6 +146,24 @@ class PNPFProblem:
     heat_transfer: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     stern: Mapping[str, tuple[SpaceTimeFunction | float, float]] = field(default_factory=dict)
     reactions: Sequence[ElectrodeReaction] = ()
+    partition: Any = None
+
+    def total(self, values: FloatArray) -> float:
+        """Σ of per-vertex values (..., n) over the vertices (each once, on every rank)."""
+        if self.partition is None:
+            return float(np.sum(values))
+        return self.partition.sum(values)
+
+    def anywhere(self, flags: npt.NDArray[np.bool_]) -> bool:
+        """Whether any flag is set on any rank (so that all ranks raise together)."""
+        local = bool(np.any(flags))
+        return local if self.partition is None else self.partition.any_rank(local)
+
+    def minimum(self, values: FloatArray) -> float:
+        return float(np.min(values)) if self.partition is None else self.partition.min(values)
+
+    def maximum(self, values: FloatArray) -> float:
+        return float(np.max(values)) if self.partition is None else self.partition.max(values)
 
     def __post_init__(self) -> None:
         if isinstance(self.mesh, TaggedTriangulation):
@@ -332,7 +354,10 @@ class PNPFProblem:
         for name, sel, cs in self._stern_pieces:
             v = _evaluate(self.stern[name][0], mesh.piece_midpoint[sel], t)
             flux = cs * (v - psi[mesh.piece_vertex[sel]])
-            out[name] = float(mesh.piece_measure[sel] @ flux)
+            per_box = np.bincount(
+                mesh.piece_vertex[sel], mesh.piece_measure[sel] * flux, mesh.num_vertices
+            )
+            out[name] = self.total(per_box)
         return out
 
     def reaction_vertices(
@@ -358,7 +383,7 @@ class PNPFProblem:
         """log c_b(x_i, t) of species ℓ at its reservoir vertices (order of
         `reservoir_vertices`)."""
         c = self._reservoirs[ell].values(t)
-        if np.any(~(c > 0)):
+        if self.anywhere(~(c > 0)):
             name = self.params.species_names[ell]
             raise InputError(f"reservoir concentration of {name!r} not positive at t = {t:g}")
         return np.log(c)
@@ -371,7 +396,7 @@ class PNPFProblem:
     def temperature_dirichlet(self, t: float) -> FloatArray:
         """T_b(x_i, t) at the thermostat vertices (order of `temperature_vertices`)."""
         temp = self._thermostats.values(t)
-        if np.any(~(temp > 0)):
+        if self.anywhere(~(temp > 0)):
             raise InputError(f"thermostat temperature not positive at t = {t:g}")
         return temp
 
@@ -472,12 +497,16 @@ def initial_state(
     pts = problem.mesh.points
     c = np.array([_evaluate(f, pts, t0) for f in c0])
     T = _evaluate(T0, pts, t0)
-    if np.any(c <= 0) or np.any(T <= 0):
+    if min(problem.minimum(c), problem.minimum(T)) <= 0:
         raise InputError("initial_state: concentrations and temperature must be positive")
     if psi0 is None:
         charge = np.tensordot(np.asarray(p.valences), c, axes=1)
         rhs = -problem.poisson_residual(np.zeros(pts.shape[0]), charge, t0)
-        psi = spla.spsolve(problem.poisson_matrix().tocsc(), rhs)
+        if problem.partition is None:
+            psi = spla.spsolve(problem.poisson_matrix().tocsc(), rhs)
+        else:
+            algebra = problem.partition.algebra(None, 1)
+            psi = problem.partition.solve_local(problem.poisson_matrix(), rhs, algebra)
     else:
         psi = _evaluate(psi0, pts, t0)
     return FVState(t=float(t0), c=c, psi=np.asarray(psi, dtype=np.float64), T=T)

@@ -71,7 +71,7 @@ from pnpf_fem.fv.assembly import Assembler, Dirichlet, EdgeFlux, NodeTerm, Stora
 from pnpf_fem.fv.operators import harmonic_average_with_derivatives
 from pnpf_fem.fv.problem import FVState, PNPFProblem
 from pnpf_fem.fv.scheme_base import FVScheme, StepPhysics
-from pnpf_fem.fv.solver import SolverControl, sparse_solve
+from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.integrate import StepRecord
 
 __all__ = ["SchemeI"]
@@ -227,12 +227,14 @@ class SchemeI(FVScheme):
         m_p = self._heat_assembler.assemble(physics.reversible_heat_step1(eta, psi), False, dt)[0]
         p = m_p / physics.m
         res, jac = self._heat_assembler.assemble(physics.heat(state.T, p, eta, psi), True, dt)
-        temp = state.T - sparse_solve(jac, res, self.control)
-        if np.any(temp <= 0):
-            ct = self.problem.params.heat_capacity
+        temp = state.T - self.linear_solve(jac, res)
+        pb = self.problem
+        if pb.minimum(temp) <= 0:
+            ct = pb.params.heat_capacity
+            bound = ct / pb.maximum(np.abs(p))
             raise SolverError(
-                f"Scheme I: temperature not positive (min {temp.min():.3e}); Theorem 3.4 needs "
-                f"Δt < C_T/‖P‖∞ = {ct / np.max(np.abs(p)):.3e}, Δt = {dt:.3e} (and no heat "
+                f"Scheme I: temperature not positive (min {pb.minimum(temp):.3e}); Theorem 3.4 "
+                f"needs Δt < C_T/‖P‖∞ = {bound:.3e}, Δt = {dt:.3e} (and no heat "
                 "flux drawn out through a wall)",
                 reason="temperature_not_positive",
                 history=sol.history,

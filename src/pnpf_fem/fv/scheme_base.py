@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +35,7 @@ from pnpf_fem.fv.assembly import (
 )
 from pnpf_fem.fv.observables import observables
 from pnpf_fem.fv.problem import ElectrodeReaction, FVState, PNPFProblem
-from pnpf_fem.fv.solver import NewtonResult, SolverControl, newton
+from pnpf_fem.fv.solver import NewtonResult, SolverControl, newton, sparse_solve
 from pnpf_fem.integrate import StepRecord
 
 __all__ = ["FVScheme", "ReactionRate", "StepPhysics"]
@@ -355,10 +356,36 @@ class FVScheme:
             scale[block * n + idx] = 1.0
         log_mask = np.ones(x0.size, dtype=bool)  # η and ξ
         log_mask[nsp * n : (nsp + 1) * n] = False
+        residual, algebra, part = self._residual(physics), None, pb.partition
+        if part is not None:  # the owned unknowns; the ghost layer follows from them
+            blocks = self.num_blocks
+
+            def own(a: np.ndarray) -> np.ndarray:
+                return part.owned(a.reshape(blocks, n)).ravel()
+
+            x0, scale, log_mask = own(x0), own(scale), own(log_mask)
+            residual = part.owned_system(residual, blocks)
+            algebra = part.algebra(self.control, blocks)
         # trial iterates may overflow exp(η); Newton rejects non-finite residuals itself
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            sol = newton(self._residual(physics), x0, self.control, scale, log_mask)
+            sol = newton(residual, x0, self.control, scale, log_mask, algebra)
+        if part is not None:
+            return part.extend(sol.x.reshape(self.num_blocks, -1)), sol
         return sol.x.reshape(self.num_blocks, n), sol
+
+    def linear_solve(self, matrix: sp.spmatrix, rhs: np.ndarray) -> np.ndarray:
+        """matrix⁻¹ rhs for a one-block vertex system (on several ranks: the owned rows solved
+        together, the ghost layer from its owners)."""
+        part = self.problem.partition
+        if part is None:
+            return sparse_solve(matrix, rhs, self.control)
+        return part.solve_local(matrix, rhs, part.algebra(self.control, 1))
+
+    @property
+    def comm(self) -> Any:
+        """The communicator of a distributed run (`ErrorControl` reduces over it), or None."""
+        part = self.problem.partition
+        return None if part is None else part.comm
 
     def record(
         self, new: FVState, dt: float, iterations: int, start: float, previous: FVState
@@ -387,7 +414,6 @@ class FVScheme:
 
     # -- what error control needs (`pnpf_fem.integrate.ErrorControl`) ----------------------
     order = 1  # of the time discretization (Scheme II: 2)
-    comm = None  # serial
 
     def snapshot(self) -> FVState:
         return self._current()  # states are immutable
@@ -397,8 +423,9 @@ class FVScheme:
 
     def state_vector(self) -> np.ndarray:
         """(log c, ψ, log T) of the current state: the unknowns of the schemes."""
-        s = self._current()
-        return np.concatenate([np.log(s.c).ravel(), s.psi, np.log(s.T)])
+        s, part = self._current(), self.problem.partition
+        vector = np.concatenate([np.log(s.c), s.psi[None], np.log(s.T)[None]])
+        return (vector if part is None else part.owned(vector)).ravel()
 
     @property
     def t(self) -> float:

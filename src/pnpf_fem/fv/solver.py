@@ -17,7 +17,7 @@ from petsc4py import PETSc
 
 from pnpf_fem.errors import SolverError
 
-__all__ = ["NewtonResult", "SolverControl", "newton"]
+__all__ = ["NewtonResult", "SerialAlgebra", "SolverControl", "newton"]
 
 FloatArray = npt.NDArray[np.float64]
 ResidualFunction = Callable[[FloatArray, bool], tuple[FloatArray, "sp.spmatrix | None"]]
@@ -156,12 +156,33 @@ def sparse_solve(matrix: sp.spmatrix, rhs: FloatArray, control: SolverControl) -
     return factorize(matrix, control)(rhs)
 
 
+class SerialAlgebra:
+    """The reductions and the linear solver of `newton` on one rank (NumPy, SciPy/MUMPS).
+    `pnpf_fem.fv.partition.DistributedAlgebra` is the same on several ranks (MPI, PETSc)."""
+
+    def __init__(self, control: SolverControl) -> None:
+        self.control = control
+
+    def max_abs(self, v: FloatArray) -> float:
+        return float(np.max(np.abs(v), initial=0.0))
+
+    def norm(self, v: FloatArray) -> float:
+        return float(np.linalg.norm(v))
+
+    def all_finite(self, v: FloatArray) -> bool:
+        return bool(np.all(np.isfinite(v)))
+
+    def factorize(self, matrix: sp.spmatrix) -> Callable[[FloatArray], FloatArray]:
+        return factorize(matrix, self.control)
+
+
 def newton(
     residual: ResidualFunction,
     x0: FloatArray,
     control: SolverControl,
     scale: FloatArray,
     log_mask: npt.NDArray[np.bool_] | None = None,
+    algebra: SerialAlgebra | None = None,
 ) -> NewtonResult:
     """Solve residual(x) = 0 from x0. `residual(x, True)` returns (R, J), `(x, False)` (R, None).
 
@@ -171,23 +192,26 @@ def newton(
     of the box equations are scaled, and it copes with the exponentials of the log variables.
     `scale` multiplies R for the reported residual norms (1/m(V_i) turns box integrals into
     densities); `log_mask` marks the log variables for `control.max_log_step`. x0 is not modified.
+    `algebra` does the norms and the linear solves (`SerialAlgebra` by default; on several ranks
+    x, R and the Jacobian's rows are the rank's own part and the norms are global).
     """
+    la = algebra or SerialAlgebra(control)
     x = np.array(x0, dtype=np.float64)
     history: list[float] = []
     r, jac = residual(x, True)
     for it in range(1, control.max_iterations + 1):
-        rnorm = float(np.max(np.abs(r * scale), initial=0.0))
+        rnorm = la.max_abs(r * scale)
         history.append(rnorm)
         if not np.isfinite(rnorm):
             raise SolverError("Newton: non-finite residual", reason="non_finite", history=history)
         if control.residual_tol > 0 and rnorm <= control.residual_tol:
             return NewtonResult(x, it - 1, tuple(history))
-        solve = factorize(jac, control)
+        solve = la.factorize(jac)
         dx = -solve(r)
-        dx_norm = float(np.linalg.norm(dx))  # the full Newton correction, for the damping test
+        dx_norm = la.norm(dx)  # the full Newton correction, for the damping test
         clamp = 1.0
         if log_mask is not None and control.max_log_step > 0:
-            big = float(np.max(np.abs(dx[log_mask]), initial=0.0))
+            big = la.max_abs(dx[log_mask])
             if big > control.max_log_step:
                 clamp = control.max_log_step / big
                 dx *= clamp
@@ -198,15 +222,15 @@ def newton(
             r_new, jac_new = residual(x_new, step == 1.0)
             if not control.damping:
                 break
-            small = step * np.max(np.abs(dx), initial=0.0) <= 10 * control.tol
-            if np.all(np.isfinite(r_new)):
+            small = step * la.max_abs(dx) <= 10 * control.tol
+            if la.all_finite(r_new):
                 if small:
                     break
                 simplified = solve(r_new)
-                if np.linalg.norm(simplified) <= (1.0 - 0.25 * step * clamp) * dx_norm:
+                if la.norm(simplified) <= (1.0 - 0.25 * step * clamp) * dx_norm:
                     break
             if step <= control.min_damping:
-                history.append(float(np.max(np.abs(r_new * scale), initial=0.0)))
+                history.append(la.max_abs(r_new * scale))
                 raise SolverError(
                     f"Newton: no acceptable damped step down to λ = {step:g}",
                     reason="line_search_failed",
@@ -214,9 +238,9 @@ def newton(
                 )
             step *= 0.5
         x = x_new
-        update = step * float(np.max(np.abs(dx), initial=0.0))
+        update = step * la.max_abs(dx)
         if update <= control.tol and step == 1.0:
-            history.append(float(np.max(np.abs(r_new * scale), initial=0.0)))
+            history.append(la.max_abs(r_new * scale))
             return NewtonResult(x, it, tuple(history))
         r, jac = (r_new, jac_new) if jac_new is not None else residual(x, True)
     raise SolverError(

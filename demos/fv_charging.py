@@ -17,8 +17,8 @@ steps:
    error only (electrode charges at t = 0.3 µs: 8e-4, 3e-4, 1e-4 relative for n = 12, 24, 48);
 5. the final fields as a VTU file for ParaView (`fv_charging.vtu`).
 
-The finite-volume code is serial (NumPy/SciPy): run it on one rank,
-`./env/run python3 demos/fv_charging.py [--n 24] [--output DIR]` (a few seconds).
+Run it with `./env/run python3 demos/fv_charging.py [--n 24] [--output DIR]` (a few seconds), or
+on two ranks with `./env/run mpirun -n 2 python3 demos/fv_charging.py` (the same numbers).
 """
 
 # +
@@ -42,6 +42,7 @@ from pnpf_fem.fv import (
     initial_state,
 )
 from pnpf_fem.fv.observables import electrode_charges
+from pnpf_fem.fv.partition import Partition, owners_from_dolfinx
 from pnpf_fem.integrate import FixedSteps, integrate
 from pnpf_fem.units import nondimensionalize
 
@@ -82,8 +83,16 @@ def charge_fv(
 ) -> tuple[PNPFProblem, FVState, list[dict[str, Any]], list[dict[str, float]]]:
     """Scheme II on the FEM demo's cell; returns problem, final state, observables, charges."""
     model = nondimensionalize(fem.cell_parameters())
-    mesh = VoronoiMesh.from_triangulation(fem.cell_triangulation(n))
-    problem = PNPFProblem(mesh, model, dirichlet={"left": 0.0, "right": voltage})
+    tri = fem.cell_triangulation(n)
+    # on several ranks each owns the vertices DOLFINx gives it and works on the triangles
+    # around them (`pnpf_fem.fv.partition`); the results are those of one rank
+    comm, partition = MPI.COMM_WORLD, None
+    if comm.size > 1:
+        partition = Partition.from_owners(tri, owners_from_dolfinx(tri, comm), comm)
+    mesh = VoronoiMesh.from_triangulation(tri) if partition is None else partition.voronoi_mesh()
+    problem = PNPFProblem(
+        mesh, model, dirichlet={"left": 0.0, "right": voltage}, partition=partition
+    )
     state = initial_state(problem, c0=[1.0, 1.0], T0=1.0)
     # Newton: converged when the update is below 1e-11 in max-norm (the unknowns are O(1)), so
     # the residual — and with it the mass and entropy balance — is at round-off.
@@ -100,13 +109,17 @@ def charge_fv(
     return problem, scheme.state, history, q
 
 
-def write_vtu(problem: PNPFProblem, state: FVState, path: Path) -> None:
-    """The vertex values of `state` on the triangulation (meshio, for ParaView)."""
+def whole(problem: PNPFProblem, values: np.ndarray) -> np.ndarray:
+    """Vertex values of the whole triangulation (gathered from the ranks' owned vertices)."""
+    return values if problem.partition is None else problem.partition.gather(values)
+
+
+def write_vtu(problem: PNPFProblem, tri: Any, fields: dict[str, np.ndarray], path: Path) -> None:
+    """Whole-mesh vertex values on the triangulation (meshio, for ParaView)."""
     import meshio
 
-    tri = problem.mesh.tri
-    data = {f"c_{n}": c for n, c in zip(problem.params.species_names, state.c, strict=True)}
-    data |= {"psi": state.psi, "T": state.T}
+    data = {f"c_{n}": c for n, c in zip(problem.params.species_names, fields["c"], strict=True)}
+    data |= {"psi": fields["psi"], "T": fields["T"]}
     pts = np.column_stack([tri.points, np.zeros(tri.num_vertices)])
     meshio.Mesh(pts, [("triangle", tri.triangles)], point_data=data).write(path)
 
@@ -121,8 +134,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--no-compare", action="store_true", help="skip the FEM run on the same mesh"
     )
     args = parser.parse_args(argv)
-    if MPI.COMM_WORLD.size > 1:
-        raise SystemExit("fv_charging.py: the finite-volume code is serial; run it on one rank")
+    rank0 = MPI.COMM_WORLD.rank == 0
+
+    def say(text: str) -> None:
+        if rank0:
+            print(text)
 
     fem = fem_demo()
     model = nondimensionalize(fem.cell_parameters())
@@ -131,31 +147,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     # 3. time loop
     problem, state, history, charges = charge_fv(fem, args.n, voltage, t_end)
-    print(
+    tri = fem.cell_triangulation(args.n)
+    say(
         f"fv2: {len(history) - 1} steps to t = {state.t * sc.time:.3e} s on "
-        f"{problem.mesh.num_vertices} Voronoi boxes"
+        f"{tri.num_vertices} Voronoi boxes ({MPI.COMM_WORLD.size} rank(s))"
     )
 
     # 4. checks: the FEM demo's `summarize` reads the same observable names
     out = fem.summarize({"history": history, "charges": charges}, model, voltage)
     sigma = fem.surface_charge_scale(model)
-    print(f"  mass drift                {out['mass_drift']:.2e}")
-    print(
+    say(f"  mass drift                {out['mass_drift']:.2e}")
+    say(
         f"  entropy produced          {out['entropy_produced']:.4e} "
         f"(smallest step increment {out['min_entropy_increment']:.1e} relative)"
     )
-    print(f"  min c, min T              {out['min_c']:.4f}, {out['min_T']:.6f}")
-    print(
+    say(f"  min c, min T              {out['min_c']:.4f}, {out['min_T']:.6f}")
+    say(
         f"  electrode charge          {out['charge_right'][0] * sigma * 100:.3f} → "
         f"{out['charge_right'][-1] * sigma * 100:.3f} µC/cm² "
         f"(Gouy–Chapman {out['gouy_chapman'] * sigma * 100:.3f}, ratio {out['charge_ratio']:.3f})"
     )
-    print(f"  |Q_left + Q_right|/|Q|    {out['gauss_residual']:.1e}")
-    out.update(c=state.c, psi=state.psi, T=state.T)
+    say(f"  |Q_left + Q_right|/|Q|    {out['gauss_residual']:.1e}")
+    out.update(c=whole(problem, state.c), psi=whole(problem, state.psi), T=whole(problem, state.T))
 
     # the same cell with the FEM twin of Scheme II, node by node (one rank)
     if not args.no_compare:
-        tri = problem.mesh.tri
         scheme = fem.make_cell_scheme(tri, model, voltage, "fem2", MPI.COMM_SELF)
         ref = fem.summarize(fem.charge(scheme, t_end, fem.DT0, fem.DT_MAX), model, voltage)
         ref.update(fem.vertex_values(scheme))
@@ -169,15 +185,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "c_difference": float(np.max(np.abs(out["c"] - ref["c"]))),
         }
         d = out["fem"]
-        print("  FV vs FEM (fem2), same mesh and steps:")
-        print(f"    electrode charge        {d['charge_difference']:.2e} relative")
-        print(f"    entropy produced        {d['entropy_produced_difference']:.2e} relative")
-        print(f"    max |Δψ|, max |Δc|      {d['psi_difference']:.2e}, {d['c_difference']:.2e}")
+        say("  FV vs FEM (fem2), same mesh and steps:")
+        say(f"    electrode charge        {d['charge_difference']:.2e} relative")
+        say(f"    entropy produced        {d['entropy_produced_difference']:.2e} relative")
+        say(f"    max |Δψ|, max |Δc|      {d['psi_difference']:.2e}, {d['c_difference']:.2e}")
 
     # 5. fields
-    args.output.mkdir(parents=True, exist_ok=True)
-    write_vtu(problem, state, args.output / "fv_charging.vtu")
-    print(f"fields written to {args.output / 'fv_charging.vtu'}")
+    if rank0:
+        args.output.mkdir(parents=True, exist_ok=True)
+        write_vtu(problem, tri, out, args.output / "fv_charging.vtu")
+    MPI.COMM_WORLD.barrier()
+    say(f"fields written to {args.output / 'fv_charging.vtu'}")
     return out
 
 

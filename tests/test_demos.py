@@ -8,8 +8,8 @@
   the summary and ``observables.csv`` are checked.
 
 All of it is marked ``mpi``: ``mpirun -n 2 python3 -m mpi4py -m pytest -m mpi`` runs the same
-demos and cases distributed (the serial-only finite-volume ones are skipped), and the FEM demos
-are compared with the same computation on one rank.
+demos and cases distributed (the finite-volume ones too), and the FEM demos are compared with the
+same computation on one rank.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ DEMOS = Path(__file__).resolve().parents[1] / "demos"
 SCRIPTS = sorted(DEMOS.glob("*.py"))
 CASES = sorted(DEMOS.glob("*.toml"))
 # demos that cannot run distributed, and why
-SERIAL_ONLY = {"fv_charging": "the finite-volume code is serial"}
+SERIAL_ONLY: dict[str, str] = {}
 COMM = MPI.COMM_WORLD
 
 
@@ -201,8 +201,6 @@ def test_case_file(case: Path, shared_tmp: Path) -> None:
 
     data = tomllib.loads(case.read_text())
     method = data.get("discretization", {}).get("method", "fem1")
-    if COMM.size > 1 and method.startswith("fv"):
-        pytest.skip(f"{case.name}: finite-volume methods run on one rank")
     short = _shortened(case, shared_tmp, steps=5)
     summary = run_case(short, output=shared_tmp / "run", quiet=True)
     assert summary["status"] == "completed" and summary["method"] == method

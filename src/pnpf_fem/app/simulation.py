@@ -269,18 +269,34 @@ class FEMSimulation(_P1Fields, _ErrorControlled):
 
 
 class FVSimulation(_ErrorControlled):
-    """A finite-volume scheme (`SchemeI`/`SchemeII`) and its immutable state (serial)."""
+    """A finite-volume scheme (`SchemeI`/`SchemeII`/`SchemeBDF2`) and its immutable state, on
+    one rank or several (`pnpf_fem.fv.partition`: each rank holds its local vertices; fields
+    and checkpoints are gathered to whole-mesh vertex arrays, written by rank 0)."""
 
-    comm = None  # serial
-
-    def __init__(self, scheme: Any, outdir: Path) -> None:
+    def __init__(self, scheme: Any, outdir: Path, tri: TaggedTriangulation | None = None) -> None:
         self.scheme = scheme  # holds the current state
         self.outdir = outdir
         self.problem = scheme.problem
-        self.tri: TaggedTriangulation = self.problem.mesh.tri
+        self.partition = self.problem.partition
+        self.tri: TaggedTriangulation = tri if tri is not None else self.problem.mesh.tri
         self.species_names = tuple(self.problem.params.species_names)
         self._series: list[tuple[float, str]] = []
         self._pvd_name = "fields.pvd"
+
+    @property
+    def comm(self) -> Any:
+        return self.scheme.comm
+
+    @property
+    def _writer(self) -> bool:
+        return self.comm is None or self.comm.rank == 0
+
+    def _whole(self, values: np.ndarray) -> np.ndarray:
+        """Whole-mesh vertex values of local ones (collective on several ranks)."""
+        return values if self.partition is None else self.partition.gather(values)
+
+    def _local(self, whole: np.ndarray) -> np.ndarray:
+        return whole if self.partition is None else self.partition.scatter(whole)
 
     @property
     def state(self) -> Any:
@@ -304,7 +320,11 @@ class FVSimulation(_ErrorControlled):
             arrays |= {"c_previous": previous.c, "psi_previous": previous.psi}
             arrays |= {"T_previous": previous.T}
             meta = dict(meta, t_previous=previous.t, dt_previous=self.scheme.dt_previous)
-        atomic_savez(path, arrays, dict(meta, t=s.t))
+        arrays = {key: self._whole(value) for key, value in arrays.items()}
+        if self._writer:
+            atomic_savez(path, arrays, dict(meta, t=s.t))
+        if self.comm is not None:
+            self.comm.barrier()
 
     def load_checkpoint(self, path: Path) -> dict[str, Any]:
         from pnpf_fem.fv.problem import FVState
@@ -315,36 +335,41 @@ class FVSimulation(_ErrorControlled):
             if key not in arrays:
                 raise InputError(f"checkpoint {path} lacks {key!r} (not an FV checkpoint?)")
             _check_shape(path, key, arrays[key], shape)
-        self.scheme.start(FVState(float(meta["t"]), arrays["c"], arrays["psi"], arrays["T"]))
+        local = {key: self._local(value) for key, value in arrays.items()}
+        self.scheme.start(FVState(float(meta["t"]), local["c"], local["psi"], local["T"]))
         if "c_previous" in arrays and hasattr(self.scheme, "previous"):  # BDF2 goes on as BDF2
             shapes = {"c_previous": (m, n), "psi_previous": (n,), "T_previous": (n,)}
             for key, shape in shapes.items():
                 _check_shape(path, key, arrays[key], shape)
             self.scheme.previous = FVState(
                 float(meta["t_previous"]),
-                arrays["c_previous"],
-                arrays["psi_previous"],
-                arrays["T_previous"],
+                local["c_previous"],
+                local["psi_previous"],
+                local["T_previous"],
             )
             self.scheme.dt_previous = float(meta["dt_previous"])
         return meta
 
     def vertex_fields(self) -> dict[str, np.ndarray]:
+        """name → whole-mesh vertex values (collective on several ranks)."""
         s = self.state
         out = {f"c_{n}": s.c[i] for i, n in enumerate(self.species_names)}
-        return out | {"psi": s.psi, "T": s.T}
+        return {key: self._whole(value) for key, value in (out | {"psi": s.psi, "T": s.T}).items()}
 
     def write_fields(self, t_seconds: float, name: str = "fields.pvd") -> None:
-        """One VTU per call (meshio) and the ParaView collection `name` listing them."""
+        """One VTU per call (meshio) and the ParaView collection `name` listing them (rank 0)."""
         import meshio
 
+        fields = self.vertex_fields()
+        if not self._writer:
+            return
         self._pvd_name = name
         stem = Path(name).stem
         folder = self.outdir / stem
         folder.mkdir(parents=True, exist_ok=True)
         fname = f"{stem}/{stem}_{len(self._series):06d}.vtu"
         pts = np.column_stack([self.tri.points, np.zeros(self.tri.num_vertices)])
-        mesh = meshio.Mesh(pts, [("triangle", self.tri.triangles)], point_data=self.vertex_fields())
+        mesh = meshio.Mesh(pts, [("triangle", self.tri.triangles)], point_data=fields)
         tmp = self.outdir / f".{Path(fname).name}.tmp.vtu"
         mesh.write(tmp)
         os.replace(tmp, self.outdir / fname)

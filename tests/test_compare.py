@@ -1,4 +1,4 @@
-"""FEM–FV cross-validation: differences on the same meshes fall at O(h²)."""
+"""FEM–FV cross-validation: differences on the same meshes fall at O(h²), on 1 and 2 ranks."""
 
 import json
 from pathlib import Path
@@ -11,6 +11,7 @@ from pnpf_fem.app.compare import compare, format_compare_table
 from pnpf_fem.errors import InputError
 
 
+@pytest.mark.mpi
 def test_mms_fem1_fv1_differences_second_order():
     result = compare("mms", "1", levels=2)
     fine = result["levels"][-1]
@@ -29,6 +30,16 @@ def test_charging_fem1_fv1_differences_fall():
     assert fine["orders"]["psi"] > 1.0 and fine["orders"]["T"] > 1.0, fine
 
 
+@pytest.mark.mpi
+def test_charging_bdf2_pair_differences_fall():
+    """fem-bdf2 against fv-bdf2: the same time discretization of both, O(h²) apart."""
+    result = compare("charging", "bdf2", levels=2)
+    fine = result["levels"][-1]
+    assert result["methods"] == ["fem-bdf2", "fv-bdf2"]
+    assert all(row["mass_difference"] < 1e-12 for row in result["levels"])
+    assert fine["orders"]["c1"] >= 1.8 and fine["orders"]["c2"] >= 1.8, fine
+
+
 @pytest.mark.slow
 def test_charging_differences_second_order_on_fine_meshes():
     # fem1 vs Scheme I (measured 1.95, 1.90, 1.86, 1.81 at h = 1/32 → 1/64). The second-order
@@ -40,7 +51,7 @@ def test_charging_differences_second_order_on_fine_meshes():
 def test_bad_arguments():
     with pytest.raises(InputError, match="unknown compare case 'nope'"):
         compare("nope")
-    with pytest.raises(InputError, match="--order must be 1 or 2"):
+    with pytest.raises(InputError, match="--order must be one of 1, 2, bdf2"):
         compare("mms", "3")
     with pytest.raises(InputError, match="--levels must be at least 2"):
         compare("mms", "1", levels=1)
@@ -50,12 +61,15 @@ def test_bad_arguments():
 DEMO_SMALL = Path(__file__).resolve().parents[1] / "demos" / "charging_small.toml"
 
 
+@pytest.mark.mpi
 def test_compare_case_file_fem_against_fv(tmp_path, capsys):
-    pytest.importorskip("dolfinx")
+    from mpi4py import MPI
+
     from pnpf_fem.app.cli import main
 
-    out = tmp_path / "cmp"
+    out = MPI.COMM_WORLD.bcast(tmp_path, root=0) / "cmp"  # rank 0 writes
     assert main(["compare", str(DEMO_SMALL), "--order", "2", "--output", str(out)]) == 0
+    MPI.COMM_WORLD.barrier()
     result = json.loads((out / "comparison.json").read_text())
     assert result["pair"] == {"fem": "fem2", "fv": "fv2"}
     # both conserve mass exactly and start from the same state
@@ -67,7 +81,8 @@ def test_compare_case_file_fem_against_fv(tmp_path, capsys):
     assert (
         result["observables"]["S2"]["fem_final"] < 0 and result["observables"]["S2"]["fv_final"] < 0
     )
-    assert "fem2 vs fv2" in capsys.readouterr().out
+    if MPI.COMM_WORLD.rank == 0:  # rank 0 alone prints
+        assert "fem2 vs fv2" in capsys.readouterr().out
 
 
 def test_compare_case_file_bad_input(tmp_path, capsys):

@@ -2,7 +2,8 @@
 
 Both read one `TaggedTriangulation`, so FEM (P1) nodes and FV (Voronoi box) vertices coincide and
 the solutions can be compared vertex by vertex. With the same time step, the two schemes of each
-pair ("1": FEM first order vs Scheme I, "2": FEM modified Crank–Nicolson vs Scheme II) apply the
+pair ("1": FEM first order vs Scheme I, "2": FEM modified Crank–Nicolson vs Scheme II, "bdf2":
+the BDF2 schemes of both) apply the
 same time discretization to two second-order spatial discretizations, so their difference is a
 spatial one and must fall at O(h²). The norm is the discrete l² norm with the box volumes,
 sqrt(Σ m(V_i) (u_FEM(x_i) − u_FV,i)²).
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mpi4py import MPI
 
 from pnpf_fem.app.arguments import add_command
 from pnpf_fem.app.console import emit, emit_json
@@ -38,6 +40,7 @@ from pnpf_fem.model import Problem, cases
 __all__ = ["CASES", "compare", "format_compare_table", "register"]
 
 CASES = ("mms", "charging")
+PAIRS = {"1": ("fem1", "fv1"), "2": ("fem2", "fv2"), "bdf2": ("fem-bdf2", "fv-bdf2")}
 VARIABLES = ("c1", "c2", "psi", "T")
 
 # The charging case: double layers that P1 / boxes resolve from h = 1/8 on.
@@ -58,9 +61,11 @@ def _problem(case: str, tri: TaggedTriangulation) -> tuple[Problem, float, float
 
 
 def _vertex_values(scheme: Any, fv: bool) -> dict[str, np.ndarray]:
+    """Whole-mesh vertex values on every rank."""
     if fv:
-        s = scheme.state
-        return {"c1": s.c[0], "c2": s.c[1], "psi": s.psi, "T": s.T}
+        s, part = scheme.state, scheme.problem.partition
+        values = {"c1": s.c[0], "c2": s.c[1], "psi": s.psi, "T": s.T}
+        return values if part is None else {k: part.gather(v) for k, v in values.items()}
     mesh, u = scheme.problem.mesh, scheme.u
     cols = [gather_vertex_values(mesh, u, i) for i in range(scheme.M + 2)]
     return {"c1": np.exp(cols[0]), "c2": np.exp(cols[1]), "psi": cols[2], "T": np.exp(cols[3])}
@@ -69,7 +74,8 @@ def _vertex_values(scheme: Any, fv: bool) -> dict[str, np.ndarray]:
 def _solve(problem: Problem, method: str, end: float, dt: float) -> tuple[dict, list[float]]:
     """The final vertex values and masses of `problem` run with `method` in steps dt."""
     fv = method.startswith("fv")
-    scheme = fv_scheme(problem, method) if fv else fem_scheme(problem, method)
+    comm = MPI.COMM_WORLD
+    scheme = fv_scheme(problem, method, comm=comm) if fv else fem_scheme(problem, method, comm=comm)
     records = integrate(scheme, round(end / dt) * dt, FixedSteps(dt)).records
     masses = [records[-1][f"mass_{n}"] for n in problem.model.species_names]
     return _vertex_values(scheme, fv), masses
@@ -79,8 +85,8 @@ def compare(case: str = "mms", pair: str = "1", levels: int = 3) -> dict[str, An
     """FEM–FV differences of c¹, c², ψ, T on unstructured meshes h = 1/8, 1/16, …"""
     if case not in CASES:
         raise InputError(f"unknown compare case {case!r} (choose from {', '.join(CASES)})")
-    if pair not in ("1", "2"):
-        raise InputError(f"--order must be 1 or 2, got {pair!r}")
+    if pair not in PAIRS:
+        raise InputError(f"--order must be one of {', '.join(PAIRS)}, got {pair!r}")
     if levels < 2:
         raise InputError(f"--levels must be at least 2 to observe an order, got {levels}")
     rows: list[dict[str, Any]] = []
@@ -88,7 +94,7 @@ def compare(case: str = "mms", pair: str = "1", levels: int = 3) -> dict[str, An
         start = time.perf_counter()
         tri = unit_square(n, kind="unstructured", seed=n)
         problem, end, dt = _problem(case, tri)
-        fem_method, fv_method = ("fem1", "fv1") if pair == "1" else ("fem2", "fv2")
+        fem_method, fv_method = PAIRS[pair]
         fv_values, fv_masses = _solve(problem, fv_method, end, dt)
         fem_values, fem_masses = _solve(problem, fem_method, end, dt)
         volumes = VoronoiMesh.from_triangulation(tri).volumes
@@ -111,8 +117,7 @@ def compare(case: str = "mms", pair: str = "1", levels: int = 3) -> dict[str, An
                 "wall_time": time.perf_counter() - start,
             }
         )
-    methods = ("fem1", "fv1") if pair == "1" else ("fem2", "fv2")
-    return {"case": case, "methods": list(methods), "levels": rows}
+    return {"case": case, "methods": list(PAIRS[pair]), "levels": rows}
 
 
 def format_compare_table(result: dict[str, Any]) -> str:
@@ -159,6 +164,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("case_file", nargs="?", default=None, help="a case file (TOML) to compare")
     p.add_argument("--case", default="all", help="built-in study: mms | charging | all")
     p.add_argument("--output", type=Path, default=None, help="write comparison.json here")
-    p.add_argument("--order", default="1", help="1: fem1 vs fv1 (Scheme I); 2: fem2 vs fv2")
+    p.add_argument(
+        "--order",
+        default="1",
+        help="1: fem1 vs fv1 (Scheme I); 2: fem2 vs fv2 (Scheme II); bdf2: fem-bdf2 vs fv-bdf2",
+    )
     p.add_argument("--levels", type=int, default=3, help="meshes h = 1/8, 1/16, ...")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -24,7 +24,6 @@ from pnpf_fem.fem.build import build_scheme as fem_scheme
 from pnpf_fem.fem.mesh import from_triangulation
 from pnpf_fem.fem.snes import SolverOptions
 from pnpf_fem.fv.build import build_scheme as fv_scheme
-from pnpf_fem.fv.partition import Partition, owners_from_dolfinx
 from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.gmsh_io import read_gmsh_file
 from pnpf_fem.integrate import AdaptiveSteps, ErrorControl, FixedSteps, PseudoTransient
@@ -357,11 +356,7 @@ def build_simulation(setup: RunSetup, outdir: Path) -> Any:
     solver = setup.case.solver
     if setup.finite_volumes:
         control = SolverControl(tol=solver["rtol"], max_iterations=solver["max_iterations"])
-        comm = _comm()
-        partition = None
-        if comm.size > 1:  # the FEM's distribution of the vertices (DOLFINx)
-            partition = Partition.from_owners(setup.tri, owners_from_dolfinx(setup.tri, comm), comm)
-        scheme = fv_scheme(setup.problem, setup.method, control, partition=partition)
+        scheme = fv_scheme(setup.problem, setup.method, control, comm=_comm())
         return FVSimulation(scheme, outdir, setup.tri)
     comm = _comm()
     fmesh = from_triangulation(setup.tri, comm)

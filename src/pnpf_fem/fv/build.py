@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from pnpf_fem.errors import InputError
 from pnpf_fem.fv.mesh import VoronoiMesh, box_fractions
-from pnpf_fem.fv.partition import Partition
+from pnpf_fem.fv.partition import Partition, owners_from_dolfinx
 from pnpf_fem.fv.problem import ElectrodeReaction, PNPFProblem, SpaceTimeFunction, initial_state
 from pnpf_fem.fv.scheme1 import SchemeI
 from pnpf_fem.fv.scheme2 import SchemeII
@@ -167,11 +169,16 @@ def build_scheme(
     control: SolverControl | None = None,
     mesh: VoronoiMesh | None = None,
     partition: Partition | None = None,
+    comm: Any = None,
 ) -> FVScheme:
     """Scheme I ("fv1"), II ("fv2") or BDF2 ("fv-bdf2") for `problem`, holding its initial
-    state (t = 0)."""
+    state (t = 0). On a communicator of several ranks (`comm`) the vertices are distributed as
+    DOLFINx distributes the FEM's (`pnpf_fem.fv.partition`), unless a `partition` is given."""
     if method not in SCHEMES:
         raise InputError(f"unknown FV method {method!r} (choose from {', '.join(SCHEMES)})")
+    if partition is None and comm is not None and comm.size > 1:
+        tri = problem.mesh
+        partition = Partition.from_owners(tri, owners_from_dolfinx(tri, comm), comm)
     fvp = fv_problem(problem, mesh, partition)
     c0 = [fv_value(problem.initial.c[n]) for n in problem.model.species_names]
     state = initial_state(fvp, c0, fv_value(problem.initial.T))

@@ -57,6 +57,8 @@ from typing import Any
 import numpy as np
 import ufl
 from dolfinx import fem as dfem
+from dolfinx import la
+from mpi4py import MPI
 
 from pnpf_fem import fem
 from pnpf_fem.app.case import Case, parse_case, waveform_from
@@ -274,27 +276,34 @@ def study_problem(
 
 
 def _fv_probe(tri: TaggedTriangulation, problem: Problem, config: ChargingConfig) -> _Probe:
-    scheme = fv_scheme(problem, config.fv_scheme)
-    weights = scheme.problem.mesh.volumes
+    """Scheme I/II on `tri` (distributed on several ranks); the probe sees whole-mesh vertex
+    arrays on every rank, so every rank records the same series."""
+    scheme = fv_scheme(problem, config.fv_scheme, comm=MPI.COMM_WORLD)
+    part = scheme.problem.partition
+
+    def whole(values: np.ndarray) -> np.ndarray:
+        return np.array(values if part is None else part.gather(values))
+
+    weights = whole(scheme.problem.mesh.volumes)
     T0 = _temperature_scale(problem.model)
 
     def fields() -> dict[str, np.ndarray]:
         s = scheme.state
-        return {"c1": s.c[0].copy(), "c2": s.c[1].copy(), "psi": s.psi.copy()} | {
-            "dT_K": (s.T - 1.0) * T0
+        return {"c1": whole(s.c[0]), "c2": whole(s.c[1]), "psi": whole(s.psi)} | {
+            "dT_K": (whole(s.T) - 1.0) * T0
         }
 
     def nodal() -> tuple[np.ndarray, np.ndarray]:
-        return scheme.state.T, scheme.state.c.T
+        return whole(scheme.state.T), whole(scheme.state.c).T
 
     right = _right_half_weights(np.asarray(tri.points)[:, 0], weights)
     return _Probe(config.fv_scheme, scheme, weights, right, nodal, fields, lambda: scheme.state)
 
 
 def _fem_probe(tri: TaggedTriangulation, problem: Problem, config: ChargingConfig) -> _Probe:
+    """fem1/fem2/fem-be on `tri` (distributed on several ranks); like `_fv_probe`, whole-mesh
+    vertex arrays (gathered by input vertex) on every rank."""
     fmesh = fem.from_triangulation(tri)
-    if fmesh.comm.size != 1:
-        raise InputError("the supercapacitor study runs in serial (vertex values are gathered)")
     # fem1 solves for ξ = log T ≈ 0 separately: there the relative step test cannot end Newton,
     # so it keeps the default residual tolerances
     tolerances = FEM_TOLERANCES if config.fem_scheme != "fem1" else {}
@@ -302,19 +311,26 @@ def _fem_probe(tri: TaggedTriangulation, problem: Problem, config: ChargingConfi
     scheme = fem_scheme(problem, config.fem_scheme, options=options, mesh=fmesh)
     M, T0 = problem.model.num_species, _temperature_scale(problem.model)
     # lumped P1 masses ∫φ_i dx: weights of the mean temperature, as FV's m(V_i)
-    weights = dfem.assemble_vector(dfem.form(ufl.TestFunction(scheme.V) * ufl.dx)).array.copy()
+    mass = dfem.Function(scheme.V)
+    mass.x.array[:] = dfem.assemble_vector(dfem.form(ufl.TestFunction(scheme.V) * ufl.dx)).array
+    mass.x.scatter_reverse(la.InsertMode.add)
+    mass.x.scatter_forward()
+    weights = fem.gather_vertex_values(fmesh, mass)
+
+    def columns() -> list[np.ndarray]:
+        return [fem.gather_vertex_values(fmesh, scheme.u, i) for i in range(M + 2)]
 
     def fields() -> dict[str, np.ndarray]:
-        col = [fem.gather_vertex_values(fmesh, scheme.u, i) for i in range(M + 2)]
+        col = columns()
         return {"c1": np.exp(col[0]), "c2": np.exp(col[1]), "psi": col[M]} | {
             "dT_K": (np.exp(col[M + 1]) - 1.0) * T0
         }
 
     def nodal() -> tuple[np.ndarray, np.ndarray]:
-        cols = scheme.u.x.array.reshape(-1, M + 2)
-        return np.exp(cols[:, M + 1]), np.exp(cols[:, :M])
+        col = columns()
+        return np.exp(col[M + 1]), np.exp(np.column_stack(col[:M]))
 
-    right = _right_half_weights(scheme.V.tabulate_dof_coordinates()[:, 0], weights)
+    right = _right_half_weights(np.asarray(tri.points)[:, 0], weights)
     return _Probe(config.fem_scheme, scheme, weights, right, nodal, fields, lambda: scheme)
 
 

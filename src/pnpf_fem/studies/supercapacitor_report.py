@@ -13,7 +13,8 @@ with the scan rate and the number of cycles replaced per run (`supercapacitor.cv
 - PNG figures in the style of Figs. 4–7.
 
 Everything is written into a hidden sibling folder first and moved into place at the end, so an
-interrupted run leaves no half-written result. The study runs in serial (it gathers vertex values).
+interrupted run leaves no half-written result. Under mpirun the runs are distributed and every
+rank records the same series (whole-mesh vertex values); rank 0 writes the folder.
 """
 
 from __future__ import annotations
@@ -371,8 +372,6 @@ def _summary_text(info: dict[str, Any]) -> str:
 
 
 def _check_plan(plan: ReproductionPlan, output: Path) -> None:
-    if MPI.COMM_WORLD.size != 1:
-        raise InputError("reproduce supercapacitor runs in serial: drop mpirun")
     unknown = set(plan.methods) - {"fv", "fem"}
     if unknown or not plan.methods:
         raise InputError(f"--methods must be a subset of fv,fem; got {','.join(plan.methods)}")
@@ -386,7 +385,8 @@ def _progress_bars(t_end: float, quiet: bool) -> Callable[[str], Progress]:
     """Progress-bar factory for runs ending at `t_end` (one bar per run, closed at the end)."""
 
     def make(label: str) -> Progress:
-        p = TimeProgress(0.0, t_end, enabled=not quiet, description=label)
+        shown = not quiet and MPI.COMM_WORLD.rank == 0
+        p = TimeProgress(0.0, t_end, enabled=shown, description=label)
 
         def update(t: float, dt: float, its: int) -> None:
             p.update(t, dt, its)
@@ -448,9 +448,16 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _shared_mesh(plan: ReproductionPlan) -> TaggedTriangulation:
+    """The study's comb mesh, made by rank 0 (gmsh) and sent to the others."""
+    comm = MPI.COMM_WORLD
+    parts = comm.bcast(study_mesh(plan.charging).parts() if comm.rank == 0 else None, root=0)
+    return TaggedTriangulation(*parts)
+
+
 def _write_folder(
     output: Path, info: dict[str, Any], tri: TaggedTriangulation, runs: tuple, tau_us: float
-) -> str:
+) -> None:
     """Every file of the study into a hidden sibling folder, then moved into place."""
     charging, cv, slopes, loops = runs
     tmp = staging_folder(output)
@@ -470,13 +477,11 @@ def _write_folder(
         plot_cv(cv, slopes, tau_us, tmp / "fig6_cv.png")
         plot_iv(cv, loops, tmp / "fig7_iv_loops.png")
         out.write_json("summary.json", info)
-        text = _summary_text(info)
-        out.write_text("summary.txt", text + "\n")
+        out.write_text("summary.txt", _summary_text(info) + "\n")
         publish_folder(tmp, output)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return text
 
 
 def reproduce_supercapacitor(
@@ -491,7 +496,7 @@ def reproduce_supercapacitor(
     start = time.perf_counter()
     tau_us = _tau_us()
     model = nondimensionalize(supercapacitor_parameters())
-    tri = tri if tri is not None else study_mesh(plan.charging)
+    tri = tri if tri is not None else _shared_mesh(plan)
     bars = _progress_bars(plan.charging.t_end, quiet)
     charging = charging_study(plan.charging, plan.methods, tri=tri, progress=bars)
     cv_base = replace(plan.cv_base, snapshots=())
@@ -521,7 +526,10 @@ def reproduce_supercapacitor(
     }
     info["wall_time_s"] = time.perf_counter() - start
     info["output"] = str(output)
-    text = _write_folder(output, info, tri, (charging, cv, slopes, loops), tau_us)
+    text = _summary_text(info)
+    if MPI.COMM_WORLD.rank == 0:  # every rank holds the same (gathered) series
+        _write_folder(output, info, tri, (charging, cv, slopes, loops), tau_us)
+    MPI.COMM_WORLD.barrier()
     if not quiet:
         emit(text)
     return SupercapacitorResults(info, charging, cv)

@@ -5,7 +5,7 @@ around them; PETSc (MUMPS) solves the distributed Newton systems. On a case with
 condition — a reacting electrode behind a Stern layer, reservoirs, a thermostat, heat transfer,
 a surface charge, a charged region — fv1, fv2 and fv-bdf2 must give the serial run's states
 and observables to 1e-10 on 1 and 2 ranks, also for a partition with a ghost layer around every
-vertex (round-robin owners). Measured: 7e-16.
+vertex (round-robin owners), with MUMPS and with the iterative solver. Measured: 7e-16.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from mpi4py import MPI
 from pnpf_fem.errors import InputError
 from pnpf_fem.fv.build import build_scheme
 from pnpf_fem.fv.partition import Partition, owners_from_dolfinx
+from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.integrate import FixedSteps, integrate
 from pnpf_fem.meshing import TaggedTriangulation, mark_region, unit_square
 from pnpf_fem.model import (
@@ -55,15 +56,15 @@ def _everything(n: int = 10) -> Problem:
     return Problem(model, tri, conditions, initial, region_charges={"membrane": -0.5})
 
 
-def _run(problem: Problem, method: str, partition: Partition | None):
-    scheme = build_scheme(problem, method, partition=partition)
+def _run(problem: Problem, method: str, partition: Partition | None, linear: str = "auto"):
+    scheme = build_scheme(problem, method, SolverControl(linear_solver=linear), partition=partition)
     rows = integrate(scheme, 0.05, FixedSteps(0.01)).records
     return scheme, rows
 
 
-def _assert_same(problem: Problem, method: str, partition: Partition) -> None:
+def _assert_same(problem: Problem, method: str, partition: Partition, linear: str = "auto") -> None:
     serial, rows = _run(problem, method, None)
-    parallel, prows = _run(problem, method, partition)
+    parallel, prows = _run(problem, method, partition, linear)
     for name in ("c", "psi", "T"):
         whole = partition.gather(getattr(parallel.state, name))
         assert np.max(np.abs(whole - getattr(serial.state, name))) < 1e-10, (method, name)
@@ -80,6 +81,15 @@ def test_dolfinx_distribution_gives_the_serial_results(method: str) -> None:
     partition = Partition.from_owners(problem.mesh, owners_from_dolfinx(problem.mesh, COMM), COMM)
     assert COMM.allreduce(partition.num_owned) == problem.mesh.num_vertices
     _assert_same(problem, method, partition)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("method", ["fv1", "fv-bdf2"])
+def test_the_iterative_solver_gives_the_serial_results(method: str) -> None:
+    """GMRES + field split (BoomerAMG per field) on the distributed system, against SuperLU."""
+    problem = _everything()
+    partition = Partition.from_owners(problem.mesh, owners_from_dolfinx(problem.mesh, COMM), COMM)
+    _assert_same(problem, method, partition, "iterative")
 
 
 @pytest.mark.mpi

@@ -355,7 +355,10 @@ def build_simulation(setup: RunSetup, outdir: Path) -> Any:
     """The FEM, FV or porous simulation of `setup` at t = 0 (the initial Poisson problem solved)."""
     solver = setup.case.solver
     if setup.finite_volumes:
-        control = SolverControl(tol=solver["rtol"], max_iterations=solver["max_iterations"])
+        linear = {"lu": "splu"}.get(solver["linear"], solver["linear"])  # MUMPS on several ranks
+        control = SolverControl(
+            tol=solver["rtol"], max_iterations=solver["max_iterations"], linear_solver=linear
+        )
         scheme = fv_scheme(setup.problem, setup.method, control, comm=_comm())
         return FVSimulation(scheme, outdir, setup.tri)
     comm = _comm()

@@ -32,12 +32,12 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from mpi4py import MPI
-from petsc4py import PETSc
 
-from pnpf_fem.errors import InputError, SolverError
+from pnpf_fem.errors import InputError
+from pnpf_fem.fv.solver import PETScAlgebra
 from pnpf_fem.meshing import TaggedTriangulation
 
-__all__ = ["DistributedAlgebra", "Partition", "owners_from_dolfinx"]
+__all__ = ["Partition", "owners_from_dolfinx"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -204,7 +204,7 @@ class Partition:
         return owned_residual
 
     def solve_local(
-        self, matrix: sp.spmatrix, rhs: FloatArray, algebra: DistributedAlgebra
+        self, matrix: sp.spmatrix, rhs: FloatArray, algebra: PETScAlgebra
     ) -> FloatArray:
         """Solve a local vertex system (one block; its owned rows are the global system's) and
         return the local solution with the ghost layer from its owners."""
@@ -212,10 +212,10 @@ class Partition:
         r, j = system(np.zeros(self.num_owned), True)
         return self.extend(algebra.factorize(j)(r))
 
-    def algebra(self, control: Any, blocks: int) -> DistributedAlgebra:
-        """The Newton algebra of `blocks` fields (its LU kept per number of fields)."""
+    def algebra(self, control: Any, blocks: int) -> PETScAlgebra:
+        """The Newton algebra of `blocks` fields (its solver kept per number of fields)."""
         cache = self.solver_cache.setdefault(blocks, {})
-        return DistributedAlgebra(self.comm, control, blocks * self.num_global, cache)
+        return PETScAlgebra(self.comm, control, blocks * self.num_global, blocks, cache)
 
     def voronoi_mesh(self) -> Any:
         """The `VoronoiMesh` of the local triangulation, checked on the owned part. The ghost
@@ -266,95 +266,6 @@ def _local_triangulation(
         tri.facet_markers[facets],
         tri.cell_markers[cells],
     )
-
-
-class DistributedAlgebra:
-    """`pnpf_fem.fv.solver.SerialAlgebra` on several ranks: global norms (MPI) and the Newton
-    systems as PETSc MPIAIJ matrices of the owned rows, solved by MUMPS."""
-
-    def __init__(self, comm: Any, control: Any, size: int, cache: dict | None = None) -> None:
-        self.comm, self.control, self.size = comm, control, size
-        self.cache = {} if cache is None else cache  # kept between solves (`_MumpsLU`)
-
-    def max_abs(self, v: FloatArray) -> float:
-        return float(self.comm.allreduce(float(np.max(np.abs(v), initial=0.0)), op=MPI.MAX))
-
-    def norm(self, v: FloatArray) -> float:
-        return float(np.sqrt(self.comm.allreduce(float(np.dot(v, v)), op=MPI.SUM)))
-
-    def all_finite(self, v: FloatArray) -> bool:
-        return bool(self.comm.allreduce(bool(np.all(np.isfinite(v))), op=MPI.LAND))
-
-    def factorize(self, matrix: sp.csr_matrix) -> Callable[[FloatArray], FloatArray]:
-        """LU of the distributed matrix (owned rows, global columns) by MUMPS; its solve. The
-        PETSc matrix and solver are kept for the next matrix of the same sparsity pattern
-        (every Newton iteration of a run): MUMPS then redoes only the numerical factorization."""
-        lu = self.cache.get("lu")
-        if lu is None or not lu.same_pattern(matrix, self.size):
-            lu = self.cache["lu"] = _MumpsLU(self.comm, matrix, self.size)
-        else:
-            lu.update(matrix)
-        lu.factor()
-
-        def solve(b: FloatArray) -> FloatArray:
-            x = lu.solve(b)
-            if not self.all_finite(x):
-                raise SolverError("MUMPS returned non-finite values", reason="non_finite")
-            return x
-
-        return solve
-
-
-class _MumpsLU:
-    """A distributed PETSc matrix and its MUMPS LU, refilled for matrices of one pattern."""
-
-    def __init__(self, comm: Any, matrix: sp.csr_matrix, size: int) -> None:
-        idx = PETSc.IntType
-        self.indptr, self.indices = matrix.indptr.astype(idx), matrix.indices.astype(idx)
-        self.size = size
-        rows = matrix.shape[0]
-        self.mat = PETSc.Mat().createAIJ(
-            size=((rows, size), (rows, size)),
-            csr=(self.indptr, self.indices, matrix.data),
-            comm=comm,
-        )
-        self.mat.assemble()
-        self.ksp = PETSc.KSP().create(comm)
-        self.ksp.setType("preonly")
-        pc = self.ksp.getPC()
-        pc.setType("lu")
-        pc.setFactorSolverType("mumps")
-        self.rhs, self.sol = self.mat.createVecs()
-
-    def same_pattern(self, matrix: sp.csr_matrix, size: int) -> bool:
-        return (
-            size == self.size
-            and np.array_equal(matrix.indptr, self.indptr)
-            and np.array_equal(matrix.indices, self.indices)
-        )
-
-    def update(self, matrix: sp.csr_matrix) -> None:
-        self.mat.zeroEntries()
-        self.mat.setValuesCSR(self.indptr, self.indices, matrix.data)
-        self.mat.assemble()
-
-    def factor(self) -> None:
-        self.ksp.setOperators(self.mat)
-        try:
-            self.ksp.setUp()
-        except PETSc.Error as err:
-            reason = "singular_matrix"
-            raise SolverError(f"MUMPS factorization failed: {err}", reason=reason) from err
-
-    def solve(self, b: FloatArray) -> FloatArray:
-        self.rhs.setArray(b)
-        self.ksp.solve(self.rhs, self.sol)
-        if self.ksp.getConvergedReason() < 0:
-            raise SolverError(
-                f"MUMPS solve failed (KSP reason {self.ksp.getConvergedReason()})",
-                reason="singular_matrix",
-            )
-        return self.sol.getArray().copy()
 
 
 def owners_from_dolfinx(tri: TaggedTriangulation, comm: Any) -> IntArray:

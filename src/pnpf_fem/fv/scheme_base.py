@@ -35,7 +35,7 @@ from pnpf_fem.fv.assembly import (
 )
 from pnpf_fem.fv.observables import observables
 from pnpf_fem.fv.problem import ElectrodeReaction, FVState, PNPFProblem
-from pnpf_fem.fv.solver import NewtonResult, SolverControl, newton, sparse_solve
+from pnpf_fem.fv.solver import NewtonResult, SerialAlgebra, SolverControl, newton
 from pnpf_fem.integrate import StepRecord
 
 __all__ = ["FVScheme", "ReactionRate", "StepPhysics"]
@@ -356,7 +356,8 @@ class FVScheme:
             scale[block * n + idx] = 1.0
         log_mask = np.ones(x0.size, dtype=bool)  # η and ξ
         log_mask[nsp * n : (nsp + 1) * n] = False
-        residual, algebra, part = self._residual(physics), None, pb.partition
+        residual, part = self._residual(physics), pb.partition
+        algebra = SerialAlgebra(self.control, self.num_blocks, self._solvers(self.num_blocks))
         if part is not None:  # the owned unknowns; the ghost layer follows from them
             blocks = self.num_blocks
 
@@ -378,8 +379,12 @@ class FVScheme:
         together, the ghost layer from its owners)."""
         part = self.problem.partition
         if part is None:
-            return sparse_solve(matrix, rhs, self.control)
+            return SerialAlgebra(self.control, 1, self._solvers(1)).factorize(matrix)(rhs)
         return part.solve_local(matrix, rhs, part.algebra(self.control, 1))
+
+    def _solvers(self, blocks: int) -> dict:
+        """The PETSc solvers kept between the steps, per number of fields (`PETScAlgebra`)."""
+        return self.__dict__.setdefault("_solver_cache", {}).setdefault(blocks, {})
 
     @property
     def comm(self) -> Any:

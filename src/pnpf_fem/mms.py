@@ -57,52 +57,68 @@ def _g(t: float) -> float:
     return 0.1 * np.exp(-t)
 
 
-def _phi(x: FloatArray, y: FloatArray) -> FloatArray:
-    return np.cos(np.pi * x) * np.cos(np.pi * y)
+def _phi(*xs: FloatArray) -> FloatArray:
+    """φ = Π_k cos(πx_k) (cos πx cos πy in 2D)."""
+    out = np.cos(np.pi * xs[0])
+    for x in xs[1:]:
+        out = out * np.cos(np.pi * x)
+    return out
 
 
-def _grad_phi_sq(x: FloatArray, y: FloatArray) -> FloatArray:
-    sx, cx = np.sin(np.pi * x), np.cos(np.pi * x)
-    sy, cy = np.sin(np.pi * y), np.cos(np.pi * y)
-    return _PI2 * (sx**2 * cy**2 + cx**2 * sy**2)
+def _grad_phi_sq(*xs: FloatArray) -> FloatArray:
+    """|∇φ|² = π² Σ_k sin²(πx_k) Π_{j≠k} cos²(πx_j)."""
+    sin2 = [np.sin(np.pi * x) ** 2 for x in xs]
+    cos2 = [np.cos(np.pi * x) ** 2 for x in xs]
+    total = 0.0
+    for k in range(len(xs)):
+        term = sin2[k]
+        for j in range(len(xs)):
+            if j != k:
+                term = term * cos2[j]
+        total = total + term
+    return _PI2 * total
 
 
-def exact_c(x: FloatArray, y: FloatArray, t: float) -> FloatArray:
+# The functions below take the vertex coordinates and then t: (x, y, t) as in (4.1), or
+# (x, y, z, t) for the same solution on the unit cube (φ = cos πx cos πy cos πz, Δφ = −3π²φ),
+# with which the FV schemes are verified in 3D.
+def exact_c(*xt: FloatArray | float) -> FloatArray:
     """c¹ = c² of (4.2)."""
-    return _g(t) * _phi(x, y) + 0.2
+    return _g(xt[-1]) * _phi(*xt[:-1]) + 0.2
 
 
-def exact_temperature(x: FloatArray, y: FloatArray, t: float) -> FloatArray:
+def exact_temperature(*xt: FloatArray | float) -> FloatArray:
     """T of (4.2)."""
-    return _g(t) * _phi(x, y) + 0.2
+    return _g(xt[-1]) * _phi(*xt[:-1]) + 0.2
 
 
-def exact_psi(x: FloatArray, y: FloatArray, t: float) -> FloatArray:
+def exact_psi(*xt: FloatArray | float) -> FloatArray:
     """ψ of (4.2)."""
-    return _g(t) * _phi(x, y)
+    return _g(xt[-1]) * _phi(*xt[:-1])
 
 
-def psi_dirichlet_left(x: FloatArray, y: FloatArray, t: float) -> FloatArray:
-    """ψ(t, 0, y) = e^{−t} cos(πy)/10."""
-    return _g(t) * np.cos(np.pi * y) + 0.0 * x
+def psi_dirichlet_left(*xt: FloatArray | float) -> FloatArray:
+    """ψ(t, 0, y) = e^{−t} cos(πy)/10 (times cos πz in 3D)."""
+    return _g(xt[-1]) * _phi(*xt[1:-1]) + 0.0 * xt[0]
 
 
-def psi_dirichlet_right(x: FloatArray, y: FloatArray, t: float) -> FloatArray:
-    """ψ(t, 1, y) = −e^{−t} cos(πy)/10."""
-    return -_g(t) * np.cos(np.pi * y) + 0.0 * x
+def psi_dirichlet_right(*xt: FloatArray | float) -> FloatArray:
+    """ψ(t, 1, y) = −e^{−t} cos(πy)/10 (times cos πz in 3D)."""
+    return -_g(xt[-1]) * _phi(*xt[1:-1]) + 0.0 * xt[0]
 
 
-def _div_flux(x: FloatArray, y: FloatArray, t: float, z: float) -> FloatArray:
-    g, phi = _g(t), _phi(x, y)
+def _div_flux(xs: tuple, t: float, z: float) -> FloatArray:
+    g, phi = _g(t), _phi(*xs)
     c = g * phi + 0.2
-    return -(2.0 + z) * g * (g * _grad_phi_sq(x, y) - 2.0 * _PI2 * c * phi)
+    return -(2.0 + z) * g * (g * _grad_phi_sq(*xs) - len(xs) * _PI2 * c * phi)
 
 
-def ion_source(z: float) -> Callable[[FloatArray, FloatArray, float], FloatArray]:
+def ion_source(z: float) -> Callable[..., FloatArray]:
     """f_ℓ of (4.1) for a species of valence z."""
 
-    def f(x: FloatArray, y: FloatArray, t: float) -> FloatArray:
-        return -_g(t) * _phi(x, y) + _div_flux(x, y, t, z)
+    def f(*xt: FloatArray | float) -> FloatArray:
+        xs, t = xt[:-1], xt[-1]
+        return -_g(t) * _phi(*xs) + _div_flux(xs, t, z)
 
     return f
 
@@ -112,26 +128,26 @@ def ion_sources(valences: tuple[float, ...] = VALENCES) -> tuple[Callable, ...]:
     return tuple(ion_source(z) for z in valences)
 
 
-def fixed_charge(x: FloatArray, y: FloatArray, t: float) -> FloatArray:
-    """ρ^f = 2π² g φ (c¹ = c² cancel in −Δψ = c¹ − c² + ρ^f)."""
-    return 2.0 * _PI2 * _g(t) * _phi(x, y)
+def fixed_charge(*xt: FloatArray | float) -> FloatArray:
+    """ρ^f = dπ² g φ (c¹ = c² cancel in −Δψ = c¹ − c² + ρ^f)."""
+    xs = xt[:-1]
+    return len(xs) * _PI2 * _g(xt[-1]) * _phi(*xs)
 
 
-def heat_source(
-    valences: tuple[float, ...] = VALENCES,
-) -> Callable[[FloatArray, FloatArray, float], FloatArray]:
+def heat_source(valences: tuple[float, ...] = VALENCES) -> Callable[..., FloatArray]:
     """f_3 of (4.1)."""
 
-    def f(x: FloatArray, y: FloatArray, t: float) -> FloatArray:
-        g, phi = _g(t), _phi(x, y)
+    def f(*xt: FloatArray | float) -> FloatArray:
+        xs, t = xt[:-1], xt[-1]
+        g, phi = _g(t), _phi(*xs)
         c = g * phi + 0.2
         temp = c
         dc_dt = -g * phi
-        grad2 = _grad_phi_sq(x, y)
+        grad2 = _grad_phi_sq(*xs)
         log_c = np.log(c)
-        total = -g * phi + 2.0 * _PI2 * g * phi  # ∂_t T − ΔT
+        total = -g * phi + len(xs) * _PI2 * g * phi  # ∂_t T − ΔT
         for z in valences:
-            div_j = _div_flux(x, y, t, z)
+            div_j = _div_flux(xs, t, z)
             div_j_log = log_c * div_j - (2.0 + z) * g * g * grad2
             total = total - (
                 temp * (div_j_log + (1.0 + log_c) * dc_dt) + (2.0 + z) ** 2 * c * g * g * grad2

@@ -83,7 +83,7 @@ def read_msh(path: str | Path) -> TaggedTriangulation | TaggedTetrahedra:
 
 
 def build_triangulation(case: Case, finite_volumes: bool) -> TaggedTriangulation | TaggedTetrahedra:
-    """The case's mesh in dimensionless coordinates (FV: made Voronoi-admissible; 2D only)."""
+    """The case's mesh in dimensionless coordinates (FV in 2D: made Voronoi-admissible)."""
     m = case.mesh
     if m["builtin"] == "unit_square":
         tri: TaggedTriangulation | TaggedTetrahedra = unit_square(m["n"], kind=m["kind"])
@@ -106,11 +106,10 @@ def build_triangulation(case: Case, finite_volumes: bool) -> TaggedTriangulation
         if not path.is_absolute():
             path = Path(case.source).parent / path
         tri = read_msh(path)
-    if tri.dim == 3 and (finite_volumes or case.porous is not None):
-        what = "the FV schemes" if finite_volumes else "the porous model"
-        raise InputError(f"a 3D mesh needs a FEM method: {what} run in 2D only")
-    if finite_volumes and m["builtin"] != "unit_square":
-        tri = conform_boundary(tri)
+    if tri.dim == 3 and case.porous is not None:
+        raise InputError("a 3D mesh needs a FEM method: the porous model runs in 2D only")
+    if finite_volumes and tri.dim == 2 and m["builtin"] != "unit_square":
+        tri = conform_boundary(tri)  # (3D: the admissibility check says what is wrong)
     return tri
 
 

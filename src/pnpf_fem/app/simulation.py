@@ -273,12 +273,16 @@ class FVSimulation(_ErrorControlled):
     one rank or several (`pnpf_fem.fv.partition`: each rank holds its local vertices; fields
     and checkpoints are gathered to whole-mesh vertex arrays, written by rank 0)."""
 
-    def __init__(self, scheme: Any, outdir: Path, tri: TaggedTriangulation | None = None) -> None:
+    def __init__(
+        self, scheme: Any, outdir: Path, tri: TaggedTriangulation | TaggedTetrahedra | None = None
+    ) -> None:
         self.scheme = scheme  # holds the current state
         self.outdir = outdir
         self.problem = scheme.problem
         self.partition = self.problem.partition
-        self.tri: TaggedTriangulation = tri if tri is not None else self.problem.mesh.tri
+        self.tri: TaggedTriangulation | TaggedTetrahedra = (
+            tri if tri is not None else self.problem.mesh.tri
+        )
         self.species_names = tuple(self.problem.params.species_names)
         self._series: list[tuple[float, str]] = []
         self._pvd_name = "fields.pvd"
@@ -368,8 +372,11 @@ class FVSimulation(_ErrorControlled):
         folder = self.outdir / stem
         folder.mkdir(parents=True, exist_ok=True)
         fname = f"{stem}/{stem}_{len(self._series):06d}.vtu"
-        pts = np.column_stack([self.tri.points, np.zeros(self.tri.num_vertices)])
-        mesh = meshio.Mesh(pts, [("triangle", self.tri.triangles)], point_data=fields)
+        pts = self.tri.points
+        if pts.shape[1] == 2:
+            pts = np.column_stack([pts, np.zeros(self.tri.num_vertices)])
+        kind = "triangle" if self.tri.dim == 2 else "tetra"
+        mesh = meshio.Mesh(pts, [(kind, self.tri.cells)], point_data=fields)
         tmp = self.outdir / f".{Path(fname).name}.tmp.vtu"
         mesh.write(tmp)
         os.replace(tmp, self.outdir / fname)

@@ -85,7 +85,7 @@ class Storage:
 
 @dataclass(frozen=True)
 class NodeTerm:
-    """m(V_i) r_i; d[b] = ∂r_i/∂u^b_i; grad[b] = ((w_x, w_y), v) for a term of cell gradients:
+    """m(V_i) r_i; d[b] = ∂r_i/∂u^b_i; grad[b] = ((w_x, w_y[, w_z]), v) for cell gradients:
     ∂r_i/∂u^b_k += w_i·(∇̃_h)_{ik} v_k."""
 
     row: int
@@ -159,11 +159,10 @@ class _Sums:
             self.res[term.row] += m * term.value
             for b, dr in term.d.items() if self.jac else ():
                 self._add(self.diag, (term.row, b), m * dr)
-            rows, cols, gx, gy = mesh.gradient_triplets
-            for b, ((wx, wy), v) in term.grad.items() if self.jac else ():
-                self._add(
-                    self.grad, (term.row, b), m[rows] * (wx[rows] * gx + wy[rows] * gy) * v[cols]
-                )
+            rows, cols, *gk = mesh.gradient_triplets
+            for b, (w, v) in term.grad.items() if self.jac else ():
+                wg = sum(wd[rows] * gd for wd, gd in zip(w, gk, strict=True))
+                self._add(self.grad, (term.row, b), m[rows] * wg * v[cols])
         elif isinstance(term, BoundaryFlux):
             self.res[term.row] += term.value
             for b, dq in term.d.items() if self.jac else ():

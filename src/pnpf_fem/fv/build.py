@@ -46,11 +46,11 @@ TAKEN = (
 
 
 def fv_value(value: Data) -> SpaceTimeFunction | float:
-    """A datum as the FV code takes it: a number or f(x, y, t) on vertex arrays."""
+    """A datum as the FV code takes it: a number or f(x, y[, z], t) on vertex arrays."""
     if isinstance(value, SpaceTime):
         return value.numpy
     if callable(value):
-        return lambda x, y, t: value(t)
+        return lambda *xt: value(xt[-1])
     return float(value)
 
 
@@ -152,15 +152,15 @@ def _region_charge(problem: Problem, mesh: VoronoiMesh) -> SpaceTimeFunction:
         outside -= share
         charge += value * share
 
-    def rho(x, y, t):
-        bg = background(x, y, t) if callable(background) else background
+    def rho(*xt):
+        bg = background(*xt) if callable(background) else background
         return outside * bg + charge
 
     return rho
 
 
 def _field(value: SpaceTimeFunction | float) -> SpaceTimeFunction:
-    return value if callable(value) else (lambda x, y, t: value)
+    return value if callable(value) else (lambda *xt: value)
 
 
 def build_scheme(

@@ -80,13 +80,13 @@ def faradaic_currents(problem: PNPFProblem, state: FVState) -> dict[str, float]:
 def joule_heat(problem: PNPFProblem, state: FVState) -> float:
     """ε Σ_i m(V_i) Σ_ℓ c^ℓ_i/ν^ℓ |T_i ∇̃η^ℓ + z^ℓ ∇̃ψ + ∇̃T|²_i."""
     p, mesh = problem.params, problem.mesh
-    gx, gy = mesh.gradient
-    grad_psi = np.column_stack([gx @ state.psi, gy @ state.psi])
-    grad_t = np.column_stack([gx @ state.T, gy @ state.T])
+    grad_psi = np.column_stack([gk @ state.psi for gk in mesh.gradient])
+    grad_t = np.column_stack([gk @ state.T for gk in mesh.gradient])
     heat = np.zeros(mesh.num_vertices)
     for c, z, nu in zip(state.c, p.valences, p.frictions, strict=True):
         eta = np.log(c)
-        g = state.T[:, None] * np.column_stack([gx @ eta, gy @ eta]) + z * grad_psi + grad_t
+        g = state.T[:, None] * np.column_stack([gk @ eta for gk in mesh.gradient])
+        g = g + z * grad_psi + grad_t
         heat += c / nu * np.einsum("ik,ik->i", g, g)
     return p.eps * problem.total(mesh.volumes * heat)
 

@@ -146,7 +146,7 @@ def laplacian(mesh: VoronoiMesh, g: FloatArray, neumann: FloatArray | None = Non
 
 
 def cell_gradient(mesh: VoronoiMesh, u: FloatArray) -> FloatArray:
-    """Reconstructed cell gradient ∇̃_h u (3.1), shape (N, 2).
+    """Reconstructed cell gradient ∇̃_h u (3.1), shape (N, dim).
 
     (3.1) is the integration-by-parts gradient (1/m(V_i)) ∮_{∂V_i} u n ds with a face value of u
     on every σ ⊂ ∂V_i. The paper writes the harmonic average 𝒜_σ u there; we take instead the
@@ -159,8 +159,7 @@ def cell_gradient(mesh: VoronoiMesh, u: FloatArray) -> FloatArray:
     boundary vertices. ∇̃_h enters only the Joule heat |û|², |ǔ|², so fluxes, mass conservation
     and the entropy inequalities (3.12), (3.16) are unaffected by this choice.
     """
-    gx, gy = mesh.gradient
-    return np.column_stack([gx @ u, gy @ u])
+    return np.column_stack([gk @ u for gk in mesh.gradient])
 
 
 def divergence(

@@ -36,11 +36,13 @@ from mpi4py import MPI
 from pnpf_fem.errors import InputError
 from pnpf_fem.fv.solver import PETScAlgebra
 from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.meshing3d import TaggedTetrahedra
 
 __all__ = ["Partition", "owners_from_dolfinx"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+TaggedMesh = TaggedTriangulation | TaggedTetrahedra
 
 
 def _displacements(counts: IntArray) -> IntArray:
@@ -66,14 +68,14 @@ class Partition:
     num_owned: int
     offsets: IntArray
     position: IntArray
-    tri: TaggedTriangulation
+    tri: TaggedMesh
     send_positions: IntArray  # owned positions to send, grouped by the receiving rank
     send_counts: IntArray
     recv_counts: IntArray
     solver_cache: dict = dataclasses.field(default_factory=dict)  # fields → the kept LU
 
     @classmethod
-    def from_owners(cls, tri: TaggedTriangulation, owner: IntArray, comm: Any) -> Partition:
+    def from_owners(cls, tri: TaggedMesh, owner: IntArray, comm: Any) -> Partition:
         """The partition of `tri` (held whole by every rank) with vertex owners `owner`."""
         rank, size, n = comm.rank, comm.size, tri.num_vertices
         owner = np.asarray(owner, dtype=np.int64)
@@ -85,8 +87,8 @@ class Partition:
         position = np.empty(n, dtype=np.int64)
         position[order] = np.arange(n) - offsets[owner[order]]
         mine = owner == rank
-        cells = np.any(mine[tri.triangles], axis=1)
-        ghosts = np.setdiff1d(np.unique(tri.triangles[cells]), np.flatnonzero(mine))
+        cells = np.any(mine[tri.cells], axis=1)
+        ghosts = np.setdiff1d(np.unique(tri.cells[cells]), np.flatnonzero(mine))
         ghosts = ghosts[np.lexsort((position[ghosts], owner[ghosts]))]
         local = np.concatenate([np.flatnonzero(mine), ghosts])
         recv_counts = np.bincount(owner[ghosts], minlength=size).astype(np.int64)
@@ -212,10 +214,11 @@ class Partition:
         r, j = system(np.zeros(self.num_owned), True)
         return self.extend(algebra.factorize(j)(r))
 
-    def algebra(self, control: Any, blocks: int) -> PETScAlgebra:
+    def algebra(self, control: Any, blocks: int, dim: int = 2) -> PETScAlgebra:
         """The Newton algebra of `blocks` fields (its solver kept per number of fields)."""
         cache = self.solver_cache.setdefault(blocks, {})
-        return PETScAlgebra(self.comm, control, blocks * self.num_global, blocks, cache)
+        size = blocks * self.num_global
+        return PETScAlgebra(self.comm, control, size, blocks, cache, dim)
 
     def voronoi_mesh(self) -> Any:
         """The `VoronoiMesh` of the local triangulation, checked on the owned part. The ghost
@@ -233,8 +236,12 @@ class Partition:
 
         own = self.num_owned
         mine = (edges[:, 0] < own) | (edges[:, 1] < own)
-        bad = np.flatnonzero(mine & (tau < -_ADMISSIBILITY_TOL))
         pts = self.tri.points
+        tol = _ADMISSIBILITY_TOL
+        if pts.shape[1] == 3:  # τ is a length in 3D: relative to the longest edge, as serially
+            longest = float(np.max(np.linalg.norm(pts[edges[:, 1]] - pts[edges[:, 0]], axis=1)))
+            tol *= self.comm.allreduce(longest, op=MPI.MAX)
+        bad = np.flatnonzero(mine & (tau < -tol))
         lines = [
             f"edge {pts[edges[e, 0]].tolist()}–{pts[edges[e, 1]].tolist()}: τ = {tau[e]:.3e}"
             for e in bad[:5]
@@ -252,23 +259,25 @@ class Partition:
 
 
 def _local_triangulation(
-    tri: TaggedTriangulation, local: IntArray, cells: npt.NDArray[np.bool_], mine
-) -> TaggedTriangulation:
-    """The triangles `cells` of `tri` with vertices renumbered as `local`; the tagged facets
-    with an owned vertex (their triangle touches it, so it is local)."""
+    tri: TaggedMesh, local: IntArray, cells: npt.NDArray[np.bool_], mine
+) -> TaggedMesh:
+    """The cells `cells` of `tri` with vertices renumbered as `local`; the tagged facets with
+    an owned vertex (their cell touches it, so it is local)."""
     number = np.full(tri.num_vertices, -1, dtype=np.int64)
     number[local] = np.arange(local.size)
     facets = np.any(mine[tri.facets], axis=1) if tri.facets.size else np.zeros(0, bool)
-    return tri.with_triangles(
+    return type(tri)(
         tri.points[local],
-        number[tri.triangles[cells]],
+        number[tri.cells[cells]],
         number[tri.facets[facets]],
         tri.facet_markers[facets],
+        dict(tri.tag_names),
         tri.cell_markers[cells],
+        dict(tri.region_names),
     )
 
 
-def owners_from_dolfinx(tri: TaggedTriangulation, comm: Any) -> IntArray:
+def owners_from_dolfinx(tri: TaggedMesh, comm: Any) -> IntArray:
     """The rank of every vertex of `tri` as DOLFINx distributes it (`pnpf_fem.fem.mesh`): the
     owner of the vertex's P1 degree of freedom. Every rank gets the whole array."""
     from pnpf_fem.fem.mesh import from_triangulation

@@ -40,16 +40,18 @@ from pnpf_fem.errors import InputError
 from pnpf_fem.fv.mesh import VoronoiMesh
 from pnpf_fem.fv.operators import neumann_flux, weighted_stiffness
 from pnpf_fem.meshing import TaggedTriangulation
+from pnpf_fem.meshing3d import TaggedTetrahedra
 from pnpf_fem.units import DimensionlessPNPF
 
 __all__ = ["ElectrodeReaction", "FVState", "PNPFProblem", "SpaceTimeFunction", "initial_state"]
 
 FloatArray = npt.NDArray[np.float64]
-SpaceTimeFunction = Callable[[FloatArray, FloatArray, float], "FloatArray | float"]
+# f(x, y, t) in 2D, f(x, y, z, t) in 3D: the vertex coordinates, then the time
+SpaceTimeFunction = Callable[..., "FloatArray | float"]
 
 
 def _evaluate(f: SpaceTimeFunction | float, xy: FloatArray, t: float) -> FloatArray:
-    val = f(xy[:, 0], xy[:, 1], t) if callable(f) else f
+    val = f(*xy.T, t) if callable(f) else f
     return np.array(np.broadcast_to(np.asarray(val, dtype=np.float64), (xy.shape[0],)))
 
 
@@ -166,10 +168,12 @@ class PNPFProblem:
         return float(np.max(values)) if self.partition is None else self.partition.max(values)
 
     def __post_init__(self) -> None:
-        if isinstance(self.mesh, TaggedTriangulation):
+        if isinstance(self.mesh, TaggedTriangulation | TaggedTetrahedra):
             object.__setattr__(self, "mesh", VoronoiMesh.from_triangulation(self.mesh))
         if not isinstance(self.mesh, VoronoiMesh):
-            raise InputError("PNPFProblem.mesh must be a VoronoiMesh or a TaggedTriangulation")
+            raise InputError(
+                "PNPFProblem.mesh must be a VoronoiMesh, a TaggedTriangulation or TaggedTetrahedra"
+            )
         if not isinstance(self.params, DimensionlessPNPF):
             raise InputError("PNPFProblem.params must be a DimensionlessPNPF")
         kinds = ("dirichlet", "neumann", "temperature", "heat_flux", "heat_transfer", "stern")
@@ -505,7 +509,7 @@ def initial_state(
         if problem.partition is None:
             psi = spla.spsolve(problem.poisson_matrix().tocsc(), rhs)
         else:
-            algebra = problem.partition.algebra(None, 1)
+            algebra = problem.partition.algebra(None, 1, problem.mesh.dim)
             psi = problem.partition.solve_local(problem.poisson_matrix(), rhs, algebra)
     else:
         psi = _evaluate(psi0, pts, t0)

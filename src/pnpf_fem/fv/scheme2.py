@@ -145,14 +145,14 @@ class _Step(StepPhysics):
         """−ε m(V_i) ν^ℓ c_{m,i}|ǔ^ℓ_i|², ǔ^ℓ = −(1/ν^ℓ)[T_m ∇̃_h Q^ℓ + ∇̃_h(z^ℓψ_m + T_m)]
         (3.14)₄."""
         eps = self.params.eps
-        value, d_c, d_t, (wx, wy) = self.joule(ell, cm, tm, q, phi)
-        w = (-eps * wx, -eps * wy)
+        value, d_c, d_t, wg = self.joule(ell, cm, tm, q, phi)
+        w = tuple(-eps * wk for wk in wg)
         return NodeTerm(
             self.xi_block,
             -eps * value,
             {ell: -eps * d_c * 0.5 * cm, self.xi_block: -eps * d_t * 0.5 * tm},
             {
-                ell: ((tm * w[0], tm * w[1]), dq),  # through Q^ℓ
+                ell: (tuple(tm * wk for wk in w), dq),  # through Q^ℓ
                 self.psi_block: (w, np.full(tm.size, 0.5 * self.z[ell])),  # through ψ_m
                 self.xi_block: (w, 0.5 * tm),  # through T_m in ∇̃_h T_m
             },

@@ -283,20 +283,20 @@ class StepPhysics:
 
     def joule(
         self, ell: int, c: FloatArray, temp: FloatArray, q: FloatArray, phi: FloatArray
-    ) -> tuple[FloatArray, FloatArray, FloatArray, tuple[FloatArray, FloatArray]]:
+    ) -> tuple[FloatArray, FloatArray, FloatArray, tuple[FloatArray, ...]]:
         """The Joule heat density c ν|u|² = (c/ν)|g|² with g = T ∇̃_h q + ∇̃_h φ (u = −g/ν: û of
         (3.1), ǔ of (3.15)) and its derivatives: (value, ∂/∂c_i, ∂/∂T_i, w) with the vector
-        w_i = (2c_i/ν) g_i, by which ∂/∂φ_k = w_i·(∇̃_h)_{ik} and ∂/∂q_k = T_i w_i·(∇̃_h)_{ik}."""
-        gx, gy = self.mesh.gradient
-        gqx, gqy = gx @ q, gy @ q
-        g = (temp * gqx + gx @ phi, temp * gqy + gy @ phi)
-        g2 = g[0] * g[0] + g[1] * g[1]
+        w_i = (2c_i/ν) g_i (one array per dimension), by which ∂/∂φ_k = w_i·(∇̃_h)_{ik} and
+        ∂/∂q_k = T_i w_i·(∇̃_h)_{ik}."""
+        gq = [gk @ q for gk in self.mesh.gradient]
+        g = [temp * gqk + gk @ phi for gqk, gk in zip(gq, self.mesh.gradient, strict=True)]
+        g2 = sum(gk * gk for gk in g)
         w = 2.0 * c / self.nu[ell]
         return (
             c / self.nu[ell] * g2,
             g2 / self.nu[ell],
-            w * (g[0] * gqx + g[1] * gqy),
-            (w * g[0], w * g[1]),
+            w * sum(gk * gqk for gk, gqk in zip(g, gq, strict=True)),
+            tuple(w * gk for gk in g),
         )
 
 
@@ -357,7 +357,8 @@ class FVScheme:
         log_mask = np.ones(x0.size, dtype=bool)  # η and ξ
         log_mask[nsp * n : (nsp + 1) * n] = False
         residual, part = self._residual(physics), pb.partition
-        algebra = SerialAlgebra(self.control, self.num_blocks, self._solvers(self.num_blocks))
+        dim = pb.mesh.dim
+        algebra = SerialAlgebra(self.control, self.num_blocks, self._solvers(self.num_blocks), dim)
         if part is not None:  # the owned unknowns; the ghost layer follows from them
             blocks = self.num_blocks
 
@@ -366,7 +367,7 @@ class FVScheme:
 
             x0, scale, log_mask = own(x0), own(scale), own(log_mask)
             residual = part.owned_system(residual, blocks)
-            algebra = part.algebra(self.control, blocks)
+            algebra = part.algebra(self.control, blocks, dim)
         # trial iterates may overflow exp(η); Newton rejects non-finite residuals itself
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             sol = newton(residual, x0, self.control, scale, log_mask, algebra)
@@ -379,8 +380,9 @@ class FVScheme:
         together, the ghost layer from its owners)."""
         part = self.problem.partition
         if part is None:
-            return SerialAlgebra(self.control, 1, self._solvers(1)).factorize(matrix)(rhs)
-        return part.solve_local(matrix, rhs, part.algebra(self.control, 1))
+            algebra = SerialAlgebra(self.control, 1, self._solvers(1), self.problem.mesh.dim)
+            return algebra.factorize(matrix)(rhs)
+        return part.solve_local(matrix, rhs, part.algebra(self.control, 1, self.problem.mesh.dim))
 
     def _solvers(self, blocks: int) -> dict:
         """The PETSc solvers kept between the steps, per number of fields (`PETScAlgebra`)."""

@@ -151,14 +151,14 @@ class _Step(StepPhysics):
     ) -> NodeTerm:
         """−ε m(V_i) ν^ℓ c_i|û^ℓ_i|², û^ℓ = −(1/ν^ℓ)[T ∇̃_h η^ℓ + ∇̃_h(z^ℓψ + T)]."""
         eps = self.params.eps
-        value, d_c, d_t, (wx, wy) = self.joule(ell, c, temp, eta, phi)
-        w = (-eps * wx, -eps * wy)
+        value, d_c, d_t, wg = self.joule(ell, c, temp, eta, phi)
+        w = tuple(-eps * wk for wk in wg)
         return NodeTerm(
             self.xi_block,
             -eps * value,
             {ell: -eps * d_c * c, self.xi_block: -eps * d_t * temp},
             {
-                ell: ((temp * w[0], temp * w[1]), np.ones(temp.size)),  # through η
+                ell: (tuple(temp * wk for wk in w), np.ones(temp.size)),  # through η
                 self.psi_block: (w, np.full(temp.size, self.z[ell])),  # through ψ
                 self.xi_block: (w, temp),  # through T in ∇̃_h T
             },

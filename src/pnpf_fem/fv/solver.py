@@ -32,8 +32,9 @@ LINEAR_SOLVERS = ("auto", "splu", "spsolve", "mumps", "iterative")
 # "auto": a direct solver up to this many unknowns, iterative above. Measured per Newton
 # iteration of fv2 (2D, unstructured unit square, 4 fields, one rank): 1089 vertices SuperLU
 # 0.024 s, iterative 0.021 s; 4225: 0.17 s against 0.084 s; 16641: 1.6 s against 0.37 s;
-# 66049: 21 s against 2.5 s (benchmarks/fv_scaling.py).
-AUTO_LU_LIMIT = 10_000
+# 66049: 21 s against 2.5 s (benchmarks/fv_scaling.py). In 3D the fill of LU grows much faster:
+# Test A on box(12) (8788 unknowns) took 35 s with SuperLU, box(16) (19652) 19 s iteratively.
+AUTO_LU_LIMIT = {2: 10_000, 3: 2_000}
 
 FloatArray = npt.NDArray[np.float64]
 ResidualFunction = Callable[[FloatArray, bool], tuple[FloatArray, "sp.spmatrix | None"]]
@@ -55,8 +56,8 @@ class SolverControl:
     max_log_step: cap on the max-norm of an update of the log variables (η, ξ) per iteration
         (0 disables it); a stiff first step then cannot overflow exp.
     linear_solver: "auto" (the default: SuperLU on one rank and MUMPS on several up to
-        `AUTO_LU_LIMIT` unknowns, "iterative" above), "splu" (SciPy's SuperLU), "spsolve",
-        "mumps" (MUMPS through petsc4py) or "iterative" (PETSc GMRES preconditioned by a
+        `AUTO_LU_LIMIT` unknowns (by dimension), "iterative" above), "splu" (SciPy's SuperLU),
+        "spsolve", "mumps" (MUMPS through petsc4py) or "iterative" (PETSc GMRES preconditioned by a
         multiplicative field split with BoomerAMG on each field, `PETScAlgebra`; its options sit
         under the prefix pnpf_fv_<kind>_<fields>_, e.g. -pnpf_fv_iterative_4_ksp_rtol, where a
         user's own value wins). Direct solves dominate the cost on
@@ -89,12 +90,12 @@ class SolverControl:
                 f"got {self.linear_solver!r}"
             )
 
-    def resolved(self, size: int, ranks: int = 1) -> str:
-        """The solver for `size` global unknowns on `ranks` ranks ("auto" resolved; a direct
-        solver on several ranks is MUMPS)."""
+    def resolved(self, size: int, ranks: int = 1, dim: int = 2) -> str:
+        """The solver for `size` global unknowns on `ranks` ranks in `dim` dimensions ("auto"
+        resolved; a direct solver on several ranks is MUMPS)."""
         choice = self.linear_solver
         if choice == "auto":
-            choice = "splu" if size <= AUTO_LU_LIMIT else "iterative"
+            choice = "splu" if size <= AUTO_LU_LIMIT[dim] else "iterative"
         return "mumps" if ranks > 1 and choice in ("splu", "spsolve") else choice
 
 
@@ -189,8 +190,10 @@ class SerialAlgebra:
     `PETScAlgebra`'s iterative solver for `blocks` fields when the control asks for it).
     `PETScAlgebra` is the same on several ranks."""
 
-    def __init__(self, control: SolverControl, blocks: int = 1, cache: dict | None = None) -> None:
-        self.control, self.blocks = control, blocks
+    def __init__(
+        self, control: SolverControl, blocks: int = 1, cache: dict | None = None, dim: int = 2
+    ) -> None:
+        self.control, self.blocks, self.dim = control, blocks, dim
         self.cache = {} if cache is None else cache
 
     def max_abs(self, v: FloatArray) -> float:
@@ -203,11 +206,11 @@ class SerialAlgebra:
         return bool(np.all(np.isfinite(v)))
 
     def factorize(self, matrix: sp.spmatrix) -> Callable[[FloatArray], FloatArray]:
-        if self.control.resolved(matrix.shape[0]) != "iterative":
+        if self.control.resolved(matrix.shape[0], 1, self.dim) != "iterative":
             return factorize(matrix, self.control)
         size, csr = matrix.shape[0], sp.csr_matrix(matrix)
         csr.sort_indices()
-        petsc = PETScAlgebra(MPI.COMM_SELF, self.control, size, self.blocks, self.cache)
+        petsc = PETScAlgebra(MPI.COMM_SELF, self.control, size, self.blocks, self.cache, self.dim)
         return petsc.factorize(csr)
 
 
@@ -303,8 +306,10 @@ class PETScAlgebra:
         size: int,
         blocks: int = 1,
         cache: dict | None = None,
+        dim: int = 2,
     ) -> None:
         self.comm, self.control, self.size, self.blocks = comm, control, size, blocks
+        self.dim = dim
         self.cache = {} if cache is None else cache
 
     def max_abs(self, v: FloatArray) -> float:
@@ -322,7 +327,7 @@ class PETScAlgebra:
         """ "mumps" or "iterative" for this system."""
         if self.cache.get("fallback"):
             return "mumps"
-        choice = (self.control or SolverControl()).resolved(self.size, self.comm.size)
+        choice = (self.control or SolverControl()).resolved(self.size, self.comm.size, self.dim)
         return "iterative" if choice == "iterative" else "mumps"
 
     def factorize(self, matrix: sp.csr_matrix) -> Callable[[FloatArray], FloatArray]:

@@ -48,7 +48,7 @@ def _bump(amplitude: float) -> SpaceTime:
     """1 + a sin(πx) sin(πy): a slightly non-uniform initial field on the unit square."""
     return SpaceTime(
         ufl=lambda x, t: 1.0 + amplitude * ufl.sin(ufl.pi * x[0]) * ufl.sin(ufl.pi * x[1]),
-        numpy=lambda x, y, t: 1.0 + amplitude * np.sin(math.pi * x) * np.sin(math.pi * y),
+        numpy=lambda x, y, *_zt: 1.0 + amplitude * np.sin(math.pi * x) * np.sin(math.pi * y),
     )
 
 

@@ -21,10 +21,11 @@ __all__ = ["Data", "SpaceTime", "check_data"]
 
 @dataclass(frozen=True)
 class SpaceTime:
-    """A field f(x, t): `ufl(x, t)` with x = ufl.SpatialCoordinate, `numpy(x, y, t)` on arrays."""
+    """A field f(x, t): `ufl(x, t)` with x = ufl.SpatialCoordinate, and `numpy` on vertex arrays:
+    numpy(x, y, t) in 2D, numpy(x, y, z, t) in 3D (the coordinates, then t)."""
 
     ufl: Callable[[Any, Any], Any]
-    numpy: Callable[[np.ndarray, np.ndarray, float], np.ndarray | float]
+    numpy: Callable[..., np.ndarray | float]
 
 
 Data = float | int | Callable[[float], float] | SpaceTime

@@ -3,12 +3,21 @@
 Not a test. Meshes: unstructured admissible unit squares with N ≈ 1e3 … 1e6 vertices (×4 per
 level); problem: the paper's supercapacitor parameters (§4.2, L = 10 nm), ψ = 0 | 2 k_BT0/e on
 left | right, c = 1, T = 1 initially, Δt = 0.01 (dimensionless). Each size runs `--steps` steps
-of Scheme I and Scheme II. A scheme stops at the first size whose time, extrapolated from its
-previous size as N^1.7, would exceed the remaining `--budget` seconds, or whose memory
-extrapolated from the previous peak would exceed the machine's; the output says where.
+of each scheme. A scheme stops at the first size whose time, extrapolated from its previous size
+as N^1.7 (direct solvers) or N^1.2 (iterative), would exceed the remaining `--budget` seconds, or
+whose memory extrapolated from the previous peak would exceed the machine's; the output says
+where.
+
+Every size also times, in the same process, the yardstick of benchmarks/fem_scaling.py: one
+scalar P1 Poisson solve on the same vertices (DOLFINx assembly of matrix and vector, CG +
+BoomerAMG to rtol 1e-8), and prints a Newton iteration in units of it ("Newton/Poisson"): this
+machine is shared, ratios survive the noise. "growth" is the per-vertex step time relative to the
+previous size (1.0: linear scaling).
 
     python3 benchmarks/fv_scaling.py [--budget 600] [--steps 2] [--max-vertices 1000000]
-                                     [--linear-solver splu|spsolve|mumps] [--json]
+                                     [--min-vertices 0]
+                                     [--linear-solver auto|splu|mumps|iterative]
+                                     [--schemes fv1,fv2,fv-bdf2] [--json]
 
 Peak memory is the process's resident-set high-water mark (resource.getrusage ru_maxrss), so it
 never decreases from one row to the next.
@@ -25,8 +34,9 @@ import sys
 import time
 
 import numpy as np
+from mpi4py import MPI
 
-from pnpf_fem.fv import SchemeI, SchemeII, SolverControl, VoronoiMesh, initial_state
+from pnpf_fem.fv import SchemeBDF2, SchemeI, SchemeII, SolverControl, VoronoiMesh, initial_state
 from pnpf_fem.fv.build import fv_problem
 from pnpf_fem.meshing import unit_square
 from pnpf_fem.model import cases
@@ -52,21 +62,22 @@ def fit_exponent(n: list[float], t: list[float]) -> float | None:
 
 
 def build(n_side: int):
+    """The problem, its initial state, the mesh time and the triangulation of one size."""
     t0 = time.perf_counter()
     tri = unit_square(n_side, "unstructured", seed=1)
     mesh = VoronoiMesh.from_triangulation(tri)
     mesh_time = time.perf_counter() - t0
     params = nondimensionalize(supercapacitor_parameters())
     problem = fv_problem(cases.charging_cell(tri, 2.0, params, bumps=False), mesh)
-    return problem, initial_state(problem, [1.0, 1.0], 1.0), mesh_time
+    return problem, initial_state(problem, [1.0, 1.0], 1.0), mesh_time, tri
 
 
 def time_scheme(cls, problem, state, steps: int, dt: float, solver: str) -> dict:
-    scheme = cls(problem, SolverControl(linear_solver=solver))
+    scheme = cls(problem, SolverControl(linear_solver=solver)).start(state)
     times, iters = [], []
     for _ in range(steps):
         start = time.perf_counter()
-        state, obs = scheme.advance(state, dt)
+        obs = scheme.step(dt)
         times.append(time.perf_counter() - start)
         iters.append(obs["newton_iterations"])
     return {
@@ -77,7 +88,49 @@ def time_scheme(cls, problem, state, steps: int, dt: float, solver: str) -> dict
     }
 
 
-SCHEMES = (("fv1", SchemeI), ("fv2", SchemeII))
+SCHEMES = (("fv1", SchemeI), ("fv2", SchemeII), ("fv-bdf2", SchemeBDF2))
+
+
+def poisson_yardstick(tri) -> float:
+    """Seconds of one scalar P1 Poisson solve on the vertices of `tri` (DOLFINx assembly of
+    matrix and vector + CG/BoomerAMG set-up and solve to rtol 1e-8; forms compiled before)."""
+    import ufl
+    from dolfinx import fem
+    from dolfinx.fem import petsc
+    from petsc4py import PETSc
+
+    from pnpf_fem.fem.mesh import from_triangulation
+
+    fm = from_triangulation(tri, MPI.COMM_SELF)
+    V = fem.functionspace(fm.mesh, ("Lagrange", 1))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    a = fem.form(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx)
+    L = fem.form(fem.Constant(fm.mesh, 1.0) * v * ufl.dx)
+    dofs = fem.locate_dofs_topological(
+        V, 1, np.concatenate([fm.facets("left"), fm.facets("right")])
+    )
+    bc = fem.dirichletbc(0.0, dofs, V)
+    start = time.perf_counter()
+    A = petsc.assemble_matrix(a, bcs=[bc])
+    A.assemble()
+    b = petsc.assemble_vector(L)
+    petsc.apply_lifting(b, [a], [[bc]])
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    petsc.set_bc(b, [bc])
+    ksp = PETSc.KSP().create(MPI.COMM_SELF)
+    ksp.setOperators(A)
+    ksp.setType("cg")
+    ksp.getPC().setType("hypre")
+    ksp.getPC().setHYPREType("boomeramg")
+    ksp.setTolerances(rtol=1e-8)
+    x = b.duplicate()
+    ksp.solve(b, x)
+    elapsed = time.perf_counter() - start
+    for obj in (ksp, A, b, x):
+        obj.destroy()
+    return elapsed
+
+
 SIZES = [31, 63, 127, 255, 511, 999]  # (n+1)² ≈ 1e3, 4e3, 1.6e4, 6.6e4, 2.6e5, 1e6 vertices
 
 
@@ -87,23 +140,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=2, help="steps per scheme and size (default 2)")
     ap.add_argument("--dt", type=float, default=0.01)
     ap.add_argument("--max-vertices", type=int, default=1_000_000)
+    ap.add_argument("--min-vertices", type=int, default=0, help="skip the smaller sizes")
     ap.add_argument("--json", action="store_true")
     ap.add_argument(
         "--linear-solver",
-        default="splu",
-        choices=("splu", "spsolve", "mumps"),
-        help="SolverControl.linear_solver (default splu)",
+        default="auto",
+        choices=("auto", "splu", "spsolve", "mumps", "iterative"),
+        help="SolverControl.linear_solver (default auto)",
     )
+    ap.add_argument("--schemes", default="fv1,fv2", help="comma-separated: fv1,fv2,fv-bdf2")
     args = ap.parse_args(argv)
 
     start = time.perf_counter()
     mem_limit = 0.8 * total_memory_mb()
-    results: dict[str, list[dict]] = {name: [] for name, _ in SCHEMES}
+    schemes = [(name, cls) for name, cls in SCHEMES if name in args.schemes.split(",")]
+    results: dict[str, list[dict]] = {name: [] for name, _ in schemes}
     stopped: dict[str, str] = {}
     for n in SIZES:
         nv = (n + 1) ** 2
+        if nv < args.min_vertices:
+            continue
         todo = []
-        for name, cls in SCHEMES:
+        for name, cls in schemes:
             if name in stopped:
                 continue
             if nv > args.max_vertices:
@@ -112,8 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             prev = results[name][-1] if results[name] else None
             if prev is not None:
                 ratio = nv / prev["num_vertices"]
-                # direct sparse solves in 2D grow like N^1.5 or faster
-                expected = prev["wall_time"] * ratio**1.7
+                # direct sparse solves in 2D grow like N^1.5 or faster, iterative ones ~N^1.2
+                power = 1.2 if args.linear_solver in ("auto", "iterative") else 1.7
+                expected = prev["wall_time"] * ratio**power
                 remaining = args.budget - (time.perf_counter() - start)
                 if expected > remaining:
                     stopped[name] = (
@@ -131,17 +190,36 @@ def main(argv: list[str] | None = None) -> int:
             todo.append((name, cls))
         if not todo:
             break
-        problem, state0, mesh_time = build(n)
+        problem, state0, mesh_time, tri = build(n)
+        poisson_yardstick(tri)  # forms compiled and cached
         for name, cls in todo:
             row = time_scheme(cls, problem, state0, args.steps, args.dt, args.linear_solver)
-            row.update(num_vertices=nv, mesh_time=mesh_time, peak_memory_mb=peak_memory_mb())
+            poisson = float(np.median([poisson_yardstick(tri) for _ in range(3)]))
+            prev = results[name][-1] if results[name] else None
+            growth = None
+            if prev is not None:
+                growth = (row["time_per_step"] / nv) / (
+                    prev["time_per_step"] / prev["num_vertices"]
+                )
+            row.update(
+                num_vertices=nv,
+                mesh_time=mesh_time,
+                peak_memory_mb=peak_memory_mb(),
+                poisson_time=poisson,
+                newton_over_poisson=row["time_per_newton_iteration"] / poisson,
+                growth=growth,
+                load=os.getloadavg()[0],
+            )
             results[name].append(row)
             if not args.json:
                 print(
-                    f"{name}  N={nv:>8d}  {row['time_per_step']:9.3f} s/step  "
+                    f"{name:7s} N={nv:>8d}  {row['time_per_step']:9.3f} s/step  "
                     f"{row['time_per_newton_iteration']:8.3f} s/Newton it  "
-                    f"({row['newton_iterations_per_step']:.1f} it/step)  mesh {mesh_time:6.2f} s  "
-                    f"peak RSS {row['peak_memory_mb']:7.0f} MiB",
+                    f"({row['newton_iterations_per_step']:.1f} it/step)  Newton/Poisson "
+                    f"{row['newton_over_poisson']:6.1f} (Poisson {poisson:.3f} s)  growth "
+                    + ("  -  " if growth is None else f"{growth:5.2f}")
+                    + f"  mesh {mesh_time:6.2f} s  peak RSS {row['peak_memory_mb']:7.0f} MiB"
+                    f"  load {row['load']:.1f}",
                     flush=True,
                 )
     summary = {
@@ -150,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         "stopped": {},
         "exponents": {},
     }
-    for name, _ in SCHEMES:
+    for name, _ in schemes:
         rows = results[name]
         nv = [r["num_vertices"] for r in rows]
         summary["stopped"][name] = stopped.get(name, "all sizes done")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_schemes import _fd_jacobian
 
 from pnpf_fem import mms
 from pnpf_fem.fv import FVState, PNPFProblem, SchemeBDF2, VoronoiMesh, entropy, initial_state
@@ -29,15 +30,6 @@ from pnpf_fem.units import DimensionlessPNPF, nondimensionalize, supercapacitor_
 
 SUPERCAP = nondimensionalize(supercapacitor_parameters())
 THIN = cases.charging_model(eps=0.05, frictions=(1.0, 1.0))
-
-
-def _fd_jacobian(residual, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    cols = []
-    for k in range(x.size):
-        e = np.zeros_like(x)
-        e[k] = h
-        cols.append((residual(x + e, False)[0] - residual(x - e, False)[0]) / (2 * h))
-    return np.column_stack(cols)
 
 
 @pytest.mark.parametrize("with_history", [False, True], ids=["euler-start", "bdf2"])

@@ -174,11 +174,14 @@ class VoronoiMesh:
         tau = np.where(tau < 0, 0.0, tau)  # only round-off negatives survive the check
         _check_tagged_facets(tri, edges, on_boundary)
         triplets = _cell_gradient_triplets(pts, cells, twice_area, piece, volumes)
-        rows, cols, vx, vy = triplets
-        gradient = (
-            sp.csr_matrix((vx, (rows, cols)), shape=(n, n)),
-            sp.csr_matrix((vy, (rows, cols)), shape=(n, n)),
-        )
+        return cls._assembled(tri, volumes, edges, d, tau, _boundary_pieces(tri), triplets)
+
+    @classmethod
+    def _assembled(cls, tri, volumes, edges, d, tau, pieces: dict, triplets: tuple) -> VoronoiMesh:
+        """The mesh from its parts, the gradient matrices from their triplets (any dimension)."""
+        n = tri.num_vertices
+        rows, cols, *values = triplets
+        gradient = tuple(sp.csr_matrix((v, (rows, cols)), shape=(n, n)) for v in values)
         return cls(
             tri=tri,
             volumes=volumes,
@@ -186,7 +189,7 @@ class VoronoiMesh:
             edge_length=d,
             transmissibility=tau,
             interface_measure=tau * d,
-            **_boundary_pieces(tri),
+            **pieces,
             gradient=gradient,
             gradient_triplets=triplets,
         )
@@ -214,19 +217,7 @@ class VoronoiMesh:
         tau = np.where(tau < 0, 0.0, tau)  # only round-off negatives survive the check
         _check_tagged_faces(tets, faces)
         triplets = _simplex_gradient_triplets(p, cells, piece, volumes)
-        rows, cols, *values = triplets
-        gradient = tuple(sp.csr_matrix((v, (rows, cols)), shape=(n, n)) for v in values)
-        return cls(
-            tri=tets,
-            volumes=volumes,
-            edges=edges,
-            edge_length=d,
-            transmissibility=tau,
-            interface_measure=tau * d,
-            **pieces,
-            gradient=gradient,
-            gradient_triplets=triplets,
-        )
+        return cls._assembled(tets, volumes, edges, d, tau, pieces, triplets)
 
 
 def _oriented_cells(tri: TaggedTriangulation) -> tuple[IntArray, FloatArray]:

@@ -34,6 +34,8 @@ import scipy.sparse as sp
 from mpi4py import MPI
 
 from pnpf_fem.errors import InputError
+from pnpf_fem.fem.mesh import from_triangulation
+from pnpf_fem.fv.mesh import _ADMISSIBILITY_TOL, VoronoiMesh
 from pnpf_fem.fv.solver import PETScAlgebra
 from pnpf_fem.meshing import TaggedTriangulation
 from pnpf_fem.meshing3d import TaggedTetrahedra
@@ -224,16 +226,12 @@ class Partition:
         """The `VoronoiMesh` of the local triangulation, checked on the owned part. The ghost
         layer's box volumes are taken from their owners: the local triangles hold only part of
         those boxes, and the harmonic edge averages 𝒜_σ of §3.1 weigh both ends' volumes."""
-        from pnpf_fem.fv.mesh import VoronoiMesh
-
         mesh = VoronoiMesh.from_triangulation(self.tri, check=self.check_admissible)
         return dataclasses.replace(mesh, volumes=self.extend(self.owned(mesh.volumes)))
 
     def check_admissible(self, edges: IntArray, tau: FloatArray, volumes: FloatArray) -> None:
         """Every edge with an owned end has its whole neighbourhood here: refuse τ_σ < 0 on
         them, and non-positive owned boxes, on every rank together (one line)."""
-        from pnpf_fem.fv.mesh import _ADMISSIBILITY_TOL
-
         own = self.num_owned
         mine = (edges[:, 0] < own) | (edges[:, 1] < own)
         pts = self.tri.points
@@ -280,8 +278,6 @@ def _local_triangulation(
 def owners_from_dolfinx(tri: TaggedMesh, comm: Any) -> IntArray:
     """The rank of every vertex of `tri` as DOLFINx distributes it (`pnpf_fem.fem.mesh`): the
     owner of the vertex's P1 degree of freedom. Every rank gets the whole array."""
-    from pnpf_fem.fem.mesh import from_triangulation
-
     fmesh = from_triangulation(tri, comm)
     domain = fmesh.mesh
     tdim = domain.topology.dim

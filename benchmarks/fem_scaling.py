@@ -7,6 +7,11 @@ One measurement (run under mpirun by the driver):
 Every measurement also times, in the same process, the yardstick: one scalar P1 Poisson solve
 (assembly + CG/BoomerAMG, rtol 1e-8) on the same mesh, and prints the cost of one Newton
 iteration in units of it ("Newton/Poisson"): this machine is shared, ratios survive the noise.
+The yardstick is solved `--repeats` times: the first solve is the unit (as in earlier reports;
+it is the slowest, caches are cold), the ratio to the median shows how far noise moved it. The
+row also splits a Newton iteration by PETSc's logged events (`EVENTS`: Jacobian, residual,
+preconditioner setup, Krylov solve), and records the largest final residual of a step and the
+SNES reasons (inexact Newton must still reach the same tolerance).
 
 Driver (default): for each configuration (2D and 3D × ranks 1 and 2 × LU and iterative) runs
 the charging cell (`pnpf_fem.model.cases.charging_cell`, P1, 2 species → 4 fields) with
@@ -76,7 +81,30 @@ def poisson_yardstick(fm) -> tuple[float, int]:
     return elapsed, its
 
 
+# PETSc events split out of a Newton iteration: Jacobian and residual assembly (SNES
+# callbacks), the preconditioner's setup (field-split submatrices, then hypre's setup of each
+# field when the first solve applies it) and the Krylov solve (the preconditioner's applications
+# included)
+EVENTS = {
+    "jacobian": "SNESJacobianEval",
+    "residual": "SNESFunctionEval",
+    "pc_setup": "PCSetUp",
+    "submatrices": "MatCreateSubMats",
+    "pc_setup_blocks": "PCSetUpOnBlocks",
+    "krylov": "KSPSolve",
+}
+
+
+def _events() -> dict[str, float]:
+    """Seconds spent so far (this rank) in each of `EVENTS`."""
+    from petsc4py import PETSc
+
+    return {k: PETSc.Log.Event(name).getPerfInfo()["time"] for k, name in EVENTS.items()}
+
+
 def measure(args: argparse.Namespace) -> None:
+    from petsc4py import PETSc
+
     from pnpf_fem.fem import SolverOptions, from_triangulation, make_scheme
     from pnpf_fem.fem.build import fem_problem
     from pnpf_fem.meshing import unit_square
@@ -100,12 +128,19 @@ def measure(args: argparse.Namespace) -> None:
     scheme = make_scheme(args.method, problem, options)
     setup = time.perf_counter() - t0
     poisson, poisson_its = poisson_yardstick(fm)
+    # the yardstick again: the first solve stays the unit (as in earlier reports), the median of
+    # all shows how much the shared machine's noise moved it
+    poisson_times = [poisson] + [poisson_yardstick(fm)[0] for _ in range(args.repeats - 1)]
     dofs = scheme.W.dofmap.index_map.size_global * scheme.W.dofmap.index_map_bs
-    step_times = []
+    solvers = scheme.nonlinear_solvers
+    PETSc.Log.begin()  # events of the time steps only (the setup and the yardstick are done)
+    events0 = _events()
+    step_times, final_norms = [], []
     for _ in range(args.steps):
         obs = scheme.step(args.dt)
         step_times.append(obs["wall_time"])
-    solvers = scheme.nonlinear_solvers
+        final_norms.append(max(s.snes.getFunctionNorm() for s in solvers))
+    events = {k: v - events0[k] for k, v in _events().items()}
     its = sum(s.iterations for s in solvers)
     lin = sum(s.linear_iterations for s in solvers)
     assembly = sum(s.problem.assembly_time for s in solvers)
@@ -129,11 +164,18 @@ def measure(args: argparse.Namespace) -> None:
         "poisson_time": poisson,
         "poisson_its": poisson_its,
         "newton_over_poisson": per_newton / poisson,
+        "poisson_times": poisson_times,
+        "newton_over_poisson_median": per_newton / float(np.median(poisson_times)),
         "step_time": comm.allreduce(sum(step_times), op=MPI.MAX) / args.steps,
         "setup_time": comm.allreduce(setup, op=MPI.MAX),
         "peak_rss_mib_total": comm.allreduce(rss, op=MPI.SUM),
         "load_average": os.getloadavg()[0],
+        "final_residual": max(final_norms),
+        "snes_reasons": {k: v for s in solvers for k, v in s.converged_reasons.items()},
     }
+    # seconds per Newton iteration (max over ranks) of PETSc's logged events
+    for key, seconds in events.items():
+        row[f"{key}_per_newton"] = comm.allreduce(seconds, op=MPI.MAX) / max(its, 1)
     if comm.rank == 0:
         print("RESULT " + json.dumps(row), flush=True)
 
@@ -164,7 +206,7 @@ def drive(args: argparse.Namespace) -> None:
             cmd = ["mpirun", "-n", str(ranks), sys.executable, str(here), "measure"]
             cmd += ["--dofs", str(size), "--solver", solver, "--method", args.method]
             cmd += ["--steps", str(args.steps), "--dt", str(args.dt), "--dim", str(dim)]
-            cmd += ["--eps", str(args.eps), "--petsc", args.petsc]
+            cmd += ["--eps", str(args.eps), "--petsc", args.petsc, "--repeats", str(args.repeats)]
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
             elapsed = time.perf_counter() - t0
@@ -204,10 +246,13 @@ def drive(args: argparse.Namespace) -> None:
 def _format_row(r: dict) -> str:
     return (
         f"{r['dim']}D ranks {r['ranks']} {r['solver']:>9} DOFs {r['dofs']:>8d}"
-        f"  Newton/Poisson {r['newton_over_poisson']:5.1f} (Poisson {r['poisson_time']:.3f} s)"
+        f"  Newton/Poisson {r['newton_over_poisson']:5.1f} (median"
+        f" {r['newton_over_poisson_median']:5.1f}, Poisson {r['poisson_time']:.3f} s)"
         f"  Newton/step {r['newton_per_step']:4.1f}  lin/Newton {r['linear_per_newton']:6.1f}"
         f"  assembly/Newton {r['assembly_per_newton']:8.4f} s"
-        f"  solve/Newton {r['solve_per_newton']:8.4f} s  step {r['step_time']:8.3f} s"
+        f"  solve/Newton {r['solve_per_newton']:8.4f} s (PC setup"
+        f" {r['pc_setup_per_newton'] + r['pc_setup_blocks_per_newton']:8.4f} s, Krylov"
+        f" {r['krylov_per_newton']:8.4f} s)  step {r['step_time']:8.3f} s"
         f"  RSS {r['peak_rss_mib_total']:7.0f} MiB"
     )
 
@@ -229,6 +274,9 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=float, default=list(SIZES))
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--dt", type=float, default=0.01)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="yardstick solves (the first is the unit)"
+    )
     parser.add_argument("--budget", type=float, default=90.0, help="max seconds of one run")
     parser.add_argument("--total-budget", type=float, default=600.0)
     parser.add_argument("--json", default="", help="write all rows to this file")

@@ -36,55 +36,11 @@ from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
+from yardstick import poisson_yardstick
 
 SIZES = (1e4, 3e4, 1e5, 3e5, 1e6)
 
 
-def poisson_yardstick(fm) -> tuple[float, int]:
-    """Seconds of one scalar P1 Poisson solve on the mesh of `fm` (assembly of matrix and
-    vector + CG/BoomerAMG setup and solve, rtol 1e-8; forms compiled beforehand) and its CG
-    iterations: the unit the Newton iteration is measured in."""
-    import ufl
-    from dolfinx import fem
-    from dolfinx.fem import petsc
-    from petsc4py import PETSc
-
-    V = fem.functionspace(fm.mesh, ("Lagrange", 1))
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    a = fem.form(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx)
-    L = fem.form(fem.Constant(fm.mesh, 1.0) * v * ufl.dx)
-    fdim = fm.mesh.topology.dim - 1
-    dofs = fem.locate_dofs_topological(
-        V, fdim, np.concatenate([fm.facets("left"), fm.facets("right")])
-    )
-    bc = fem.dirichletbc(0.0, dofs, V)
-    fm.comm.barrier()
-    start = time.perf_counter()
-    A = petsc.assemble_matrix(a, bcs=[bc])
-    A.assemble()
-    b = petsc.assemble_vector(L)
-    petsc.apply_lifting(b, [a], [[bc]])
-    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-    petsc.set_bc(b, [bc])
-    ksp = PETSc.KSP().create(fm.comm)
-    ksp.setOperators(A)
-    ksp.setType("cg")
-    ksp.getPC().setType("hypre")
-    ksp.getPC().setHYPREType("boomeramg")
-    ksp.setTolerances(rtol=1e-8)
-    x = b.duplicate()
-    ksp.solve(b, x)
-    elapsed = fm.comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
-    its = ksp.getIterationNumber()
-    for obj in (ksp, A, b, x):
-        obj.destroy()
-    return elapsed, its
-
-
-# PETSc events split out of a Newton iteration: Jacobian and residual assembly (SNES
-# callbacks), the preconditioner's setup (field-split submatrices, then hypre's setup of each
-# field when the first solve applies it) and the Krylov solve (the preconditioner's applications
-# included)
 EVENTS = {
     "jacobian": "SNESJacobianEval",
     "residual": "SNESFunctionEval",

@@ -34,6 +34,7 @@ import sys
 import time
 
 import numpy as np
+import yardstick
 from mpi4py import MPI
 
 from pnpf_fem.fv import SchemeBDF2, SchemeI, SchemeII, SolverControl, VoronoiMesh, initial_state
@@ -92,43 +93,10 @@ SCHEMES = (("fv1", SchemeI), ("fv2", SchemeII), ("fv-bdf2", SchemeBDF2))
 
 
 def poisson_yardstick(tri) -> float:
-    """Seconds of one scalar P1 Poisson solve on the vertices of `tri` (DOLFINx assembly of
-    matrix and vector + CG/BoomerAMG set-up and solve to rtol 1e-8; forms compiled before)."""
-    import ufl
-    from dolfinx import fem
-    from dolfinx.fem import petsc
-    from petsc4py import PETSc
-
+    """Seconds of the yardstick (benchmarks/yardstick.py) on the vertices of `tri`."""
     from pnpf_fem.fem.mesh import from_triangulation
 
-    fm = from_triangulation(tri, MPI.COMM_SELF)
-    V = fem.functionspace(fm.mesh, ("Lagrange", 1))
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    a = fem.form(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx)
-    L = fem.form(fem.Constant(fm.mesh, 1.0) * v * ufl.dx)
-    dofs = fem.locate_dofs_topological(
-        V, 1, np.concatenate([fm.facets("left"), fm.facets("right")])
-    )
-    bc = fem.dirichletbc(0.0, dofs, V)
-    start = time.perf_counter()
-    A = petsc.assemble_matrix(a, bcs=[bc])
-    A.assemble()
-    b = petsc.assemble_vector(L)
-    petsc.apply_lifting(b, [a], [[bc]])
-    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-    petsc.set_bc(b, [bc])
-    ksp = PETSc.KSP().create(MPI.COMM_SELF)
-    ksp.setOperators(A)
-    ksp.setType("cg")
-    ksp.getPC().setType("hypre")
-    ksp.getPC().setHYPREType("boomeramg")
-    ksp.setTolerances(rtol=1e-8)
-    x = b.duplicate()
-    ksp.solve(b, x)
-    elapsed = time.perf_counter() - start
-    for obj in (ksp, A, b, x):
-        obj.destroy()
-    return elapsed
+    return yardstick.poisson_yardstick(from_triangulation(tri, MPI.COMM_SELF))[0]
 
 
 SIZES = [31, 63, 127, 255, 511, 999]  # (n+1)² ≈ 1e3, 4e3, 1.6e4, 6.6e4, 2.6e5, 1e6 vertices

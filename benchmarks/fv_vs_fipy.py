@@ -94,6 +94,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yardstick
+
 FIPY_VERSION = "4.0.3"
 HERE = Path(__file__).resolve().parent
 CASE = HERE / "fipy_problem.toml"
@@ -424,49 +426,12 @@ def time_direct(case_path: Path, control_tol: float, max_it: int) -> dict[str, A
 
 
 def poisson_yardstick(tri: Any) -> tuple[float, int]:
-    """Seconds of one scalar P1 Poisson solve on `tri` (assembly of matrix and vector +
-    CG/BoomerAMG setup and solve, rtol 1e-8; forms compiled beforehand) and its CG iterations
-    (the pattern of benchmarks/fem_scaling.py)."""
-    import numpy as np
-    import ufl
-    from dolfinx import fem
-    from dolfinx.fem import petsc
+    """The yardstick (benchmarks/yardstick.py) on `tri`, distributed over the ranks."""
     from mpi4py import MPI
-    from petsc4py import PETSc
 
     from pnpf_fem.fem.mesh import from_triangulation
 
-    fm = from_triangulation(tri, MPI.COMM_WORLD)
-    V = fem.functionspace(fm.mesh, ("Lagrange", 1))
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    a = fem.form(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx)
-    L = fem.form(fem.Constant(fm.mesh, 1.0) * v * ufl.dx)
-    fdim = fm.mesh.topology.dim - 1
-    dofs = fem.locate_dofs_topological(
-        V, fdim, np.concatenate([fm.facets("left"), fm.facets("right")])
-    )
-    bc = fem.dirichletbc(0.0, dofs, V)
-    fm.comm.barrier()
-    start = time.perf_counter()
-    A = petsc.assemble_matrix(a, bcs=[bc])
-    A.assemble()
-    b = petsc.assemble_vector(L)
-    petsc.apply_lifting(b, [a], [[bc]])
-    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-    petsc.set_bc(b, [bc])
-    ksp = PETSc.KSP().create(fm.comm)
-    ksp.setOperators(A)
-    ksp.setType("cg")
-    ksp.getPC().setType("hypre")
-    ksp.getPC().setHYPREType("boomeramg")
-    ksp.setTolerances(rtol=1e-8)
-    x = b.duplicate()
-    ksp.solve(b, x)
-    elapsed = fm.comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
-    its = ksp.getIterationNumber()
-    for obj in (ksp, A, b, x):
-        obj.destroy()
-    return elapsed, its
+    return yardstick.poisson_yardstick(from_triangulation(tri, MPI.COMM_WORLD))
 
 
 # -- the table ----------------------------------------------------------------------------------

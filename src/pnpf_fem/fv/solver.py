@@ -429,20 +429,24 @@ def _options(kind: str, blocks: int) -> dict[str, Any]:
     """The KSP options of a solver kind (set under its prefix unless the user set them)."""
     if kind != "iterative":
         return {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+    # rtol 1e-8 of the Newton residual: the last Newton updates (≈ 1e-10) stay exact to round-off
     opts: dict[str, Any] = {
         "ksp_type": "gmres",
         "ksp_gmres_restart": 200,
-        "ksp_rtol": 1e-10,
+        "ksp_rtol": 1e-8,
         "ksp_atol": 1e-14,
         "ksp_max_it": 1000,
     }
+    # one forward and one backward l1-Gauss-Seidel sweep per V-cycle, as the FEM's solver
+    # (`pnpf_fem.fem.snes.HYPRE_RELAX`): fv2 on 66 049 vertices 1.64 → 1.39 s per Newton iteration
+    amg = {"pc_type": "hypre", "pc_hypre_type": "boomeramg"} | {
+        "pc_hypre_boomeramg_relax_type_down": "l1-Gauss-Seidel",
+        "pc_hypre_boomeramg_relax_type_up": "backward-l1-Gauss-Seidel",
+    }
     if blocks == 1:
-        return opts | {"pc_type": "hypre", "pc_hypre_type": "boomeramg"}
+        return opts | amg
     opts |= {"pc_fieldsplit_type": "multiplicative"}
     for b in range(blocks):
-        opts |= {
-            f"fieldsplit_{b}_ksp_type": "preonly",
-            f"fieldsplit_{b}_pc_type": "hypre",
-            f"fieldsplit_{b}_pc_hypre_type": "boomeramg",
-        }
+        opts |= {f"fieldsplit_{b}_ksp_type": "preonly"}
+        opts |= {f"fieldsplit_{b}_{key}": value for key, value in amg.items()}
     return opts

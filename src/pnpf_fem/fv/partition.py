@@ -61,6 +61,7 @@ class Partition:
     num_owned: how many of `local` the rank owns.
     offsets: (size + 1,) the first PETSc vertex of every rank (o_r above).
     position: (N,) each vertex's place among its owner's vertices.
+    order: (N,) the whole-mesh vertex of each PETSc vertex number (by owner, then index).
     tri: the local triangulation (vertices numbered as `local`).
     """
 
@@ -70,6 +71,7 @@ class Partition:
     num_owned: int
     offsets: IntArray
     position: IntArray
+    order: IntArray
     tri: TaggedMesh
     send_positions: IntArray  # owned positions to send, grouped by the receiving rank
     send_counts: IntArray
@@ -108,6 +110,7 @@ class Partition:
             int(mine.sum()),
             offsets,
             position,
+            order,
             _local_triangulation(tri, local, cells, mine),
             send_positions,
             send_counts,
@@ -148,13 +151,12 @@ class Partition:
         counts = np.diff(self.offsets)
         out = np.empty((flat.shape[0], self.num_global))
         buf = np.empty(self.num_global)
-        order = np.lexsort((np.arange(self.num_global), self.owner))
         for k, row in enumerate(flat):
             self.comm.Allgatherv(
                 [np.ascontiguousarray(row), MPI.DOUBLE],
                 [buf, (counts, self.offsets[:-1]), MPI.DOUBLE],
             )
-            out[k, order] = buf
+            out[k, self.order] = buf
         return out.reshape(*lead, self.num_global)
 
     def scatter(self, whole: FloatArray) -> FloatArray:

@@ -34,8 +34,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from pnpf_fem.fv import FVState, PNPFProblem, SchemeI, SchemeII, VoronoiMesh
-from pnpf_fem.fv.assembly import Assembler
+from pnpf_fem.fv import PNPFProblem, SchemeI, SchemeII, VoronoiMesh
 from pnpf_fem.fv.build import build_scheme
 from pnpf_fem.fv.problem import ElectrodeReaction
 from pnpf_fem.integrate import FixedSteps, PseudoTransient, integrate
@@ -53,7 +52,7 @@ from pnpf_fem.model import (
 )
 from pnpf_fem.model.cases import charging_model
 from pnpf_fem.units import DimensionlessPNPF
-from test_fv_boundaries import _fd_jacobian
+from test_fv_boundaries import assert_step_jacobians_exact
 from test_reactions import HEIGHT, _cell, _closed_reacting_cell, reference_current
 
 SALT = Initial(c={"cation": 1.0, "anion": 1.0})
@@ -107,28 +106,7 @@ def test_jacobian_is_exact_with_stern_layers_and_reactions(scheme_cls) -> None:
         heat_transfer={"right": (1.5, 0.9)},
         reactions=reactions,
     )
-    rng = np.random.default_rng(0)
-    n = mesh.num_vertices
-    state = FVState(
-        0.1, rng.uniform(0.2, 1.5, (3, n)), rng.uniform(-1, 1, n), rng.uniform(0.5, 2, n)
-    )
-    scheme = scheme_cls(problem)
-    residual = scheme.residual_function(state, 0.05)
-    x = rng.normal(scale=0.5, size=scheme.num_blocks * n)
-    jac = residual(x, True)[1].toarray()
-    fd = _fd_jacobian(residual, x)
-    assert np.max(np.abs(jac - fd)) < 1e-7 * max(1.0, np.max(np.abs(fd)))  # measured 2.7e-9
-    if scheme_cls is SchemeI:  # the temperature step, linear in T
-        physics = scheme.physics(state, 0.05)
-        u = x.reshape(4, n)
-        asm, p = Assembler(mesh, 1), rng.normal(size=n)
-
-        def heat(temp, jac):
-            return asm.assemble(physics.heat(temp, p, u[:3], u[3]), jac, 0.05)
-
-        temp = rng.uniform(0.5, 2.0, n)
-        heat_jac = heat(temp, True)[1].toarray()
-        assert np.max(np.abs(heat_jac - _fd_jacobian(heat, temp))) < 1e-7 * np.abs(heat_jac).max()
+    assert_step_jacobians_exact(scheme_cls, problem)
 
 
 # -- Stern layers ---------------------------------------------------------------------------------

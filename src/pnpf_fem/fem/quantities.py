@@ -39,6 +39,8 @@ __all__ = [
     "JouleHeat",
     "Masses",
     "Quantity",
+    "faradaic_currents",
+    "gauss_charge",
 ]
 
 Expr = ufl.core.expr.Expr
@@ -105,33 +107,31 @@ class Extremes(Quantity):
         }
 
 
+def gauss_charge(
+    psi: Expr,
+    charge: Expr,
+    eps: float,
+    m: Measures,
+    chi: fem.Function,
+    neumann: Sequence[tuple[int, Expr]],
+) -> ufl.Form:
+    """Q_Γ of a Dirichlet electrode by Gauss's law tested with the indicator χ of its nodes:
+    ∫ ε² ∇ψ·∇χ dx − ∫ (Σ z c + ρ^f) χ dxL − Σ_N ∫ ψ^N χ ds (exact for the discrete solution)."""
+    q = eps**2 * ufl.inner(ufl.grad(psi), ufl.grad(chi)) * m.dx - charge * chi * m.dxL
+    for ntag, value in neumann:
+        q -= value * chi * m.ds(ntag)
+    return q
+
+
 class ElectrodeCharges(Quantity):
     """charge_<tag> = ∫ ε² ∂ψ/∂n ds and current_<tag> = dQ/dt over the last step, per electrode.
 
-    On the Dirichlet electrodes (`indicators`: tag and the indicator χ of its nodes) the charge
-    is taken variationally, by Gauss's law tested with χ (exact for the discrete solution); the
-    `neumann` data (tag id, ε² ∂ψ/∂n) are the given wall charges. On the electrodes behind a
-    Stern layer (`sterns`: tag and the form (ε²/λ_S)(V − ψ) ds) it is the Robin flux itself."""
+    `charges` holds (tag, Q_Γ as a UFL functional of the state): on a Dirichlet electrode
+    `gauss_charge`, behind a Stern layer the Robin flux (ε²/λ_S)(V − ψ) ds itself."""
 
-    def __init__(
-        self,
-        u: fem.Function,
-        charge: Expr,
-        eps: float,
-        m: Measures,
-        indicators: Sequence[tuple[str, fem.Function]],
-        neumann: Sequence[tuple[int, Expr]],
-        sterns: Sequence[tuple[str, ufl.Form]] = (),
-    ) -> None:
+    def __init__(self, u: fem.Function, charges: Sequence[tuple[str, ufl.Form]]) -> None:
         super().__init__(u)
-        psi = u[self.M]
-        self._forms = []
-        for tag, chi in indicators:
-            q = eps**2 * ufl.inner(ufl.grad(psi), ufl.grad(chi)) * m.dx - charge * chi * m.dxL
-            for ntag, value in neumann:
-                q -= value * chi * m.ds(ntag)
-            self._forms.append((tag, fem.form(q)))
-        self._forms += [(tag, fem.form(q)) for tag, q in sterns]
+        self._forms = [(tag, fem.form(q)) for tag, q in charges]
         self.names = tuple(
             f"{kind}_{tag}" for tag, _ in self._forms for kind in ("charge", "current")
         )
@@ -175,6 +175,14 @@ class JouleHeat(Quantity):
         return {"joule": self._sum(self._form)}
 
 
+def faradaic_currents(
+    m: Measures, rates: Sequence[tuple[str, int, Expr, Expr]]
+) -> dict[str, ufl.Form]:
+    """Tag name → ∫_Γ n r ds summed over its reactions (`rates` as in `FaradaicCurrents`)."""
+    tags = dict.fromkeys(name for name, *_ in rates)
+    return {t: sum(j * m.ds(i) for name, i, j, _ in rates if name == t) for t in tags}
+
+
 class FaradaicCurrents(Quantity):
     """faradaic_<tag> = ∫_Γ n r ds per reacting tag and reaction_entropy = Σ ∫_Γ r (ΔS +
     s log c_ref) ds at the current state; `rates` holds (tag name, tag id, n r, r (ΔS + s log
@@ -184,12 +192,9 @@ class FaradaicCurrents(Quantity):
         self, u: fem.Function, m: Measures, rates: Sequence[tuple[str, int, Expr, Expr]]
     ) -> None:
         super().__init__(u)
-        tags = list(dict.fromkeys(name for name, *_ in rates))
-        self._current = {
-            t: fem.form(sum(j * m.ds(i) for name, i, j, _ in rates if name == t)) for t in tags
-        }
+        self._current = {t: fem.form(f) for t, f in faradaic_currents(m, rates).items()}
         self._entropy = fem.form(sum(e * m.ds(i) for _, i, _, e in rates))
-        self.names = (*(f"faradaic_{t}" for t in tags), "reaction_entropy")
+        self.names = (*(f"faradaic_{t}" for t in self._current), "reaction_entropy")
 
     def compute(self, dt: float) -> dict[str, float]:
         out = {f"faradaic_{t}": self._sum(f) for t, f in self._current.items()}

@@ -25,7 +25,7 @@ from pnpf_fem.compat import blocked_lagrange_space, lagrange_space
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem import forms
 from pnpf_fem.fem.observables import Observables
-from pnpf_fem.fem.problem import PNPFProblem
+from pnpf_fem.fem.problem import PNPFProblem, Value
 from pnpf_fem.fem.quantities import (
     ElectrodeCharges,
     Entropy,
@@ -34,6 +34,8 @@ from pnpf_fem.fem.quantities import (
     JouleHeat,
     Masses,
     Quantity,
+    faradaic_currents,
+    gauss_charge,
 )
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
 from pnpf_fem.fem.transient import TransientProblem
@@ -79,6 +81,7 @@ class Scheme(TransientProblem):
         super().__init__(problem.mesh.mesh, options)
         self.problem = problem
         self.M = problem.num_species
+        self.electrode_potentials: dict[str, list[ufl.core.expr.Expr]] = {}
         self._create_spaces()
         self._define_data()
         self._set_initial_state()
@@ -109,7 +112,11 @@ class Scheme(TransientProblem):
             self.rho_new = self._region_charge(self.rho_new)
         self.neumann_new = [(p.mesh.tag(bc.tag), self._bind(bc.value, "new")) for bc in p.neumann]
         self.stern_new = [
-            (p.mesh.tag(s.tag), self._bind(s.value, "new"), self.eps**2 / s.thickness)
+            (
+                p.mesh.tag(s.tag),
+                self._bind_potential(s.tag, s.value, "new"),
+                self.eps**2 / s.thickness,
+            )
             for s in p.stern
         ]
         src = p.sources
@@ -124,6 +131,13 @@ class Scheme(TransientProblem):
             at: (self._bind(src.heat, at) if src and src.heat is not None else None)
             for at in ("new", "mid")
         }
+
+    def _bind_potential(self, tag: str, value: Value, at: str) -> ufl.core.expr.Expr:
+        """`_bind` for an electrode potential V, remembered by tag in `electrode_potentials`
+        (the small-signal analysis perturbs V: `pnpf_fem.fem.impedance`)."""
+        expr = self._bind(value, at)
+        self.electrode_potentials.setdefault(tag, []).append(expr)
+        return expr
 
     def _reaction_rates(
         self,
@@ -141,7 +155,7 @@ class Scheme(TransientProblem):
         for rx in p.reactions:
             i = names.index(rx.species)
             n = rx.stoichiometry * self.z[i]
-            V = self._bind(electrodes[rx.tag], at)
+            V = self._bind_potential(rx.tag, electrodes[rx.tag], at)
             rate = forms.butler_volmer_rate(
                 log_c(i),
                 psi,
@@ -179,42 +193,47 @@ class Scheme(TransientProblem):
     def _quantities(self) -> list[Quantity]:
         """The derived quantities every step reports (`pnpf_fem.fem.quantities`)."""
         p, u = self.problem, self.u
-        charge = self.rho_new + sum(z * ufl.exp(u[i]) for i, z in enumerate(self.z))
-        indicators = []
-        for bc in p.dirichlet:
-            chi = fem.Function(self.V)
-            dofs = fem.locate_dofs_topological(self.V, self.fdim, p.mesh.facets(bc.tag))
-            chi.x.array[dofs] = 1.0
-            indicators.append((bc.tag, chi))
-        sterns = [
-            (s.tag, cs * (v - u[self.M]) * self.m.ds(tag))
-            for s, (tag, v, cs) in zip(p.stern, self.stern_new, strict=True)
-        ]
         quantities = [
             Masses(u, p.model.species_names, self.m),
             Entropy(u, self.CT, self.m),
             Extremes(u),
-            ElectrodeCharges(
-                u, charge, self.eps, self.m, indicators, self._wall_charges(u[self.M]), sterns
-            ),
+            ElectrodeCharges(u, list(self.electrode_charges().items())),
             JouleHeat(u, p.model, self.m),
         ]
         if p.reactions:
-            rates = self._reaction_rates(lambda i: u[i], u[self.M], ufl.exp(u[self.M + 1]))
-            exchange = [
-                rx.stoichiometry * float(np.log(rx.reference)) + rx.entropy for rx in p.reactions
-            ]
-            quantities.append(
-                FaradaicCurrents(
-                    u,
-                    self.m,
-                    [
-                        (rx.tag, r.tag, r.electrons * r.rate, r.rate * e)
-                        for rx, r, e in zip(p.reactions, rates, exchange, strict=True)
-                    ],
-                )
-            )
+            quantities.append(FaradaicCurrents(u, self.m, self._faradaic_rates()))
         return quantities
+
+    def electrode_charges(self) -> dict[str, ufl.Form]:
+        """Tag → the charge Q_Γ = ∫_Γ ε² ∂ψ/∂n ds of each electrode as a functional of the state
+        `u`: Gauss's law on the Dirichlet electrodes (`quantities.gauss_charge`), the Robin flux
+        (ε²/λ_S)(V − ψ) behind a Stern layer."""
+        p, u = self.problem, self.u
+        charge = self.rho_new + sum(z * ufl.exp(u[i]) for i, z in enumerate(self.z))
+        out = {}
+        for bc in p.dirichlet:
+            chi = fem.Function(self.V)
+            dofs = fem.locate_dofs_topological(self.V, self.fdim, p.mesh.facets(bc.tag))
+            chi.x.array[dofs] = 1.0
+            walls = self._wall_charges(u[self.M])
+            out[bc.tag] = gauss_charge(u[self.M], charge, self.eps, self.m, chi, walls)
+        for s, (tag, v, cs) in zip(p.stern, self.stern_new, strict=True):
+            out[s.tag] = cs * (v - u[self.M]) * self.m.ds(tag)
+        return out
+
+    def faradaic_currents(self) -> dict[str, ufl.Form]:
+        """Tag → the anodic Faradaic current ∫_Γ n r ds of its reactions, a functional of `u`."""
+        return faradaic_currents(self.m, self._faradaic_rates())
+
+    def _faradaic_rates(self) -> list[tuple[str, int, ufl.core.expr.Expr, ufl.core.expr.Expr]]:
+        """(tag name, tag id, n r, r (ΔS + s log c_ref)) of every reaction at the state `u`."""
+        p, u = self.problem, self.u
+        rates = self._reaction_rates(lambda i: u[i], u[self.M], ufl.exp(u[self.M + 1]))
+        out = []
+        for rx, r in zip(p.reactions, rates, strict=True):
+            exchange = rx.stoichiometry * float(np.log(rx.reference)) + rx.entropy
+            out.append((rx.tag, r.tag, r.electrons * r.rate, r.rate * exchange))
+        return out
 
     # -- boundary and initial data --------------------------------------------------------------
     def dirichlet_bcs(self, space: fem.FunctionSpace, component: int | None) -> list:
@@ -426,8 +445,9 @@ class BackwardEulerScheme(Scheme):
 
     def _build(self) -> None:
         M, un = self.M, self.u_n
-        F = self._implicit_residual(lambda i: ufl.exp(un[i]), self.dt)
-        self.solver = NonlinearSolver(F, self.u, self.dirichlet_bcs(self.W, M), "be", self.options)
+        self.residual = self._implicit_residual(lambda i: ufl.exp(un[i]), self.dt)
+        self.bcs = self.dirichlet_bcs(self.W, M)
+        self.solver = NonlinearSolver(self.residual, self.u, self.bcs, "be", self.options)
 
     def _implicit_residual(
         self, old: Callable[[int], ufl.core.expr.Expr], dt: ufl.core.expr.Expr

@@ -24,6 +24,7 @@ from dolfinx import fem
 from pnpf_fem.compat import blocked_lagrange_space, lagrange_space
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem import forms
+from pnpf_fem.fem.impedance import SmallSignal
 from pnpf_fem.fem.observables import Observables
 from pnpf_fem.fem.problem import PNPFProblem, Value
 from pnpf_fem.fem.quantities import (
@@ -448,6 +449,38 @@ class BackwardEulerScheme(Scheme):
         self.residual = self._implicit_residual(lambda i: ufl.exp(un[i]), self.dt)
         self.bcs = self.dirichlet_bcs(self.W, M)
         self.solver = NonlinearSolver(self.residual, self.u, self.bcs, "be", self.options)
+
+    def small_signal(self, tag: str) -> SmallSignal:
+        """The linearization at the state now in `u` (a steady state), driven by the potential of
+        the electrode `tag` (a potential or a Stern condition): `pnpf_fem.fem.impedance`."""
+        if not hasattr(self, "residual"):
+            raise InputError(f"the small-signal analysis linearizes fem-be, not {self.name}")
+        p = self.problem
+        charges = self.electrode_charges()
+        if tag not in charges:
+            raise InputError(
+                f"tag {tag!r} is no electrode (one with a potential): choose from "
+                f"{', '.join(sorted(charges)) or 'none'}"
+            )
+        drive = np.zeros(0, dtype=np.int32)
+        if tag in {bc.tag for bc in p.dirichlet}:
+            sub = (self.W.sub(self.M), self.V)
+            drive = fem.locate_dofs_topological(sub, self.fdim, p.mesh.facets(tag))[0]
+        potentials = self.electrode_potentials.get(tag, [])
+        if not all(isinstance(v, fem.Constant) for v in potentials):
+            raise InputError(f"the potential of {tag!r} must be spatially uniform")
+        self.u_n.x.array[:] = self.u.x.array  # the linearization point of F(u, u_n)
+        return SmallSignal(
+            u=self.u,
+            u_n=self.u_n,
+            dt=self.dt,
+            residual=self.residual,
+            bcs=self.bcs,
+            drive_dofs=np.asarray(drive, dtype=np.int32),
+            potentials=potentials,
+            charge=charges[tag],
+            faradaic=self.faradaic_currents().get(tag),
+        )
 
     def _implicit_residual(
         self, old: Callable[[int], ufl.core.expr.Expr], dt: ufl.core.expr.Expr

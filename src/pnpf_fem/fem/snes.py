@@ -35,6 +35,7 @@ __all__ = [
     "SNESProblem",
     "SolverOptions",
     "converged_or_raise",
+    "converged_or_raise_ksp",
     "make_snes",
     "release",
 ]
@@ -245,6 +246,15 @@ def converged_or_raise(snes: PETSc.SNES, prefix: str, restore: Callable[[], None
         reason=_KSP_REASONS.get(ksp_reason, str(ksp_reason)),
         history=history,
     )
+
+
+def converged_or_raise_ksp(ksp: PETSc.KSP, prefix: str) -> None:
+    """Raise `SolverError` naming the KSP reason unless the last linear solve converged."""
+    reason = ksp.getConvergedReason()
+    if reason < 0:
+        raise SolverError(
+            f"linear solve {prefix} did not converge", reason=_KSP_REASONS.get(reason, str(reason))
+        )
 
 
 def release(solver: Any) -> None:

@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "pnpf_fem.app.compare",
     "pnpf_fem.app.cell",
     "pnpf_fem.app.run",
+    "pnpf_fem.app.impedance",
 )
 
 

@@ -12,7 +12,13 @@ from pnpf_fem.app.output import atomic_path
 from pnpf_fem.meshing import TaggedTriangulation
 from pnpf_fem.meshing3d import TaggedTetrahedra
 
-__all__ = ["fields_in_si", "plot_fields", "plot_observables", "pyvista_fields"]
+__all__ = [
+    "fields_in_si",
+    "plot_fields",
+    "plot_impedance",
+    "plot_observables",
+    "pyvista_fields",
+]
 
 
 def plot_observables(rows: list[dict[str, Any]], species: tuple[str, ...], path: Path) -> None:
@@ -134,3 +140,41 @@ def pyvista_fields(
     except (ImportError, RuntimeError) as err:
         return f"PyVista snapshot skipped: {err}"
     return f"PyVista snapshot {path.name}"
+
+
+def plot_impedance(
+    rows: list[dict[str, Any]], area: float | None, nyquist: Path, bode: Path
+) -> None:
+    """The Nyquist plot (−Im Z against Re Z, equal axes) and the Bode plot (|Z| and phase
+    against frequency) of `pnpf-fem impedance` rows, in Ω with an area, else Ω·m²."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    unit = "Ω" if area is not None else "Ω·m²"
+    suffix = "ohm" if area is not None else "ohm_m2"
+    f = np.array([r["frequency_Hz"] for r in rows])
+    z = np.array([complex(r[f"Z_real_{suffix}"], r[f"Z_imag_{suffix}"]) for r in rows])
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    ax.plot(z.real, -z.imag, "o-", ms=3)
+    ax.set_xlabel(f"Re Z [{unit}]")
+    ax.set_ylabel(f"−Im Z [{unit}]")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.grid(True, alpha=0.3)
+    ax.set_title("Nyquist")
+    with atomic_path(nyquist) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+    plt.close(fig)
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(5.5, 6), sharex=True)
+    a1.loglog(f, np.abs(z), "o-", ms=3)
+    a1.set_ylabel(f"|Z| [{unit}]")
+    a2.semilogx(f, np.degrees(np.angle(z)), "o-", ms=3)
+    a2.set_ylabel("phase [deg]")
+    a2.set_xlabel("frequency [Hz]")
+    for a in (a1, a2):
+        a.grid(True, which="both", alpha=0.3)
+    a1.set_title("Bode")
+    with atomic_path(bode) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+    plt.close(fig)

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-__all__ = ["TimeProgress"]
+__all__ = ["CountProgress", "TimeProgress"]
 
 
 class TimeProgress:
@@ -65,6 +65,42 @@ class TimeProgress:
             self._bar.refresh()
         else:
             self.stream.write(f"\r{info}")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.close()
+        else:
+            self.stream.write("\n")
+
+
+class CountProgress:
+    """Progress over `total` items (e.g. frequencies) on rank 0; silent when not `enabled`."""
+
+    def __init__(
+        self, total: int, description: str, enabled: bool = True, stream: TextIO | None = None
+    ) -> None:
+        self.total, self.enabled = max(int(total), 1), enabled
+        self.stream = stream or sys.stderr
+        self._bar: Any = None
+        if enabled:
+            try:
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=self.total, desc=description, file=self.stream)
+            except ImportError:
+                self._bar = None
+
+    def update(self, done: int, info: str = "") -> None:
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.n = done
+            self._bar.set_postfix_str(info, refresh=True)
+        else:
+            self.stream.write(f"\r{done}/{self.total} {info}")
             self.stream.flush()
 
     def close(self) -> None:

@@ -28,12 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import ufl
 from dolfinx import fem
 from dolfinx.fem import petsc
+from mpi4py import MPI
 from petsc4py import PETSc
 
 from pnpf_fem.errors import InputError, SolverError
@@ -46,108 +48,165 @@ __all__ = ["FrequencyResponse", "SmallSignal"]
 class SmallSignal:
     """What the linearization needs of a backward-Euler problem at a steady state.
 
-    residual: F(u, u_n) with the time-step Constant `dt`; bcs: every Dirichlet condition of u
-    (their values are ignored: the perturbation is homogeneous on them); drive_dofs: the local
-    dofs of u where δψ = δV (the driven electrode's Dirichlet nodes, empty behind a Stern layer);
-    potentials: the UFL Constants holding the driven V in the forms; charge, faradaic: the
-    electrode's charge Q and Faradaic current I_F as functionals of u (None: none)."""
+    unknowns: the Functions of the state (one blocked Function, or several on different meshes,
+    with `entity_maps` for mixed-domain forms); previous: each one's value at t^n (None: no
+    storage, e.g. ψ); residuals: F_i(unknowns, previous), one per unknown, with the time step
+    `dt`; bcs: every Dirichlet condition (their values are ignored: the perturbation is
+    homogeneous on them); drive: (index of an unknown, its local dofs) where δψ = δV (the driven
+    electrode's Dirichlet nodes; empty behind a Stern layer); potentials: the Constants holding
+    the driven V in the forms; charge, faradaic: the electrode's charge Q and Faradaic current
+    I_F as functionals of the unknowns (None: none)."""
 
-    u: fem.Function
-    u_n: fem.Function
+    unknowns: Sequence[fem.Function]
+    previous: Sequence[fem.Function | None]
     dt: fem.Constant
-    residual: ufl.Form
+    residuals: Sequence[ufl.Form]
     bcs: Sequence[fem.DirichletBC]
-    drive_dofs: npt.NDArray[np.int32]
+    drive: tuple[int, npt.NDArray[np.int32]]
     potentials: Sequence[ufl.core.expr.Expr]
     charge: ufl.Form
     faradaic: ufl.Form | None = None
-
-
-def _owned_bc_dofs(bcs: Sequence[fem.DirichletBC]) -> npt.NDArray[np.int32]:
-    """The owned (unrolled) dofs of all `bcs`."""
-    parts = []
-    for bc in bcs:
-        dofs, first_ghost = bc._cpp_object.dof_indices()
-        parts.append(dofs[:first_ghost])
-    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int32)
-
-
-def _assembled_vector(form: fem.Form) -> PETSc.Vec:
-    b = petsc.assemble_vector(form)
-    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-    return b
+    entity_maps: Any = None
 
 
 class FrequencyResponse:
-    """The admittance Y(ω) = δI/δV of `SmallSignal` at the state now in `u` (dimensionless ω).
+    """The admittance Y(ω) = δI/δV of `SmallSignal` at the state now in its unknowns
+    (dimensionless ω).
 
-    Assembles K, M and the right-hand sides once; `admittance(ω)` solves one real 2 × 2 block
-    system with MUMPS (options prefix `pnpf_impedance_`)."""
+    Assembles K, M (monolithic block matrices: the owned entries of each unknown in turn) and
+    the right-hand sides once; `admittance(ω)` solves one real 2 × 2 block system with MUMPS
+    (options prefix `pnpf_impedance_`)."""
 
     def __init__(self, s: SmallSignal) -> None:
         self.s = s
-        domain = s.u.function_space.mesh
+        self.spaces = [u.function_space for u in s.unknowns]
+        domain = self.spaces[0].mesh
         self.comm = domain.comm
-        # V as a cell-wise field (value irrelevant: only derivatives at the state are taken)
+        self.sizes = [V.dofmap.index_map.size_local * V.dofmap.index_map_bs for V in self.spaces]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
+        # V as a cell-wise field (value irrelevant: derivatives are taken at the state)
         Q = fem.functionspace(domain, ("DG", 0))
-        self._v, one = fem.Function(Q), fem.Function(Q)
-        one.x.array[:] = 1.0
-        swap = {c: self._v for c in s.potentials}
-        for c in s.potentials:
-            self._v.x.array[:] = float(c.value)  # any: the forms hold V linearly or not
-        residual = ufl.replace(s.residual, swap) if swap else s.residual
-        du = ufl.TrialFunction(s.u.function_space)
-        k_form = ufl.derivative(residual, s.u, du) + ufl.derivative(residual, s.u_n, du)
-        m_form = -s.dt * ufl.derivative(residual, s.u_n, du)
-        self._forms = {"K": fem.form(k_form), "M": fem.form(m_form)}
-
-        def vector(functional: ufl.Form | None, wrt) -> PETSc.Vec | None:
-            if functional is None:
-                return None
-            f = ufl.replace(functional, swap) if swap else functional
-            if wrt == "V":
-                return fem.form(ufl.derivative(f, self._v, one)) if swap else None
-            return _assembled_vector(fem.form(ufl.derivative(f, s.u)))
-
-        self._dF_dV = vector(s.residual, "V") if swap else None
-        self._q_u, self._q_v = vector(s.charge, "u"), vector(s.charge, "V")
-        self._i_u = vector(s.faradaic, "u")
-        self._i_v = vector(s.faradaic, "V")
+        self._v, self._one = fem.Function(Q), fem.Function(Q)
+        self._one.x.array[:] = 1.0
+        self._swap = {c: self._v for c in s.potentials}
+        self._build_forms()
         self._assemble()
+        self._block_system()
+
+    # -- forms ----------------------------------------------------------------------------------
+    def _replaced(self, form: ufl.Form) -> ufl.Form:
+        return ufl.replace(form, self._swap) if self._swap else form
+
+    def _form(self, form: Any) -> Any:
+        return fem.form(form, entity_maps=self.s.entity_maps)
+
+    def _build_forms(self) -> None:
+        """K_ij = ∂F_i/∂u_j + ∂F_i/∂u_j^n, M_ij = −Δt ∂F_i/∂u_j^n + 0·K_ij (the zero term gives
+        M the pattern and the spaces of K, which block assembly needs)."""
+        s, zero = self.s, fem.Constant(self.spaces[0].mesh, 0.0)
+        K, M = [], []
+        for F in map(self._replaced, s.residuals):
+            k_row, m_row = [], []
+            for u, un in zip(s.unknowns, s.previous, strict=True):
+                du = ufl.TrialFunction(u.function_space)
+                k = ufl.derivative(F, u, du)
+                storage = None if un is None else ufl.derivative(F, un, du)
+                if storage is not None and storage.empty():
+                    storage = None
+                if storage is not None:
+                    k = k + storage
+                k_row.append(None if k.empty() else k)
+                m = None if k.empty() else zero * k
+                if storage is not None:
+                    m = -s.dt * storage if m is None else m - s.dt * storage
+                m_row.append(m)
+            K.append(k_row)
+            M.append(m_row)
+        self._K, self._M = self._form(K), self._form(M)
+        self._dF_dV = (
+            [self._form(ufl.derivative(self._replaced(F), self._v, self._one)) for F in s.residuals]
+            if self._swap
+            else None
+        )
+
+    def _functional(self, functional: ufl.Form | None) -> tuple[np.ndarray, float] | None:
+        """(∂f/∂u as the owned block array, ∂f/∂V) of a functional of the unknowns."""
+        if functional is None:
+            return None
+        f = self._replaced(functional)
+        parts = []
+        for u in self.s.unknowns:
+            d = ufl.derivative(f, u)
+            parts.append(np.zeros(0) if d.empty() else self._owned(self._form(d)))
+        grad = np.concatenate(
+            [p if p.size else np.zeros(n) for p, n in zip(parts, self.sizes, strict=True)]
+        )
+        dv = 0.0
+        if self._swap:
+            dv_form = ufl.derivative(f, self._v, self._one)
+            if not dv_form.empty():
+                dv = self._allsum(fem.assemble_scalar(self._form(dv_form)))
+        return grad, dv
+
+    def _owned(self, form: fem.Form) -> np.ndarray:
+        b = petsc.assemble_vector(form)
+        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        out = b.array_r.copy()
+        b.destroy()
+        return out
+
+    def _allsum(self, value: float) -> float:
+        return float(self.comm.allreduce(value, op=MPI.SUM))
 
     # -- assembly -------------------------------------------------------------------------------
-    def _scalar(self, form: fem.Form | None) -> float:
-        if form is None:
-            return 0.0
-        return float(self.comm.allreduce(fem.assemble_scalar(form)))
+    def _fixed_positions(self) -> np.ndarray:
+        """Positions in the owned block array of every Dirichlet dof."""
+        out = []
+        for bc in self.s.bcs:
+            space = bc.function_space  # a C++ space
+            j = next(i for i, V in enumerate(self.spaces) if V._cpp_object.contains(space))
+            dofs, first_ghost = bc._cpp_object.dof_indices()
+            out.append(self.offsets[j] + dofs[:first_ghost])
+        return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=int)
 
     def _assemble(self) -> None:
-        s, forms = self.s, self._forms
-        K_full, M_full = petsc.assemble_matrix(forms["K"]), petsc.assemble_matrix(forms["M"])
+        s = self.s
+        K_full = petsc.create_matrix_block(self._K)
+        petsc.assemble_matrix_block(K_full, self._K)
         K_full.assemble()
+        M_full = petsc.create_matrix_block(self._K)
+        petsc.assemble_matrix_block(M_full, self._M)
         M_full.assemble()
-        self.K = petsc.assemble_matrix(forms["K"], bcs=list(s.bcs), diagonal=1.0)
-        self.M = petsc.assemble_matrix(forms["M"], bcs=list(s.bcs), diagonal=0.0)
+        self.K = petsc.create_matrix_block(self._K)
+        petsc.assemble_matrix_block(self.K, self._K, bcs=list(s.bcs), diagonal=1.0)
         self.K.assemble()
+        self.M = petsc.create_matrix_block(self._K)
+        petsc.assemble_matrix_block(self.M, self._M, bcs=list(s.bcs), diagonal=0.0)
         self.M.assemble()
         # δu⁰: δV = 1 on the driven nodes; the system is for w = δu − δu⁰ (zero on all bcs)
-        self.du0 = self.K.createVecRight()
-        n_owned = self.du0.getLocalSize()
-        drive = s.drive_dofs[s.drive_dofs < n_owned]
-        self.du0.array[drive] = 1.0
-        self.b_real, self.b_imag = self.K.createVecLeft(), self.K.createVecLeft()
-        K_full.mult(self.du0, self.b_real)
-        M_full.mult(self.du0, self.b_imag)
+        block, dofs = s.drive
+        self.du0 = np.zeros(self.offsets[-1])
+        self.du0[self.offsets[block] + dofs[dofs < self.sizes[block]]] = 1.0
+        x, y = K_full.createVecRight(), K_full.createVecLeft()
+        x.array[:] = self.du0
+        K_full.mult(x, y)
+        self.b_real = -y.array_r.copy()
+        M_full.mult(x, y)
+        self.b_imag = -y.array_r.copy()
         if self._dF_dV is not None:
-            self.b_real.axpy(1.0, _assembled_vector(self._dF_dV))
-        self.b_real.scale(-1.0)
-        self.b_imag.scale(-1.0)
-        fixed = _owned_bc_dofs(s.bcs)
-        self.b_real.array[fixed] = 0.0
-        self.b_imag.array[fixed] = 0.0
-        K_full.destroy()
-        M_full.destroy()
-        self._block_system()
+            self.b_real -= np.concatenate(
+                [
+                    self._owned(f) if f is not None else np.zeros(n)
+                    for f, n in zip(self._dF_dV, self.sizes, strict=True)
+                ]
+            )
+        fixed = self._fixed_positions()
+        self.b_real[fixed] = 0.0
+        self.b_imag[fixed] = 0.0
+        for obj in (K_full, M_full, x, y):
+            obj.destroy()
+        self._charge = self._functional(s.charge)
+        self._faradaic = self._functional(s.faradaic)
 
     def _block_system(self) -> None:
         """A(ω) = A0 + ω A1, A0 = diag(K, K), A1 = [[0, −M], [M, 0]], in one AIJ pattern."""
@@ -156,9 +215,10 @@ class FrequencyResponse:
         A0 = PETSc.Mat().createNest([[self.K, None], [None, self.K]], comm=self.comm)
         A1 = PETSc.Mat().createNest([[None, minus_M], [self.M, None]], comm=self.comm)
         self._A0, self._A1 = A0.convert("aij"), A1.convert("aij")
+        # the converted matrices need the nests alive (destroying them first crashed PETSc)
+        self._nests = (A0, A1, minus_M)
         self._A = self._A0.copy()
         self._A.axpy(1.0, self._A1, structure=PETSc.Mat.Structure.DIFFERENT_NONZERO_PATTERN)
-        self._keep = (A0, A1, minus_M)
         self.ksp = PETSc.KSP().create(self.comm)
         self.ksp.setOptionsPrefix("pnpf_impedance_")
         self.ksp.setType("preonly")
@@ -169,36 +229,34 @@ class FrequencyResponse:
         self._x, self._rhs = self._A.createVecs()
 
     # -- solves ---------------------------------------------------------------------------------
-    def solve(self, omega: float) -> tuple[PETSc.Vec, PETSc.Vec]:
-        """(Re δu, Im δu) for δV = 1 at the dimensionless angular frequency ω ≥ 0."""
+    def solve(self, omega: float) -> tuple[np.ndarray, np.ndarray]:
+        """(Re δu, Im δu) as owned block arrays for δV = 1 at the angular frequency ω ≥ 0."""
         if not (np.isfinite(omega) and omega >= 0):
             raise InputError(f"angular frequency must be finite and non-negative, got {omega!r}")
         A = self._A
         A.zeroEntries()
         A.axpy(1.0, self._A0, structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
         A.axpy(omega, self._A1, structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
-        n = self.b_real.getLocalSize()
-        rhs = self._rhs.array
-        rhs[:n] = self.b_real.array
-        rhs[n:] = omega * self.b_imag.array
+        n = self.b_real.size
+        self._rhs.array[:] = np.concatenate([self.b_real, omega * self.b_imag])
         self.ksp.setOperators(A)
         self.ksp.solve(self._rhs, self._x)
         converged_or_raise_ksp(self.ksp, "pnpf_impedance_")
-        re, im = self.du0.copy(), self.du0.duplicate()
-        re.array[:] += self._x.array[:n]
-        im.array[:] = self._x.array[n:]
-        return re, im
+        x = self._x.array_r
+        return self.du0 + x[:n], x[n:].copy()
+
+    def _linear(self, functional: tuple[np.ndarray, float] | None, re, im) -> complex:
+        if functional is None:
+            return 0j
+        grad, dv = functional
+        return complex(self._allsum(grad @ re) + dv, self._allsum(grad @ im))
 
     def admittance(self, omega: float) -> complex:
         """Y(ω) = δI/δV (dimensionless current per unit potential)."""
         re, im = self.solve(omega)
-        dq = complex(self._q_u.dot(re) + self._scalar(self._q_v), self._q_u.dot(im))
-        di = 0j
-        if self._i_u is not None:
-            di = complex(self._i_u.dot(re) + self._scalar(self._i_v), self._i_u.dot(im))
-        re.destroy()
-        im.destroy()
-        return 1j * omega * dq + di
+        return 1j * omega * self._linear(self._charge, re, im) + self._linear(
+            self._faradaic, re, im
+        )
 
     def impedance(self, omega: float) -> complex:
         """Z(ω) = 1/Y(ω); SolverError where Y vanishes (a blocking cell at ω = 0)."""

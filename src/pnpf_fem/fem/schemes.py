@@ -471,12 +471,12 @@ class BackwardEulerScheme(Scheme):
             raise InputError(f"the potential of {tag!r} must be spatially uniform")
         self.u_n.x.array[:] = self.u.x.array  # the linearization point of F(u, u_n)
         return SmallSignal(
-            u=self.u,
-            u_n=self.u_n,
+            unknowns=[self.u],
+            previous=[self.u_n],
             dt=self.dt,
-            residual=self.residual,
+            residuals=[self.residual],
             bcs=self.bcs,
-            drive_dofs=np.asarray(drive, dtype=np.int32),
+            drive=(0, np.asarray(drive, dtype=np.int32)),
             potentials=potentials,
             charge=charges[tag],
             faradaic=self.faradaic_currents().get(tag),

@@ -32,13 +32,15 @@ from pnpf_fem.app.console import emit, emit_json
 from pnpf_fem.app.output import RunDirectory, git_commit
 from pnpf_fem.app.plots import plot_impedance
 from pnpf_fem.app.progress import CountProgress
-from pnpf_fem.app.setup import RunSetup, prepare
+from pnpf_fem.app.setup import RunSetup, porous_medium, prepare
 from pnpf_fem.errors import InputError, SolverError
 from pnpf_fem.fem.build import build_scheme
 from pnpf_fem.fem.impedance import FrequencyResponse
+from pnpf_fem.fem.mesh import from_triangulation
 from pnpf_fem.fem.snes import SolverOptions
 from pnpf_fem.integrate import Integration, PseudoTransient, integrate
 from pnpf_fem.model import Concentration, Potential, Problem, Stern, Waveform
+from pnpf_fem.porous.build import build_macroscale, time_factor
 from pnpf_fem.units import surface_charge_scale
 
 __all__ = [
@@ -116,8 +118,6 @@ def _check_case(case: Case) -> None:
             f"{case.source}: [discretization] method = {method!r}: the impedance solver "
             "linearizes the FEM equations; choose a fem-* method"
         )
-    if case.porous is not None:
-        raise InputError(f"{case.source}: [porous] cases have no impedance solver yet")
 
 
 def steady_state(setup: RunSetup, scheme: Any) -> Integration:
@@ -131,13 +131,6 @@ def steady_state(setup: RunSetup, scheme: Any) -> Integration:
             f"(tol {control.tol:g})"
         )
     return run
-
-
-def _measure(scheme: Any, tag: str) -> float:
-    """|Γ| of the tag (dimensionless length in 2D, area in 3D)."""
-    one = fem.Constant(scheme.domain, 1.0)
-    form = fem.form(one * scheme.m.ds(scheme.problem.mesh.tag(tag)))
-    return float(scheme.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM))
 
 
 def _rows(freqs: np.ndarray, omegas: np.ndarray, z: np.ndarray, area: float | None) -> list:
@@ -179,6 +172,33 @@ def solver_options(case: Case) -> SolverOptions:
     )
 
 
+def _linearized(setup: RunSetup, driven: str, comm: Any) -> tuple[Any, float, float, Any]:
+    """(SmallSignal at the steady state, the solver's time unit [s], |Γ| of `driven`, the
+    steady-state run): fem-be for FEM cases, the upscaled solver for [porous] cases."""
+    case = setup.case
+    problem = bias_problem(setup.problem)
+    if case.porous is None:
+        degree = case.discretization["degree"]
+        solver = build_scheme(problem, "fem-be", degree, solver_options(case), comm=comm)
+        time_unit, tag = setup.model.scales.time, solver.problem.mesh.tag(driven)
+    else:
+        fmesh = from_triangulation(setup.tri, comm)
+        medium = porous_medium(case, setup.model.eps)
+        try:
+            solver = build_macroscale(
+                problem, medium, case.porous["transport"], fmesh, solver_options(case)
+            )
+        except InputError as err:
+            raise InputError(f"{case.source}: [porous] {err}") from None
+        # the upscaled solver's time runs in units of τ/factor (`porous.build.time_factor`)
+        time_unit, tag = setup.model.scales.time / time_factor(problem), fmesh.tag(driven)
+    run = steady_state(setup, solver)
+    one = fem.Constant(solver.domain, 1.0)
+    measure = fem.assemble_scalar(fem.form(one * solver.m.ds(tag)))
+    measure = float(comm.allreduce(measure, op=MPI.SUM))
+    return solver.small_signal(driven), time_unit, measure, run
+
+
 def case_spectrum(
     setup: RunSetup,
     frequencies: np.ndarray,
@@ -187,18 +207,13 @@ def case_spectrum(
     quiet: bool = True,
 ) -> Spectrum:
     """The steady state of `setup` (waveforms at t = 0) and Z(f) with `driven` perturbed."""
-    case = setup.case
-    problem = bias_problem(setup.problem)
-    degree = case.discretization["degree"]
-    scheme = build_scheme(problem, "fem-be", degree, solver_options(case), comm=comm)
-    run = steady_state(setup, scheme)
-    bias = scheme.observables.evaluate(scheme.t, 0.0, 0, 0.0)
-    response = FrequencyResponse(scheme.small_signal(driven))
+    small_signal, time_unit, measure, run = _linearized(setup, driven, comm)
+    bias = dict(run.records[-1]) if run.records else {}
+    response = FrequencyResponse(small_signal)
     sc = setup.model.scales
-    omegas = 2 * math.pi * frequencies * sc.time
-    # Z·|Γ| in units of (k_BT0/e) / (F c0 L / τ): Ω·m²
-    measure = _measure(scheme, driven)
-    z_unit = sc.potential / (surface_charge_scale(sc) / sc.time) * measure
+    omegas = 2 * math.pi * frequencies * time_unit
+    # Z·|Γ| in units of (k_BT0/e) / (F c0 L / time unit): Ω·m²
+    z_unit = sc.potential / (surface_charge_scale(sc) / time_unit) * measure
     progress = CountProgress(len(omegas), "frequencies", enabled=not quiet and comm.rank == 0)
     z = []
     for k, w in enumerate(omegas):
@@ -206,7 +221,7 @@ def case_spectrum(
         progress.update(k + 1, f"f={frequencies[k]:.3g} Hz |Z|={abs(z[-1]):.3g} Ω·m²")
     progress.close()
     area = measure * sc.length ** (setup.tri.dim - 1)
-    return Spectrum(np.array(z, dtype=complex), omegas, area, run.accepted, bias)
+    return Spectrum(np.array(z, dtype=complex), omegas, area, run.accepted, dict(bias))
 
 
 def impedance_case(
@@ -227,13 +242,14 @@ def impedance_case(
     setup = prepare(case)
     driven, counter = choose_pair(bias_problem(setup.problem), between)
     result = case_spectrum(setup, frequencies, driven, quiet=quiet)
-    z, tau = result.z, setup.model.scales.time
+    z = result.z
     rows = _rows(frequencies, result.omegas, z, area)
     summary = {
         "status": "completed",
         "case": case.source,
         "output": str(out),
-        "method": "fem-be (linearized at its steady state)",
+        "method": ("fem-be" if case.porous is None else f"porous {case.porous['transport']}")
+        + " (linearized at its steady state)",
         "case_method": case.discretization["method"],
         "degree": case.discretization["degree"],
         "between": [driven, counter],
@@ -248,7 +264,7 @@ def impedance_case(
         },
         "frequencies_Hz": frequencies,
         "Z_ohm_m2": [[zi.real, zi.imag] for zi in z],
-        "low_frequency_capacitance_F_m2": -1 / (result.omegas[0] / tau * z[0].imag),
+        "low_frequency_capacitance_F_m2": -1 / (2 * math.pi * frequencies[0] * z[0].imag),
         "high_frequency_resistance_ohm_m2": z[-1].real,
         "timings_s": {"total": time.perf_counter() - wall0},
         "git_commit": git_commit(),

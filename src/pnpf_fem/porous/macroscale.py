@@ -67,6 +67,7 @@ from petsc4py import PETSc
 from pnpf_fem.compat import blocked_lagrange_space, lagrange_space
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem import forms
+from pnpf_fem.fem.impedance import SmallSignal
 from pnpf_fem.fem.problem import Value
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
 from pnpf_fem.fem.transient import TransientProblem
@@ -545,6 +546,30 @@ class MacroscaleSolver(TransientProblem):
         self.residual = F
         self.bcs = bcs
         self.solver = NonlinearSolver(F, u, bcs, f"macro_{self.transport}", self.options)
+
+    def small_signal(self, tag: Tag) -> SmallSignal:
+        """The linearization at the state now in `u` (a steady state) driven by the potential
+        of `tag` (`pnpf_fem.fem.impedance`); the charge is the displacement flux through the
+        tag, Gauss's law tested with the indicator of its nodes (as `ResolvedPNP`'s)."""
+        t = self._tag(tag)
+        if t not in self._potential:
+            raise InputError(f"tag {tag!r} carries no potential")
+        facets = self._facets(t)
+        drive = fem.locate_dofs_topological((self.W.sub(2), self.V), self.fdim, facets)[0]
+        chi = fem.Function(self.V)
+        chi.x.array[fem.locate_dofs_topological(self.V, self.fdim, facets)] = 1.0
+        c = [ufl.exp(self.u[0]), ufl.exp(self.u[1])]
+        self.u_n.x.array[:] = self.u.x.array  # the linearization point of F(u, u_n)
+        return SmallSignal(
+            unknowns=[self.u],
+            previous=[self.u_n],
+            dt=self.dt,
+            residuals=[self.residual],
+            bcs=self.bcs,
+            drive=(0, np.asarray(drive, dtype=np.int32)),
+            potentials=[],
+            charge=self._poisson_residual(self.u[2], c, chi),
+        )
 
     def _set_initial_state(self, initial: Mapping[str, Value]) -> None:
         self._set_times(0.0)

@@ -50,6 +50,7 @@ from petsc4py import PETSc
 from pnpf_fem.compat import blocked_lagrange_space, codim0_submesh, lagrange_space
 from pnpf_fem.errors import InputError
 from pnpf_fem.fem.block_snes import BlockNonlinearSolver, BlockSNESProblem
+from pnpf_fem.fem.impedance import SmallSignal
 from pnpf_fem.fem.snes import SolverOptions
 from pnpf_fem.fem.transient import TransientProblem
 from pnpf_fem.integrate import StepRecord
@@ -365,6 +366,29 @@ class ResolvedPNP(TransientProblem):
         self._flux_w.x.array[dofs] = 1.0
         self._flux_w.x.scatter_forward()
         return self.comm.allreduce(fem.assemble_scalar(self._flux_form), op=MPI.SUM)
+
+    def small_signal(self, facet_name: str) -> SmallSignal:
+        """The linearization at the current state (a steady state) driven by the potential of
+        the named facets (`pnpf_fem.fem.impedance`); the charge is `displacement_flux`'s form."""
+        if facet_name not in self.potential_values:
+            raise InputError(f"facet {facet_name!r} carries no potential")
+        fdim = self.mesh.topology.dim - 1
+        facets = self.array.facet_tags.find(self.array.facet_names[facet_name])
+        drive = fem.locate_dofs_topological(self.V, fdim, facets)
+        chi = fem.Function(self.V)
+        chi.x.array[drive] = 1.0
+        self.eta_old.x.array[:] = self.eta.x.array  # the linearization point
+        return SmallSignal(
+            unknowns=[self.eta, self.psi],
+            previous=[self.eta_old, None],
+            dt=self.dt,
+            residuals=[self.F_ions, self.F_potential],
+            bcs=self.bcs,
+            drive=(1, np.asarray(drive, dtype=np.int32)),
+            potentials=[],
+            charge=ufl.replace(self.F_potential, {self._test_potential: chi}),
+            entity_maps=self.entity_maps,
+        )
 
     def cell_averages(self) -> CellAverages:
         """Electrolyte averages of n^± and whole-cell averages of ψ per periodic cell [i, j].

@@ -9,7 +9,23 @@ from typing import Any, TextIO
 __all__ = ["CountProgress", "TimeProgress"]
 
 
-class TimeProgress:
+class _Bar:
+    """What both progress bars share: tqdm (or a plain fallback line) on `stream`."""
+
+    enabled: bool
+    stream: TextIO
+    _bar: Any
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.close()
+        else:
+            self.stream.write("\n")
+
+
+class TimeProgress(_Bar):
     """Progress over simulated time [t_start, t_end]; silent when `enabled` is False.
 
     Uses tqdm when it is installed (it is in the environment) and a plain one-line fallback
@@ -67,16 +83,8 @@ class TimeProgress:
             self.stream.write(f"\r{info}")
             self.stream.flush()
 
-    def close(self) -> None:
-        if not self.enabled:
-            return
-        if self._bar is not None:
-            self._bar.close()
-        else:
-            self.stream.write("\n")
 
-
-class CountProgress:
+class CountProgress(_Bar):
     """Progress over `total` items (e.g. frequencies) on rank 0; silent when not `enabled`."""
 
     def __init__(
@@ -102,11 +110,3 @@ class CountProgress:
         else:
             self.stream.write(f"\r{done}/{self.total} {info}")
             self.stream.flush()
-
-    def close(self) -> None:
-        if not self.enabled:
-            return
-        if self._bar is not None:
-            self._bar.close()
-        else:
-            self.stream.write("\n")

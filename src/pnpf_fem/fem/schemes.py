@@ -469,18 +469,8 @@ class BackwardEulerScheme(Scheme):
         potentials = self.electrode_potentials.get(tag, [])
         if not all(isinstance(v, fem.Constant) for v in potentials):
             raise InputError(f"the potential of {tag!r} must be spatially uniform")
-        self.u_n.x.array[:] = self.u.x.array  # the linearization point of F(u, u_n)
-        return SmallSignal(
-            unknowns=[self.u],
-            previous=[self.u_n],
-            dt=self.dt,
-            residuals=[self.residual],
-            bcs=self.bcs,
-            drive=(0, np.asarray(drive, dtype=np.int32)),
-            potentials=potentials,
-            charge=charges[tag],
-            faradaic=self.faradaic_currents().get(tag),
-        )
+        faradaic = self.faradaic_currents().get(tag)
+        return self._small_signal(drive, charges[tag], potentials, faradaic)
 
     def _implicit_residual(
         self, old: Callable[[int], ufl.core.expr.Expr], dt: ufl.core.expr.Expr

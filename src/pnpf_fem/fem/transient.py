@@ -38,6 +38,7 @@ from petsc4py import PETSc
 
 from pnpf_fem.compat import interpolation_points
 from pnpf_fem.errors import InputError, SolverError
+from pnpf_fem.fem.impedance import SmallSignal
 from pnpf_fem.fem.problem import Field, Value, bind
 from pnpf_fem.fem.snes import NonlinearSolver, SolverOptions
 from pnpf_fem.integrate import StepRecord
@@ -242,6 +243,29 @@ class TransientProblem:
         """The record of the current state with dt = 0."""
         self._set_times(self.t)
         return self._record(0.0, 0, 0.0)
+
+    # -- linearization (`pnpf_fem.fem.impedance`) -------------------------------------------
+    def _small_signal(
+        self,
+        drive: npt.ArrayLike,
+        charge: ufl.Form,
+        potentials: Sequence[ufl.core.expr.Expr] = (),
+        faradaic: ufl.Form | None = None,
+    ) -> SmallSignal:
+        """The `SmallSignal` of a one-Function backward-Euler problem (`u`, `u_n`, `residual`,
+        `bcs`) at the state now in `u`, driven on the local dofs `drive` of `u`."""
+        self.u_n.x.array[:] = self.u.x.array  # the linearization point of F(u, u_n)
+        return SmallSignal(
+            unknowns=[self.u],
+            previous=[self.u_n],
+            dt=self.dt,
+            residuals=[self.residual],
+            bcs=self.bcs,
+            drive=(0, np.asarray(drive, dtype=np.int32)),
+            potentials=list(potentials),
+            charge=charge,
+            faradaic=faradaic,
+        )
 
     # -- what error control needs (`pnpf_fem.integrate.ErrorControl`) ----------------------
     order = 1  # of the time discretization; a second-order scheme sets 2

@@ -559,17 +559,7 @@ class MacroscaleSolver(TransientProblem):
         chi = fem.Function(self.V)
         chi.x.array[fem.locate_dofs_topological(self.V, self.fdim, facets)] = 1.0
         c = [ufl.exp(self.u[0]), ufl.exp(self.u[1])]
-        self.u_n.x.array[:] = self.u.x.array  # the linearization point of F(u, u_n)
-        return SmallSignal(
-            unknowns=[self.u],
-            previous=[self.u_n],
-            dt=self.dt,
-            residuals=[self.residual],
-            bcs=self.bcs,
-            drive=(0, np.asarray(drive, dtype=np.int32)),
-            potentials=[],
-            charge=self._poisson_residual(self.u[2], c, chi),
-        )
+        return self._small_signal(drive, self._poisson_residual(self.u[2], c, chi))
 
     def _set_initial_state(self, initial: Mapping[str, Value]) -> None:
         self._set_times(0.0)

@@ -174,14 +174,15 @@ def heat_residual(
     T_diff: Expr,
     species: Sequence[tuple[Expr, Expr, Expr, Expr]],
     joule: Expr,
-    heat_capacity: float,
-    conductivity: float,
+    heat_capacity: float | Expr,
+    conductivity: float | Expr,
     w: Expr,
     m: Measures,
     source: Expr | None,
     boundary_heat: Sequence[tuple[int, Expr]] = (),
     boundary_species: Sequence[tuple[int, Expr, Expr]] = (),
     extra: ufl.Form | None = None,
+    scale: float | None = None,
 ) -> ufl.Form:
     """The temperature equation of (2.13) tested with θ w.
 
@@ -195,14 +196,21 @@ def heat_residual(
     − Σ ∫_Γ j μ w ds over `boundary_species` (tag, j, μ): the boundary term of ∇·(c u μ) where
     ions enter at the rate j (an electrode reaction).
 
-    The form is divided by max(C_T, k, 1): a large heat capacity or conductivity would otherwise
-    make the round-off of this block's residual (∝ C_T/Δt, k) larger than Newton's tolerances,
-    which then cannot be met (a nearly isothermal run, C_T = 10⁶, stalled at 4e-3). The solution
-    is unchanged; with w = 1 the entropy identity is only scaled.
+    C_T and k may be UFL expressions (piecewise per phase), k a tensor (an effective medium);
+    then `scale` must be given. By default the form is divided by max(C_T, k, 1): a large heat
+    capacity or conductivity would otherwise make the round-off of this block's residual
+    (∝ C_T/Δt, k) larger than Newton's tolerances, which then cannot be met (a nearly
+    isothermal run, C_T = 10⁶, stalled at 4e-3). The solution is unchanged; with w = 1 the
+    entropy identity is only scaled.
     """
-    scale = 1.0 / max(heat_capacity, conductivity, 1.0)
+    if scale is None:
+        scale = 1.0 / max(heat_capacity, conductivity, 1.0)
     F = heat_capacity * (T_new - T_old) / dt * theta * w * m.dxL
-    F -= conductivity * T_diff * ufl.inner(grad_log_theta, ufl.grad(theta * w)) * m.dx
+    if isinstance(conductivity, (int, float)) or ufl.shape(conductivity) == ():
+        flux = conductivity * grad_log_theta
+    else:  # a conductivity tensor (an effective medium)
+        flux = ufl.dot(conductivity, grad_log_theta)
+    F -= T_diff * ufl.inner(flux, ufl.grad(theta * w)) * m.dx
     for mu, flux, c_new, c_old in species:
         F -= -mu * ufl.inner(flux, ufl.grad(w)) * m.dx
         F -= (1.0 + mu) * (c_new - c_old) / dt * w * m.dxL

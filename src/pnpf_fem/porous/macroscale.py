@@ -642,11 +642,17 @@ class MacroscaleSolver(TransientProblem):
                 f"evaluate: {int(np.sum(first == big))} point(s) outside the mesh, e.g. {missing}"
             )
         mine = found & (first == self.comm.rank)
-        local = np.zeros((len(xyz), 3))
+        bs = self.W.dofmap.index_map_bs
+        local = np.zeros((len(xyz), bs))
         if np.any(mine):
-            local[mine] = self.u.eval(xyz[mine], cells[mine]).reshape(-1, 3)
+            local[mine] = self.u.eval(xyz[mine], cells[mine]).reshape(-1, bs)
         vals = np.empty_like(local)
         self.comm.Allreduce(local, vals, op=MPI.SUM)
+        return self._point_values(vals)
+
+    def _point_values(self, vals: npt.NDArray[np.float64]) -> dict[str, npt.NDArray[np.float64]]:
+        """The named fields from the state's component values at points (one row each); a
+        subclass with more unknowns (the heat model's ξ) adds its own."""
         return {"u1": np.exp(vals[:, 0]), "u2": np.exp(vals[:, 1]), "psi": vals[:, 2]}
 
     def box_average(

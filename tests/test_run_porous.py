@@ -153,3 +153,63 @@ def test_porous_needs_two_monovalent_species_and_scaled_tensors(tmp_path, capsys
     assert main(["run", str(case), "--output", str(tmp_path / "o"), "--quiet"]) == 2
     assert "electrolyte_permittivity" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+HEAT = """heat = true
+solid_heat_capacity = 8000.0
+solid_thermal_conductivity = 3.0
+heat_source = "{source}"
+"""
+
+
+def heat_case(path: Path, source: str = "derived", thermostat: bool = True) -> Path:
+    text = write_case(path).read_text().replace('transport = "perforated"\n', "")
+    text = text.replace(
+        "[porous]\n", '[porous]\ntransport = "perforated"\n' + HEAT.format(source=source)
+    )
+    if thermostat:
+        text = text.replace("[boundary.right]\n", "temperature = 300.0\n[boundary.right]\n")
+    path.write_text(text)
+    return path
+
+
+def test_porous_heat_case_runs_with_both_sources(tmp_path):
+    """`heat = true`: the upscaled PNPF system. Insulated, the entropy S grows and T rises;
+    the naive source releases less Joule heat than the derived one (Π_xx/p < 1)."""
+    heat = {}
+    for source in ("derived", "naive"):
+        out = tmp_path / source
+        case = heat_case(tmp_path / f"{source}.toml", source, thermostat=False)
+        assert main(["run", str(case), "--output", str(out), "--quiet"]) == 0
+        r = rows(out)
+        s = np.array([x["S"] for x in r])
+        assert np.all(np.diff(s) >= -1e-12 * np.abs(s[1:])) and s[-1] > s[0]
+        assert r[-1]["max_dT"] > 0 and r[-1]["min_T"] >= 1.0 - 1e-9
+        for key in ("mass_cation", "mass_anion"):
+            assert r[-1][key] == pytest.approx(r[0][key], rel=1e-10)
+        heat[source] = r[-1]["max_dT"]
+        fields = {p.name for p in out.iterdir()}
+        assert "fields.bp" in fields
+    assert heat["naive"] < heat["derived"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda t: t.replace('transport = "perforated"\nheat', 'transport = "schmuck"\nheat'),
+            'needs transport = "perforated"',
+        ),
+        (lambda t: t.replace("solid_heat_capacity = 8000.0\n", ""), "needs solid_heat_capacity"),
+        (lambda t: t.replace("heat = true", "heat = false"), "solid_heat_capacity needs heat"),
+        (lambda t: t.replace('heat_source = "derived"', 'heat_source = "average"'), "heat_source"),
+    ],
+)
+def test_porous_heat_bad_input(tmp_path, capsys, edit, message):
+    case = heat_case(tmp_path / "bad.toml", thermostat=False)
+    case.write_text(edit(case.read_text()))
+    out = tmp_path / "never"
+    assert main(["run", str(case), "--output", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()

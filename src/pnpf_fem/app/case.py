@@ -173,6 +173,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "porous": {
         "tensors": Key(str, required=True),  # JSON written by pnpf-fem cell (relative: to case)
         "transport": Key(str, "perforated", check=_one_of("perforated", "schmuck")),
+        # the upscaled PNPF system with heat (docs/porous_heating.md): the solid's heat data
+        "heat": Key(bool, False),
+        "solid_heat_capacity": Key(NUMBER, None, check=_positive),  # as [parameters]' (mol/m³)
+        "solid_thermal_conductivity": Key(NUMBER, None, check=_positive),  # W/(m K)
+        "heat_source": Key(str, "derived", check=_one_of("derived", "naive")),
     },
     "output": {
         "directory": Key(str, None),
@@ -466,10 +471,15 @@ POROUS_REFUSES = {
 
 
 def _check_boundary_species(
-    source: str, boundary: Mapping[str, Any], species: Sequence[Mapping[str, Any]], porous: bool
+    source: str,
+    boundary: Mapping[str, Any],
+    species: Sequence[Mapping[str, Any]],
+    porous: bool,
+    porous_heat: bool = False,
 ) -> None:
     """Reservoirs and reactions name existing species; a reaction releases electrons
-    (stoichiometry × valence > 0); `[porous]` refuses the keys of `POROUS_REFUSES`."""
+    (stoichiometry × valence > 0); `[porous]` refuses the keys of `POROUS_REFUSES` (with
+    `heat = true` it takes `temperature`)."""
     valence = {s["name"]: s["valence"] for s in species}
     for tag, bc in boundary.items():
         for name in bc.get("concentrations", {}):
@@ -481,6 +491,8 @@ def _check_boundary_species(
         if "reaction" in bc:
             _check_reaction(f"{source}: [boundary.{tag}] reaction", bc["reaction"], valence)
         refused = [k for k in bc if k in POROUS_REFUSES] if porous else []
+        if porous_heat:  # the upscaled PNPF system takes thermostats
+            refused = [k for k in refused if k != "temperature"]
         if refused:
             what, why = POROUS_REFUSES[refused[0]]
             verb = "do" if refused[0] == "concentrations" else "does"
@@ -554,7 +566,8 @@ def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
             f"method {discretization['method']!r} is first-order finite volumes"
         )
     solver = _section(source, "solver", data.get("solver", {}), SCHEMA["solver"])
-    _check_boundary_species(source, boundary, species, "porous" in data)
+    porous_heat = bool(isinstance(data.get("porous"), dict) and data["porous"].get("heat"))
+    _check_boundary_species(source, boundary, species, "porous" in data, porous_heat)
     if discretization["method"].startswith("fv") and solver["petsc_options"]:
         raise InputError(f"{source}: [solver] petsc_options apply to FEM methods only")
     output = _section(source, "output", data.get("output", {}), SCHEMA["output"])
@@ -565,6 +578,7 @@ def parse_case(data: Mapping[str, Any], source: str = "case") -> Case:
     if "porous" in data:
         porous = _section(source, "porous", data["porous"], SCHEMA["porous"])
         _check_porous(source, species, discretization)
+        _check_porous_heat(source, porous)
     return Case(
         source,
         mesh,
@@ -609,6 +623,25 @@ def _check_porous(
             f"{source}: [porous] needs equal frictions for both species (one diffusivity), "
             f"got {species[0]['friction']} and {species[1]['friction']}"
         )
+
+
+def _check_porous_heat(source: str, porous: Mapping[str, Any]) -> None:
+    """`heat = true` needs the tortuosity closure and both solid values; without it they are
+    meaningless."""
+    solid = ("solid_heat_capacity", "solid_thermal_conductivity")
+    if not porous["heat"]:
+        given = [k for k in solid if porous[k] is not None]
+        if given:
+            raise InputError(f"{source}: [porous] {given[0]} needs heat = true")
+        return
+    if porous["transport"] != "perforated":
+        raise InputError(
+            f'{source}: [porous] heat = true needs transport = "perforated" (the upscaled '
+            "PNPF model is derived for the tortuosity closure)"
+        )
+    for key in solid:
+        if porous[key] is None:
+            raise InputError(f"{source}: [porous] heat = true needs {key}")
 
 
 def load_case(path: str | Path) -> Case:

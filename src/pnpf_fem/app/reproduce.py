@@ -82,8 +82,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     acc.add_argument("--degree", type=int, default=1, help="FEM polynomial degree (1 or 2)")
     acc.add_argument("--json", action="store_true", help="print JSON instead of a table")
     acc.set_defaults(func=_accuracy)
-    from pnpf_fem.studies import homogenization, porous_impedance, supercapacitor_report
+    from pnpf_fem.studies import (
+        homogenization,
+        porous_heating,
+        porous_impedance,
+        supercapacitor_report,
+    )
 
     supercapacitor_report.register(studies)
     homogenization.register(studies)
     porous_impedance.register(studies)
+    porous_heating.register(studies)

@@ -26,6 +26,7 @@ from pnpf_fem.fem.snes import SolverOptions
 from pnpf_fem.fv.build import build_scheme as fv_scheme
 from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.gmsh_io import read_gmsh_file
+from pnpf_fem.homogenization.cells import make_cell
 from pnpf_fem.integrate import AdaptiveSteps, ErrorControl, FixedSteps, PseudoTransient
 from pnpf_fem.meshing import TaggedTriangulation, conform_boundary, mark_region, unit_square
 from pnpf_fem.meshing3d import TaggedTetrahedra, box
@@ -44,8 +45,9 @@ from pnpf_fem.model import (
     Waveform,
     in_units,
 )
-from pnpf_fem.porous.build import build_macroscale, ion_pair, time_factor
+from pnpf_fem.porous.build import build_macroscale, build_upscaled_pnpf, ion_pair, time_factor
 from pnpf_fem.porous.macroscale import EffectiveMedium
+from pnpf_fem.porous.upscaled_heat import HeatMedium, effective_conductivity
 from pnpf_fem.resolution import RESOLUTION_THRESHOLD, diffuse_layer_resolution
 from pnpf_fem.units import (
     AVOGADRO,
@@ -376,14 +378,8 @@ def build_simulation(setup: RunSetup, outdir: Path) -> Any:
     return FEMSimulation(scheme, fmesh, setup.tri if comm.rank == 0 else None, outdir)
 
 
-def porous_medium(case: Case, eps: float) -> Any:
-    """The case's `EffectiveMedium`: the tensors file of [porous], with ε⁰ rescaled to ε².
-
-    `pnpf-fem cell` solves the cell problems with the permittivities it is given (e.g. 80 and
-    4.5); ε⁰ is homogeneous of degree one in them, so ε⁰ ε²/κ_electrolyte is the tensor for the
-    case's dimensionless electrolyte permittivity ε² with the same contrast. M, D, Π and p do not
-    depend on the scale.
-    """
+def _tensors_file(case: Case) -> tuple[Path, dict[str, Any]]:
+    """The path and content of the [porous] tensors JSON (InputError if unusable)."""
     path = Path(case.porous["tensors"])
     if not path.is_absolute():
         path = Path(case.source).parent / path
@@ -395,6 +391,38 @@ def porous_medium(case: Case, eps: float) -> Any:
         raise InputError(f"{case.source}: [porous] tensors {path} is not JSON: {err}") from None
     if not isinstance(data, dict):
         raise InputError(f"{case.source}: [porous] tensors {path} must hold a JSON object")
+    return path, data
+
+
+def porous_heat(case: Case, model: DimensionlessPNPF, porosity: float, factor: float) -> Any:
+    """The `HeatMedium` of a [porous] case with heat = true, in the upscaled solver's units.
+
+    The cell of the tensors file is meshed again (shape, porosity, mesh size as `pnpf-fem cell`
+    recorded them) and its conductivity problem solved with the electrolyte's and the solid's
+    conductivities (`effective_conductivity`); K and C scale as the case's k̃ and C̃_T, and the
+    solver's time unit (τ/factor) divides k̃ by `factor` (docs/porous_heating.md)."""
+    path, data = _tensors_file(case)
+    spec = {k: data.get(k) for k in ("shape", "target_porosity", "mesh_size", "dim")}
+    if not all(spec.values()):
+        missing = [k for k, v in spec.items() if not v]
+        raise InputError(f"{case.source}: [porous] tensors {path} lacks {missing[0]!r}")
+    cell = make_cell(spec["shape"], spec["target_porosity"], spec["mesh_size"], dim=spec["dim"])
+    k_e = case.parameters["thermal_conductivity"]
+    k_s = case.porous["solid_thermal_conductivity"]
+    K = effective_conductivity(cell, k_e, k_s) * (model.conductivity / k_e / factor)
+    solid = case.porous["solid_heat_capacity"] / model.scales.concentration  # as C̃_T
+    return HeatMedium(model.heat_capacity, solid, conductivity=K, porosity=porosity)
+
+
+def porous_medium(case: Case, eps: float) -> Any:
+    """The case's `EffectiveMedium`: the tensors file of [porous], with ε⁰ rescaled to ε².
+
+    `pnpf-fem cell` solves the cell problems with the permittivities it is given (e.g. 80 and
+    4.5); ε⁰ is homogeneous of degree one in them, so ε⁰ ε²/κ_electrolyte is the tensor for the
+    case's dimensionless electrolyte permittivity ε² with the same contrast. M, D, Π and p do not
+    depend on the scale.
+    """
+    path, data = _tensors_file(case)
     kf = data.get("electrolyte_permittivity")
     if not isinstance(kf, (int, float)) or not kf > 0:
         raise InputError(
@@ -418,12 +446,18 @@ def build_porous_simulation(setup: RunSetup, fmesh: Any, options: Any, outdir: P
     """The upscaled porous-medium PNP system of a case with a [porous] section (isothermal)."""
     case, problem = setup.case, setup.problem
     medium = porous_medium(case, setup.model.eps)
+    factor = time_factor(problem)
     try:
-        solver = build_macroscale(problem, medium, case.porous["transport"], fmesh, options)
+        if case.porous["heat"]:
+            heat = porous_heat(case, setup.model, medium.porosity, factor)
+            source = case.porous["heat_source"]
+            solver = build_upscaled_pnpf(problem, medium, heat, source, fmesh, options)
+        else:
+            solver = build_macroscale(problem, medium, case.porous["transport"], fmesh, options)
     except InputError as err:
         raise InputError(f"{case.source}: [porous] {err}") from None
     species = ion_pair(problem)
-    return PorousSimulation(solver, fmesh, outdir, species, time_factor(problem))
+    return PorousSimulation(solver, fmesh, outdir, species, factor)
 
 
 def resolution_report(setup: RunSetup) -> dict[str, Any]:

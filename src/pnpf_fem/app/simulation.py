@@ -395,13 +395,15 @@ class FVSimulation(_ErrorControlled):
 
 
 class PorousSimulation(_P1Fields, _ErrorControlled):
-    """The upscaled porous-medium PNP system (`pnpf_fem.porous.MacroscaleSolver`, isothermal).
+    """The upscaled porous-medium PNP system (`pnpf_fem.porous.MacroscaleSolver`, isothermal)
+    or PNPF system (`pnpf_fem.porous.upscaled_heat.UpscaledPNPF`, with T).
 
     The case's dimensionless time t (units τ of `units.nondimensionalize`) maps to the solver's
     time (units L²ν/(k_BT)) by t_solver = (ε/ν̃) t, ε = λ_D/L and ν̃ the species' common scaled
     friction, so the upscaled equations p∂u/∂t = div(F(u, ψ)), −div(ε⁰∇ψ) = p(u¹ − u²) with
     ε⁰ ∝ ε² are the case's PNP equations in the porous medium. Observables use the case's names:
-    mass_<species> = ∫ p c (the storage quadrature), min_c, charge.
+    mass_<species> = ∫ p c (the storage quadrature), min_c, charge; with heat also S (the
+    upscaled entropy), joule, min_T and max_dT.
     """
 
     _core_name = "solver"
@@ -421,10 +423,15 @@ class PorousSimulation(_P1Fields, _ErrorControlled):
         self.time_factor = float(time_factor)
         V1 = lagrange_space(fmesh.mesh, 1)
         names = (f"c_{species[0]}", f"c_{species[1]}", "psi")
+        fields = list(solver.fields())
+        self.heat = hasattr(solver, "temperature")  # the upscaled PNPF system
+        if self.heat:
+            names, fields = (*names, "T"), [*fields, solver.temperature()]
         self._p1 = {
             n: (fem.Function(V1, name=n), fem.Expression(e, interpolation_points(V1)))
-            for n, e in zip(names, solver.fields(), strict=True)
+            for n, e in zip(names, fields, strict=True)
         }
+        self.bs = solver.W.dofmap.index_map_bs
         self._writer: Any = None
 
     @property
@@ -439,6 +446,9 @@ class PorousSimulation(_P1Fields, _ErrorControlled):
             "min_c": min(raw["min_u1"], raw["min_u2"]),
             "charge": raw["charge"],
         }
+        if self.heat:
+            quantities |= {"S": raw["entropy"], "joule": raw["joule"], "min_T": raw["min_T"]}
+            quantities["max_dT"] = raw["max_T"] - 1.0
         return StepRecord(self.t, dt, its, wall, quantities)
 
     def initial_observables(self) -> StepRecord:
@@ -452,7 +462,7 @@ class PorousSimulation(_P1Fields, _ErrorControlled):
         from pnpf_fem.fem.mesh import gather_vertex_values
 
         state = np.column_stack(
-            [gather_vertex_values(self.fmesh, self.solver.u, i) for i in range(3)]
+            [gather_vertex_values(self.fmesh, self.solver.u, i) for i in range(self.bs)]
         )
         if self.comm.rank == 0:
             atomic_savez(path, {"vertex_state": state}, dict(meta, t=self.t))
@@ -463,9 +473,9 @@ class PorousSimulation(_P1Fields, _ErrorControlled):
         vals = arrays.get("vertex_state")
         if vals is None:
             raise InputError(f"checkpoint {path} holds no vertex state")
-        _check_shape(path, "vertex_state", vals, (self.fmesh.num_input_vertices, 3))
+        _check_shape(path, "vertex_state", vals, (self.fmesh.num_input_vertices, self.bs))
         domain = self.fmesh.mesh
-        cols = self.solver.u.x.array.reshape(-1, 3)
+        cols = self.solver.u.x.array.reshape(-1, self.bs)
         dofs = np.asarray(self.solver.W.dofmap.list).ravel()
         cols[dofs] = vals[self.fmesh.input_vertex[np.asarray(domain.geometry.dofmap).ravel()]]
         self.solver.u.x.scatter_forward()

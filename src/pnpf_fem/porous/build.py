@@ -12,10 +12,11 @@ from pnpf_fem.errors import InputError
 from pnpf_fem.fem.build import fem_value
 from pnpf_fem.fem.mesh import FEMMesh
 from pnpf_fem.fem.snes import SolverOptions
-from pnpf_fem.model import Problem
+from pnpf_fem.model import Problem, Temperature
 from pnpf_fem.porous.macroscale import EffectiveMedium, MacroscaleSolver
+from pnpf_fem.porous.upscaled_heat import HeatMedium, UpscaledPNPF
 
-__all__ = ["build_macroscale", "ion_pair", "time_factor"]
+__all__ = ["build_macroscale", "build_upscaled_pnpf", "ion_pair", "time_factor"]
 
 
 def ion_pair(problem: Problem) -> tuple[str, str]:
@@ -58,5 +59,44 @@ def build_macroscale(
         transport=transport,
         potential={t: fem_value(v) for t, v in problem.potentials.items()},
         displacement={t: fem_value(v) for t, v in problem.surface_charges.items()},
+        options=options,
+    )
+
+
+def build_upscaled_pnpf(
+    problem: Problem,
+    medium: EffectiveMedium,
+    heat: HeatMedium,
+    heat_source: str,
+    mesh: FEMMesh,
+    options: SolverOptions | None = None,
+) -> UpscaledPNPF:
+    """The upscaled PNPF system (docs/porous_heating.md) for `problem` at t = 0: potentials and
+    thermostats by tag; T starts at the problem's initial temperature."""
+    if medium.dim != mesh.mesh.topology.dim:
+        raise InputError(f"the tensors are {medium.dim}D; the mesh is {mesh.mesh.topology.dim}D")
+    unsupported = [type(c).__name__ for c in problem.conditions]
+    unsupported = [n for n in unsupported if n not in ("Potential", "Temperature")]
+    if unsupported:
+        raise InputError(
+            f"the porous model with heat takes potentials and temperatures only, not "
+            f"{unsupported[0]}"
+        )
+    cation, anion = ion_pair(problem)
+    c = problem.initial.c
+    return UpscaledPNPF(
+        mesh,
+        medium,
+        heat,
+        initial={
+            "u1": fem_value(c[cation]),
+            "u2": fem_value(c[anion]),
+            "T": fem_value(problem.initial.T),
+        },
+        potential={t: fem_value(v) for t, v in problem.potentials.items()},
+        temperature={
+            c.tag: fem_value(c.value) for c in problem.thermal if isinstance(c, Temperature)
+        },
+        heat_source=heat_source,
         options=options,
     )

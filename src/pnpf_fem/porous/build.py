@@ -34,6 +34,20 @@ def time_factor(problem: Problem) -> float:
     return model.eps / model.frictions[model.species_names.index(ion_pair(problem)[0])]
 
 
+def _check_conditions(
+    problem: Problem, medium: EffectiveMedium, mesh: FEMMesh, allowed: tuple[str, ...]
+) -> None:
+    """The tensors' dimension is the mesh's; every condition is of an `allowed` kind."""
+    if medium.dim != mesh.mesh.topology.dim:
+        raise InputError(f"the tensors are {medium.dim}D; the mesh is {mesh.mesh.topology.dim}D")
+    unsupported = [type(c).__name__ for c in problem.conditions]
+    unsupported = [n for n in unsupported if n not in allowed]
+    if unsupported:
+        names = {"Potential": "potentials", "SurfaceCharge": "surface charges"}
+        kinds = " and ".join(names.get(a, a.lower() + "s") for a in allowed)
+        raise InputError(f"this porous model takes {kinds} only, not {unsupported[0]}")
+
+
 def build_macroscale(
     problem: Problem,
     medium: EffectiveMedium,
@@ -42,14 +56,7 @@ def build_macroscale(
     options: SolverOptions | None = None,
 ) -> MacroscaleSolver:
     """The upscaled PNP solver ((25)/(28) or the perforated closure) for `problem` at t = 0."""
-    if medium.dim != mesh.mesh.topology.dim:
-        raise InputError(f"the tensors are {medium.dim}D; the mesh is {mesh.mesh.topology.dim}D")
-    unsupported = [type(c).__name__ for c in problem.conditions]
-    unsupported = [n for n in unsupported if n not in ("Potential", "SurfaceCharge")]
-    if unsupported:
-        raise InputError(
-            f"the porous model takes potentials and surface charges only, not {unsupported[0]}"
-        )
+    _check_conditions(problem, medium, mesh, ("Potential", "SurfaceCharge"))
     cation, anion = ion_pair(problem)
     c = problem.initial.c
     return MacroscaleSolver(
@@ -73,15 +80,7 @@ def build_upscaled_pnpf(
 ) -> UpscaledPNPF:
     """The upscaled PNPF system (docs/porous_heating.md) for `problem` at t = 0: potentials and
     thermostats by tag; T starts at the problem's initial temperature."""
-    if medium.dim != mesh.mesh.topology.dim:
-        raise InputError(f"the tensors are {medium.dim}D; the mesh is {mesh.mesh.topology.dim}D")
-    unsupported = [type(c).__name__ for c in problem.conditions]
-    unsupported = [n for n in unsupported if n not in ("Potential", "Temperature")]
-    if unsupported:
-        raise InputError(
-            f"the porous model with heat takes potentials and temperatures only, not "
-            f"{unsupported[0]}"
-        )
+    _check_conditions(problem, medium, mesh, ("Potential", "Temperature"))
     cation, anion = ion_pair(problem)
     c = problem.initial.c
     return UpscaledPNPF(

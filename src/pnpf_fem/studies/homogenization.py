@@ -58,6 +58,7 @@ __all__ = [
     "case_error_table",
     "effective_medium",
     "error_rows",
+    "parse_s_values",
     "regime_study",
     "register",
     "reproduce_homogenization",
@@ -589,18 +590,21 @@ def reproduce_homogenization(
     return info
 
 
+def parse_s_values(text: str | None) -> tuple[float, ...] | None:
+    """--s "4,8,16" → (1/4, 1/8, 1/16); None when not given (InputError naming a bad value)."""
+    if not text:
+        return None
+    try:
+        return tuple(1.0 / int(v) for v in text.split(","))
+    except (ValueError, ZeroDivisionError):
+        raise InputError(f"--s takes integers 1/s separated by commas, got {text!r}") from None
+
+
 def _main(args: argparse.Namespace) -> int:
     """The s-study: a periodic row of square-inclusion cells of size s, resolved, against the
     upscaled models (25)/(28) ('schmuck') and the classical perforated-domain model
     ('perforated'); errors of the cell averages and rates in s, and the regime probes."""
-    s_values = None
-    if args.s:
-        try:
-            s_values = tuple(1.0 / int(v) for v in args.s.split(","))
-        except (ValueError, ZeroDivisionError):
-            raise InputError(
-                f"--s takes integers 1/s separated by commas, got {args.s!r}"
-            ) from None
+    s_values = parse_s_values(args.s)
     output = args.output or Path("results") / f"homogenization{'-quick' if args.quick else ''}"
     reproduce_homogenization(args.quick, Path(output), args.quiet, s_values)
     return 0

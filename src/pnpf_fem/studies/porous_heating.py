@@ -37,7 +37,6 @@ import numpy as np
 
 from pnpf_fem.app.arguments import add_command, add_report_options
 from pnpf_fem.app.console import emit
-from pnpf_fem.errors import InputError
 from pnpf_fem.integrate import FixedSteps, integrate
 
 __all__ = ["CASES", "HeatingCase", "register", "reproduce_porous_heating", "s_study"]
@@ -356,14 +355,9 @@ def _main(args: argparse.Namespace) -> int:
     """Heat in porous media: pore-resolved PNPF on rows of 1/s cells against the upscaled PNPF
     model with the derived heat source (c g·Πg) and the naive one (c|Πg|²/p); charging, a CV
     cycle and a reversible-heat-only run; errors of c, ψ, T and their rates in s."""
-    s_values = None
-    if args.s:
-        try:
-            s_values = tuple(1.0 / int(v) for v in args.s.split(","))
-        except (ValueError, ZeroDivisionError):
-            raise InputError(
-                f"--s takes integers 1/s separated by commas, got {args.s!r}"
-            ) from None
+    from pnpf_fem.studies.homogenization import parse_s_values
+
+    s_values = parse_s_values(args.s)
     output = args.output or Path("results") / f"porous_heating{'-quick' if args.quick else ''}"
     reproduce_porous_heating(args.quick, Path(output), args.quiet, s_values)
     return 0

@@ -142,3 +142,12 @@ def test_finite_volume_case_is_refused(tmp_path, capsys) -> None:
     assert main(["impedance", str(case), "--frequencies", "1:10:2", "--output", str(out)]) == 2
     assert "linearizes the FEM" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_json_summary_on_stdout(tmp_path, capsys) -> None:
+    case = write_case(tmp_path)
+    argv = ["impedance", str(case), "--frequencies", "1e4:1e8:3", "--json"]
+    assert main([*argv, "--output", str(tmp_path / "out")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["frequencies_Hz"] == pytest.approx([1e4, 1e6, 1e8])
+    assert len(summary["Z_ohm_m2"]) == 3 and summary["status"] == "completed"

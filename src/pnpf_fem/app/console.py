@@ -41,6 +41,8 @@ def emit_error(message: str) -> None:
 
 
 def _plain(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
+    if hasattr(value, "tolist"):  # NumPy arrays and scalars
+        return value.tolist()
+    if isinstance(value, complex):
+        return [value.real, value.imag]
     return str(value)

@@ -262,7 +262,7 @@ def impedance_case(
             "steady_steps": result.steady_steps,
             "observables": result.bias,
         },
-        "frequencies_Hz": frequencies,
+        "frequencies_Hz": frequencies.tolist(),
         "Z_ohm_m2": [[zi.real, zi.imag] for zi in z],
         "low_frequency_capacitance_F_m2": -1 / (2 * math.pi * frequencies[0] * z[0].imag),
         "high_frequency_resistance_ohm_m2": z[-1].real,

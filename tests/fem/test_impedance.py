@@ -125,3 +125,18 @@ def test_dc_resistance_changes_by_the_charge_transfer_resistance() -> None:
     r_ct = 1 / k_slow - 1 / k_fast  # 1/(n² k₀) with n = 1, T = 1
     assert abs((z[k_slow] - z[k_fast]).real - r_ct) < 1e-6 * r_ct, (z, r_ct)
     assert z[k_fast].real > 1 / k_fast  # the electrolyte in series
+
+
+def test_one_symbolic_factorization_serves_every_frequency() -> None:
+    """The block matrix keeps one sparsity pattern: MUMPS analyses it once, then only refactors
+    numerically (PETSc's event counts)."""
+    from petsc4py import PETSc
+
+    PETSc.Log.begin()
+    problem = cases.charging_cell(strip(20, HEIGHT, graded=True), 0.0, MODEL, bumps=False)
+    response = FrequencyResponse(steady_scheme(problem).small_signal("left"))
+    symbolic, numeric = PETSc.Log.Event("MatLUFactorSym"), PETSc.Log.Event("MatLUFactorNum")
+    before = symbolic.getPerfInfo()["count"], numeric.getPerfInfo()["count"]
+    response.spectrum([0.1, 1.0, 10.0])
+    after = symbolic.getPerfInfo()["count"], numeric.getPerfInfo()["count"]
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 3)

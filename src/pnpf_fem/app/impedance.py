@@ -23,24 +23,34 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from dolfinx import fem
 from mpi4py import MPI
 
 from pnpf_fem.app.arguments import add_command
 from pnpf_fem.app.case import Case, load_case
-from pnpf_fem.app.console import emit, emit_json
+from pnpf_fem.app.console import emit, emit_error, emit_json
 from pnpf_fem.app.output import RunDirectory, git_commit
 from pnpf_fem.app.plots import plot_impedance
 from pnpf_fem.app.progress import CountProgress
-from pnpf_fem.app.setup import RunSetup, porous_medium, prepare
+from pnpf_fem.app.setup import RunSetup, porous_solver, prepare
 from pnpf_fem.errors import InputError, SolverError
 from pnpf_fem.fem.build import build_scheme
 from pnpf_fem.fem.impedance import FrequencyResponse
 from pnpf_fem.fem.mesh import from_triangulation
 from pnpf_fem.fem.snes import SolverOptions
+from pnpf_fem.fv.build import build_scheme as fv_scheme
+from pnpf_fem.fv.impedance import FVFrequencyResponse
+from pnpf_fem.fv.solver import SolverControl
 from pnpf_fem.integrate import Integration, PseudoTransient, integrate
-from pnpf_fem.model import Concentration, Potential, Problem, Stern, Waveform
-from pnpf_fem.porous.build import build_macroscale, time_factor
+from pnpf_fem.model import (
+    Concentration,
+    HeatTransfer,
+    Potential,
+    Problem,
+    Stern,
+    Temperature,
+    Waveform,
+)
+from pnpf_fem.porous.build import time_factor
 from pnpf_fem.units import surface_charge_scale
 
 __all__ = [
@@ -111,15 +121,6 @@ def bias_problem(problem: Problem) -> Problem:
     return dataclasses.replace(problem, conditions=conditions)
 
 
-def _check_case(case: Case) -> None:
-    method = case.discretization["method"]
-    if method.startswith("fv"):
-        raise InputError(
-            f"{case.source}: [discretization] method = {method!r}: the impedance solver "
-            "linearizes the FEM equations; choose a fem-* method"
-        )
-
-
 def steady_state(setup: RunSetup, scheme: Any) -> Integration:
     """Pseudo-transient continuation to the steady state (SolverError if it is not reached)."""
     tm = setup.case.time
@@ -173,30 +174,39 @@ def solver_options(case: Case) -> SolverOptions:
 
 
 def _linearized(setup: RunSetup, driven: str, comm: Any) -> tuple[Any, float, float, Any]:
-    """(SmallSignal at the steady state, the solver's time unit [s], |Γ| of `driven`, the
-    steady-state run): fem-be for FEM cases, the upscaled solver for [porous] cases."""
-    case = setup.case
-    problem = bias_problem(setup.problem)
+    """(the frequency response at the steady state, the solver's time unit [s], |Γ| of `driven`,
+    the steady-state run): fem-be for FEM cases, fv-bdf2's box equations for FV cases, the
+    upscaled solver for [porous] cases."""
+    case, problem = setup.case, bias_problem(setup.problem)
+    time_unit = setup.model.scales.time
+    if setup.finite_volumes:
+        if comm.size > 1:
+            raise InputError("the finite-volume impedance runs on one rank: use a fem-* method")
+        control = SolverControl(
+            tol=case.solver["rtol"], max_iterations=case.solver["max_iterations"]
+        )
+        scheme = fv_scheme(problem, "fv-bdf2", control)
+        run = steady_state(setup, scheme)
+        return FVFrequencyResponse(scheme, driven), time_unit, _measure(setup, driven), run
     if case.porous is None:
         degree = case.discretization["degree"]
         solver = build_scheme(problem, "fem-be", degree, solver_options(case), comm=comm)
-        time_unit, tag = setup.model.scales.time, solver.problem.mesh.tag(driven)
     else:
         fmesh = from_triangulation(setup.tri, comm)
-        medium = porous_medium(case, setup.model.eps)
-        try:
-            solver = build_macroscale(
-                problem, medium, case.porous["transport"], fmesh, solver_options(case)
-            )
-        except InputError as err:
-            raise InputError(f"{case.source}: [porous] {err}") from None
-        # the upscaled solver's time runs in units of τ/factor (`porous.build.time_factor`)
-        time_unit, tag = setup.model.scales.time / time_factor(problem), fmesh.tag(driven)
+        solver = porous_solver(setup, problem, fmesh, solver_options(case))
+        time_unit /= time_factor(problem)  # the upscaled solver's time unit (`time_factor`)
     run = steady_state(setup, solver)
-    one = fem.Constant(solver.domain, 1.0)
-    measure = fem.assemble_scalar(fem.form(one * solver.m.ds(tag)))
-    measure = float(comm.allreduce(measure, op=MPI.SUM))
-    return solver.small_signal(driven), time_unit, measure, run
+    return FrequencyResponse(solver.small_signal(driven)), time_unit, _measure(setup, driven), run
+
+
+def _measure(setup: RunSetup, tag: str) -> float:
+    """|Γ| of the tag (dimensionless length in 2D, area in 3D) from the triangulation."""
+    tri = setup.tri
+    facets = tri.facets[tri.facet_markers == tri.tag_names[tag]]
+    p = tri.points[facets]
+    if tri.dim == 2:
+        return float(np.sum(np.linalg.norm(p[:, 1] - p[:, 0], axis=1)))
+    return float(np.sum(np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)) / 2)
 
 
 def case_spectrum(
@@ -207,9 +217,8 @@ def case_spectrum(
     quiet: bool = True,
 ) -> Spectrum:
     """The steady state of `setup` (waveforms at t = 0) and Z(f) with `driven` perturbed."""
-    small_signal, time_unit, measure, run = _linearized(setup, driven, comm)
+    response, time_unit, measure, run = _linearized(setup, driven, comm)
     bias = dict(run.records[-1]) if run.records else {}
-    response = FrequencyResponse(small_signal)
     sc = setup.model.scales
     omegas = 2 * math.pi * frequencies * time_unit
     # Z·|Γ| in units of (k_BT0/e) / (F c0 L / time unit): Ω·m²
@@ -222,6 +231,29 @@ def case_spectrum(
     progress.close()
     area = measure * sc.length ** (setup.tri.dim - 1)
     return Spectrum(np.array(z, dtype=complex), omegas, area, run.accepted, dict(bias))
+
+
+def insulation_warning(setup: RunSetup) -> str | None:
+    """A warning when nothing holds the temperature: then the steady state's T is the heat its
+    pseudo-transient path released (not set by the data), and so is the spectrum."""
+    if setup.case.porous is not None and not setup.case.porous["heat"]:
+        return None  # isothermal
+    if any(isinstance(c, (Temperature, HeatTransfer)) for c in setup.problem.conditions):
+        return None
+    return (
+        "pnpf-fem impedance: warning: no boundary holds the temperature, so the steady T (the "
+        "operating point) is whatever heat the path to it released; hold a temperature "
+        "(temperature or heat_transfer on a tag) for a bias the data define"
+    )
+
+
+def _linearized_method(setup: RunSetup) -> str:
+    if setup.finite_volumes:
+        return "fv-bdf2"
+    porous = setup.case.porous
+    if porous is None:
+        return "fem-be"
+    return f"porous {porous['transport']}" + (" with heat" if porous["heat"] else "")
 
 
 def impedance_case(
@@ -237,7 +269,6 @@ def impedance_case(
     if area is not None and not (0 < area < math.inf):
         raise InputError(f"--area {area!r}: must be a positive area in m²")
     case = load_case(case_path)
-    _check_case(case)
     out = Path(output or Path("results") / f"{Path(case_path).stem}_impedance")
     setup = prepare(case)
     driven, counter = choose_pair(bias_problem(setup.problem), between)
@@ -248,8 +279,7 @@ def impedance_case(
         "status": "completed",
         "case": case.source,
         "output": str(out),
-        "method": ("fem-be" if case.porous is None else f"porous {case.porous['transport']}")
-        + " (linearized at its steady state)",
+        "method": _linearized_method(setup) + " (linearized at its steady state)",
         "case_method": case.discretization["method"],
         "degree": case.discretization["degree"],
         "between": [driven, counter],
@@ -269,11 +299,15 @@ def impedance_case(
         "timings_s": {"total": time.perf_counter() - wall0},
         "git_commit": git_commit(),
     }
+    warning = insulation_warning(setup)
+    summary["warnings"] = [warning] if warning else []
     run_dir = RunDirectory(out, is_writer=is_root())
     run_dir.write_csv("impedance.csv", rows)
     if is_root():
         plot_impedance(rows, area, run_dir.file("nyquist.png"), run_dir.file("bode.png"))
     run_dir.write_json("summary.json", summary)
+    if warning:
+        emit_error(warning)
     return summary
 
 

@@ -444,20 +444,24 @@ def porous_medium(case: Case, eps: float) -> Any:
 
 def build_porous_simulation(setup: RunSetup, fmesh: Any, options: Any, outdir: Path) -> Any:
     """The upscaled porous-medium PNP system of a case with a [porous] section (isothermal)."""
-    case, problem = setup.case, setup.problem
+    solver = porous_solver(setup, setup.problem, fmesh, options)
+    problem = setup.problem
+    return PorousSimulation(solver, fmesh, outdir, ion_pair(problem), time_factor(problem))
+
+
+def porous_solver(setup: RunSetup, problem: Problem, fmesh: Any, options: Any) -> Any:
+    """The upscaled solver of a [porous] case for `problem` (the case's, or its DC bias): PNP
+    (`MacroscaleSolver`) or, with heat = true, PNPF (`UpscaledPNPF`)."""
+    case = setup.case
     medium = porous_medium(case, setup.model.eps)
-    factor = time_factor(problem)
     try:
         if case.porous["heat"]:
-            heat = porous_heat(case, setup.model, medium.porosity, factor)
+            heat = porous_heat(case, setup.model, medium.porosity, time_factor(problem))
             source = case.porous["heat_source"]
-            solver = build_upscaled_pnpf(problem, medium, heat, source, fmesh, options)
-        else:
-            solver = build_macroscale(problem, medium, case.porous["transport"], fmesh, options)
+            return build_upscaled_pnpf(problem, medium, heat, source, fmesh, options)
+        return build_macroscale(problem, medium, case.porous["transport"], fmesh, options)
     except InputError as err:
         raise InputError(f"{case.source}: [porous] {err}") from None
-    species = ion_pair(problem)
-    return PorousSimulation(solver, fmesh, outdir, species, factor)
 
 
 def resolution_report(setup: RunSetup) -> dict[str, Any]:

@@ -181,7 +181,8 @@ def test_json_summary_on_stdout(tmp_path, capsys) -> None:
 def test_an_insulated_cell_is_warned_about(tmp_path, capsys) -> None:
     """Nothing holds T: the operating point's temperature is the path's heat, not the data's."""
     case = write_case(tmp_path)
-    case.write_text(case.read_text().replace("temperature = 300.0\n", ""))
+    held = "stern_capacitance = 0.2\ntemperature = 300.0\n"
+    case.write_text(case.read_text().replace(held, "stern_capacitance = 0.2\n"))
     out = tmp_path / "out"
     argv = ["impedance", str(case), "--frequencies", "1e4:1e6:2", "--quiet"]
     assert main([*argv, "--output", str(out)]) == 0

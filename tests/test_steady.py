@@ -118,3 +118,22 @@ def test_pseudo_transient_refuses_a_bad_control() -> None:
 
     with pytest.raises(InputError, match="tol > 0"):
         PseudoTransient(tol=0.0)
+
+
+def test_pseudo_transient_steps_of_bdf2_schemes_are_backward_euler() -> None:
+    """An insulated closed cell: its steady T is the heat the path released. Pseudo-time steps
+    grow 10-fold, where variable-step BDF2 is not zero-stable (ratios < 1 + √2): fv-bdf2's path
+    then ended at T = 1.97 (n = 24) instead of 1.04. Multistep schemes step by backward Euler
+    here, so fem-bdf2 follows fem-be's path exactly and fv-bdf2 ends within O(h²) of it."""
+    problem = cases.charging_cell(make_strip(24, 0.1, graded=True), 2.0, MODEL, bumps=False)
+    temps = {}
+    for method, build in (("fem-be", build_scheme), ("fem-bdf2", build_scheme)):
+        scheme = build(problem, method)
+        assert integrate(scheme, math.inf, PseudoTransient(dt0=1e-3, tol=1e-11)).converged
+        temps[method] = float(np.exp(scheme.u.x.array.reshape(-1, 4)[:, 3]).mean())
+    fv = build_fv_scheme(problem, "fv-bdf2")
+    assert integrate(fv, math.inf, PseudoTransient(dt0=1e-3, tol=1e-11)).converged
+    temps["fv-bdf2"] = float(fv.state.T.mean())
+    assert 1.03 < temps["fem-be"] < 1.05, temps  # the charging heat, C_T = 5
+    assert abs(temps["fem-bdf2"] - temps["fem-be"]) < 1e-9, temps
+    assert abs(temps["fv-bdf2"] - temps["fem-be"]) < 1e-3, temps  # measured 7e-5

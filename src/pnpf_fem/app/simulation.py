@@ -112,6 +112,12 @@ class _ErrorControlled:
     def state_vector(self) -> np.ndarray:
         return self._core.state_vector()
 
+    def forget_history(self) -> None:
+        """Make the next step a one-step (backward-Euler) step (`integrate.PseudoTransient`)."""
+        forget = getattr(self._core, "forget_history", None)
+        if forget is not None:
+            forget()
+
 
 class _P1Fields:
     """Field output shared by the DOLFINx simulations: `_p1` maps a name to a P1 Function and

@@ -548,8 +548,12 @@ class BDF2Scheme(BackwardEulerScheme):
 
     def restart_from(self, t: float) -> None:
         super().restart_from(t)
+        self.forget_history()
+
+    def forget_history(self) -> None:
+        """The next step is backward Euler (after a restart; in pseudo-transient steps)."""
         self.u_nm1.x.array[:] = self.u_n.x.array
-        self._dt_prev = None  # a backward Euler step first
+        self._dt_prev = None
 
     def snapshot(self) -> tuple:
         return super().snapshot(), self.u_nm1.x.array.copy(), self.u_n.x.array.copy(), self._dt_prev

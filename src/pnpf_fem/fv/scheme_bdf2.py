@@ -224,8 +224,12 @@ class SchemeBDF2(FVScheme):
 
     def start(self, state: FVState) -> SchemeBDF2:
         """Hold `state` as the current state; the next step is backward Euler."""
-        self.previous, self.dt_previous = None, None
+        self.forget_history()
         return super().start(state)
+
+    def forget_history(self) -> None:
+        """The next step is backward Euler (a start; pseudo-transient steps)."""
+        self.previous, self.dt_previous = None, None
 
     def snapshot(self) -> tuple[FVState, FVState | None, float | None]:
         return self._current(), self.previous, self.dt_previous

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -126,21 +127,34 @@ Term = EdgeFlux | Storage | NodeTerm | BoundaryFlux | Scaled | Dirichlet
 
 
 class _Sums:
-    """Residual and Jacobian parts summed per (row block, column block) and pattern: edge pairs
-    (4, E) in the order (ii, ij, ji, jj), diagonals (N,), cell-gradient triplets."""
+    """Residual and Jacobian parts summed per (row block, column block), in place: fluxes
+    (2, E) as (∂F/∂u_i, −∂F/∂u_j), the contributions to the diagonal entries (ii, jj) — the
+    entries (ij, ji) are their negatives; general edge quadruples (4, E) in the order
+    (ii, jj, ij, ji) (row-scaled fluxes, `Scaled`); diagonals (N,); cell-gradient entries on the
+    condensed pattern of `Assembler.gradient` (one value per entry (i, k))."""
 
     def __init__(self, asm: Assembler, jac: bool) -> None:
         self.asm, self.jac = asm, jac
         self.res = np.zeros((asm.num_blocks, asm.n))
+        self.flux: dict[tuple[int, int], FloatArray] = {}
         self.edge: dict[tuple[int, int], FloatArray] = {}
         self.diag: dict[tuple[int, int], FloatArray] = {}
         self.grad: dict[tuple[int, int], FloatArray] = {}
         self.dirichlet: list[Dirichlet] = []
         self.rows: set[int] = set()  # block rows with residual contributions
 
-    @staticmethod
-    def _add(parts: dict, key: tuple[int, int], values: FloatArray) -> None:
-        parts[key] = parts[key] + values if key in parts else values
+    def _add(self, parts: dict, key: tuple[int, int], values: FloatArray) -> None:
+        if key in parts:
+            parts[key] += values
+        else:
+            parts[key] = np.array(np.broadcast_to(values, self._shape(parts)), dtype=np.float64)
+
+    def _shape(self, parts: dict) -> tuple[int, ...]:
+        if parts is self.diag:
+            return (self.asm.n,)
+        if parts is self.grad:
+            return (self.asm.gradient[0].size,)
+        return (4 if parts is self.edge else 2, self.asm.mesh.num_edges)
 
     def add(self, term: Term, dt: float) -> None:
         mesh = self.asm.mesh
@@ -150,7 +164,15 @@ class _Sums:
         if isinstance(term, EdgeFlux):
             self.res[term.row] += scatter_edges(mesh, term.value)
             for b, (di, dj) in term.d.items() if self.jac else ():
-                self._add(self.edge, (term.row, b), np.stack([di, dj, -di, -dj]))
+                key = (term.row, b)
+                if key in self.flux:
+                    f = self.flux[key]
+                    f[0] += di
+                    f[1] -= dj
+                else:
+                    f = self.flux[key] = np.empty((2, mesh.num_edges))
+                    f[0] = di
+                    np.negative(dj, out=f[1])
         elif isinstance(term, Storage):
             self.res[term.row] += m * (term.value - term.old) / dt
             for b, ds in term.d.items() if self.jac else ():
@@ -159,10 +181,12 @@ class _Sums:
             self.res[term.row] += m * term.value
             for b, dr in term.d.items() if self.jac else ():
                 self._add(self.diag, (term.row, b), m * dr)
-            rows, cols, *gk = mesh.gradient_triplets
+            rows, cols, *gk = self.asm.gradient
             for b, (w, v) in term.grad.items() if self.jac else ():
-                wg = sum(wd[rows] * gd for wd, gd in zip(w, gk, strict=True))
-                self._add(self.grad, (term.row, b), m[rows] * wg * v[cols])
+                wm = [m * wd for wd in w]  # m(V_i) w_i
+                wg = sum(wd[rows] * gd for wd, gd in zip(wm, gk, strict=True))
+                wg *= np.asarray(v)[cols] if np.ndim(v) else v
+                self._add(self.grad, (term.row, b), wg)
         elif isinstance(term, BoundaryFlux):
             self.res[term.row] += term.value
             for b, dq in term.d.items() if self.jac else ():
@@ -183,12 +207,14 @@ class _Sums:
         if not self.jac:
             return
         i, j = self.asm.mesh.edges.T
-        s_edge = np.stack([s[i], s[i], s[j], s[j]])
-        for key, vals in inner.edge.items():
-            self._add(self.edge, key, s_edge * vals)
+        si, sj = s[i], s[j]
+        for key, f in inner.flux.items():  # row i scaled by s_i, row j by s_j
+            self._add(self.edge, key, np.stack([si * f[0], sj * f[1], -si * f[1], -sj * f[0]]))
+        for key, g in inner.edge.items():
+            self._add(self.edge, key, np.stack([si * g[0], sj * g[1], si * g[2], sj * g[3]]))
         for key, vals in inner.diag.items():
             self._add(self.diag, key, s * vals)
-        s_grad = s[self.asm.mesh.gradient_triplets[0]]
+        s_grad = s[self.asm.gradient[0]]
         for key, vals in inner.grad.items():
             self._add(self.grad, key, s_grad * vals)
         for r in sorted(inner.rows):
@@ -198,11 +224,15 @@ class _Sums:
 
 @dataclass(frozen=True)
 class _Pattern:
-    """CSR structure of one term structure, and where each summed value goes (nnz: dropped)."""
+    """CSR structure of one term structure, and where each summed part goes: per block pair
+    the CSR positions of its entries (ij, ji per edge; dd per vertex; gg per cell-gradient
+    entry), `size` (= nnz, a slot past the end) for the entries of Dirichlet rows, which are
+    dropped; and the positions of the Dirichlet rows' identity entries."""
 
     indptr: IntArray
     indices: IntArray
-    position: IntArray
+    positions: dict[tuple[int, int], dict[str, IntArray]]
+    fixed: IntArray
 
 
 class Assembler:
@@ -210,7 +240,12 @@ class Assembler:
 
     `assemble(terms, jac, dt)` → (residual, CSR Jacobian or None). The CSR structure of a given
     term structure (which blocks couple through which kind of term, the Dirichlet rows) is
-    computed once and cached; later calls only sum the values into it (np.bincount).
+    computed once and cached; later calls only put the summed values into it. Memory traffic
+    decides the cost on large meshes, so the sums are kept in place per block pair: a flux's
+    derivatives as two edge arrays (its four entries are ± them, the diagonal ones summed per
+    vertex by np.bincount), the cell-gradient entries on the condensed pattern of ∇̃_h (one
+    value per matrix entry, `gradient`), and each block pair's parts are added into the CSR
+    values at their cached positions.
     """
 
     def __init__(self, mesh: VoronoiMesh, num_blocks: int) -> None:
@@ -218,6 +253,38 @@ class Assembler:
         self.num_blocks = num_blocks
         self.n = mesh.num_vertices
         self._patterns: dict[tuple, _Pattern] = {}
+        i, j = mesh.edges.T
+        self._ends = np.concatenate([i, j])  # the diagonal entries (ii, jj) of every edge
+        self._gradient: tuple[npt.NDArray[np.int64 | np.float64], ...] | None = None
+
+    @property
+    def gradient(self) -> tuple[npt.NDArray[Any], ...]:
+        """(rows, cols, values_x, values_y[, values_z]) of ∇̃_h on one common pattern with one
+        entry per (row, col): `VoronoiMesh.gradient_triplets` summed (computed once)."""
+        if self._gradient is None:
+            gradient = [g.tocsr() for g in self.mesh.gradient]
+            for g in gradient:
+                g.sum_duplicates()
+            first = gradient[0]
+            if all(
+                np.array_equal(g.indptr, first.indptr) and np.array_equal(g.indices, first.indices)
+                for g in gradient
+            ):  # the summed matrices share the triplets' pattern (zeros are kept)
+                rows = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(first.indptr))
+                cols = first.indices.astype(np.int64)
+                self._gradient = (rows, cols, *(g.data for g in gradient))
+            else:
+                rows, cols, *values = self.mesh.gradient_triplets
+                keys, inverse = np.unique(
+                    rows.astype(np.int64) * self.n + cols, return_inverse=True
+                )
+                inverse = inverse.ravel()
+                self._gradient = (
+                    keys // self.n,
+                    keys % self.n,
+                    *(np.bincount(inverse, v, keys.size) for v in values),
+                )
+        return self._gradient
 
     def assemble(
         self, terms: Sequence[Term], jac: bool, dt: float = 1.0
@@ -232,6 +299,7 @@ class Assembler:
         if not jac:
             return res, None
         key = (
+            tuple(sums.flux),
             tuple(sums.edge),
             tuple(sums.diag),
             tuple(sums.grad),
@@ -240,66 +308,104 @@ class Assembler:
         if key not in self._patterns:
             self._patterns[key] = self._pattern(sums)
         pat = self._patterns[key]
-        values = np.concatenate(
-            [v.ravel() for v in sums.edge.values()]
-            + list(sums.diag.values())
-            + list(sums.grad.values())
-            + [np.ones(d.vertices.size) for d in sums.dirichlet]
-        )
-        nnz = pat.indices.size
-        data = np.bincount(pat.position, values, nnz + 1)[:nnz]
-        size = self.num_blocks * self.n
-        return res, sp.csr_matrix((data, pat.indices, pat.indptr), shape=(size, size))
+        nnz, n = pat.indices.size, self.n
+        data = np.zeros(nnz + 1)  # the last slot takes the dropped entries
+        for pair, pos in pat.positions.items():
+            diag = None
+            if pair in sums.flux:
+                f = sums.flux[pair]
+                data[pos["ij"]] -= f[1]
+                data[pos["ji"]] -= f[0]
+                diag = np.bincount(self._ends, f.ravel(), n)
+            if pair in sums.edge:
+                g = sums.edge[pair]
+                data[pos["ij"]] += g[2]
+                data[pos["ji"]] += g[3]
+                d2 = np.bincount(self._ends, g[:2].ravel(), n)
+                diag = d2 if diag is None else diag + d2
+            if pair in sums.diag:
+                diag = sums.diag[pair] if diag is None else diag + sums.diag[pair]
+            if diag is not None:
+                data[pos["dd"]] += diag
+            if pair in sums.grad:
+                data[pos["gg"]] += sums.grad[pair]
+        data[pat.fixed] = 1.0
+        size = self.num_blocks * n
+        return res, sp.csr_matrix((data[:nnz], pat.indices, pat.indptr), shape=(size, size))
 
     def _pattern(self, sums: _Sums) -> _Pattern:
-        """Block pairs' local patterns → one CSR (SciPy sorts the disjoint blocks' entries, which
-        carry their ids as values), then each summed value's position in it."""
+        """The CSR of the block pairs' local patterns, put together row by row (block pairs
+        in column order, no global sort), and each part's positions in it."""
         n, size = self.n, self.num_blocks * self.n
-        kinds: dict[tuple[int, int], tuple[str, ...]] = {}
-        for kind, part in (("edge", sums.edge), ("diag", sums.diag), ("grad", sums.grad)):
-            for key in part:
-                kinds[key] = (*kinds.get(key, ()), kind)
-        local = {combo: self._local_pattern(combo) for combo in set(kinds.values())}
-        offset, rows, cols, total = {}, [], [], 0
-        for (r, c), combo in kinds.items():  # entries of all block pairs, then identity rows
-            offset[r, c] = total
-            rows.append(local[combo][0] + r * n)
-            cols.append(local[combo][1] + c * n)
-            total += rows[-1].size
-        fixed = np.concatenate(
-            [np.zeros(0, np.int64)] + [d.row * n + d.vertices for d in sums.dirichlet]
+        kinds: dict[tuple[int, int], set[str]] = {}
+        for atoms, parts in (
+            (("ij", "ji", "dd"), sums.flux),
+            (("ij", "ji", "dd"), sums.edge),
+            (("dd",), sums.diag),
+            (("gg",), sums.grad),
+        ):
+            for key in parts:
+                kinds.setdefault(key, set()).update(atoms)
+        fixed = np.unique(
+            np.concatenate(
+                [np.zeros(0, np.int64)] + [d.row * n + d.vertices for d in sums.dirichlet]
+            )
         )
-        rows_all, cols_all = np.concatenate([*rows, fixed]), np.concatenate([*cols, fixed])
-        dropped = np.zeros(size, dtype=bool)
-        dropped[fixed] = True
-        keep = ~dropped[rows_all]  # Dirichlet rows keep only their identity entries
-        keep[total:] = True
-        ids = np.nonzero(keep)[0]
-        csr = sp.csr_matrix((ids + 1.0, (rows_all[ids], cols_all[ids])), shape=(size, size))
-        csr.sum_duplicates()  # sorted indices; there are no duplicates
-        where = np.full(rows_all.size, csr.nnz, dtype=np.int64)  # entry id → CSR position
-        where[csr.data.astype(np.int64) - 1] = np.arange(csr.nnz)
-        position = [
-            where[offset[key] + local[kinds[key]][2][kind]]
-            for kind, part in (("edge", sums.edge), ("diag", sums.diag), ("grad", sums.grad))
-            for key in part  # the order in which `assemble` concatenates the values
-        ]
-        position.append(where[total:])
-        return _Pattern(csr.indptr, csr.indices, np.concatenate(position))
+        free = np.ones(size, dtype=bool)  # Dirichlet rows keep only their identity entries
+        free[fixed] = False
+        local = self._local_patterns({frozenset(atoms) for atoms in kinds.values()})
+        lengths = np.zeros(size, dtype=np.int64)
+        for (r, _), atoms in kinds.items():
+            lengths[r * n : (r + 1) * n] += np.diff(local[frozenset(atoms)][0])
+        lengths[~free] = 0
+        lengths[fixed] = 1
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        nnz = int(indptr[-1])
+        itype = np.int32 if max(nnz, size) < 2**31 else np.int64
+        indices = np.empty(nnz, dtype=itype)
+        indices[indptr[fixed]] = fixed
+        cursor = indptr[:-1].copy()  # the next free entry of every row
+        positions: dict[tuple[int, int], dict[str, IntArray]] = {}
+        for r, c in sorted(kinds):  # in each row: the column blocks in ascending order
+            lp, li, parts = local[frozenset(kinds[r, c])]
+            rows = slice(r * n, (r + 1) * n)
+            count = np.diff(lp)
+            row_of = np.repeat(np.arange(n), count)
+            keep = free[rows][row_of]
+            where = np.where(keep, cursor[rows][row_of] + (np.arange(li.size) - lp[row_of]), nnz)
+            indices[where[keep]] = li[keep] + c * n
+            cursor[rows] += count * free[rows]
+            positions[r, c] = {atom: where[k] for atom, k in parts.items()}
+        return _Pattern(indptr.astype(itype), indices, positions, indptr[fixed])
 
-    def _local_pattern(self, combo: tuple[str, ...]) -> tuple[IntArray, IntArray, dict]:
-        """The N×N pattern of a block pair with the given kinds of entries: its rows and columns,
-        and for each kind the entry of each of its triplets."""
+    def _local_patterns(
+        self, combos: set[frozenset[str]]
+    ) -> dict[frozenset[str], tuple[IntArray, IntArray, dict[str, IntArray]]]:
+        """For each combination of parts, the N×N CSR pattern (indptr, sorted indices) of a block
+        pair with these parts, and the entry of each part in it: ij, ji (per edge), dd (per
+        vertex), gg (per entry of `gradient`). All are subsets of the union of the parts,
+        which is sorted once."""
         n = self.n
         i, j = self.mesh.edges.T
-        triplets = {
-            "edge": (np.concatenate([i, i, j, j]), np.concatenate([i, j, i, j])),
-            "diag": (np.arange(n), np.arange(n)),
-            "grad": self.mesh.gradient_triplets[:2],
-        }
-        rows = np.concatenate([triplets[k][0] for k in combo]).astype(np.int64)
-        cols = np.concatenate([triplets[k][1] for k in combo]).astype(np.int64)
-        keys, inverse = np.unique(rows * n + cols, return_inverse=True)
-        bounds = np.cumsum([0] + [triplets[k][0].size for k in combo])
-        parts = {k: inverse.ravel()[bounds[m] : bounds[m + 1]] for m, k in enumerate(combo)}
-        return keys // n, keys % n, parts
+        diag = np.arange(n)
+        triplets = {"ij": (i, j), "ji": (j, i), "dd": (diag, diag), "gg": self.gradient[:2]}
+        names = sorted(set().union(*combos))
+        rows = np.concatenate([triplets[p][0] for p in names]).astype(np.int64)
+        cols = np.concatenate([triplets[p][1] for p in names]).astype(np.int64)
+        union = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
+        union.sum_duplicates()
+        row_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(union.indptr))
+        keys = row_of * n + union.indices  # ascending
+        entry = np.searchsorted(keys, rows * n + cols)
+        bounds = np.cumsum([0] + [triplets[p][0].size for p in names])
+        in_union = {p: entry[bounds[m] : bounds[m + 1]] for m, p in enumerate(names)}
+        out = {}
+        for combo in combos:
+            mask = np.zeros(keys.size, dtype=bool)
+            for p in combo:
+                mask[in_union[p]] = True
+            number = np.cumsum(mask) - 1  # the entry of the union in the combination's pattern
+            lp = np.concatenate([[0], np.cumsum(np.bincount(row_of[mask], minlength=n))])
+            li = union.indices[mask].astype(np.int64)
+            out[combo] = (lp, li, {p: number[in_union[p]] for p in combo})
+        return out

@@ -253,11 +253,13 @@ def newton(
             if big > control.max_log_step:
                 clamp = control.max_log_step / big
                 dx *= clamp
+        # an update within the tolerance ends the solve: no Jacobian is needed after it
+        last = la.max_abs(dx) <= control.tol
         step = 1.0
         while True:
             x_new = x + step * dx
             # the full step is usually accepted: assemble its Jacobian at once
-            r_new, jac_new = residual(x_new, step == 1.0)
+            r_new, jac_new = residual(x_new, step == 1.0 and not last)
             if not control.damping:
                 break
             small = step * la.max_abs(dx) <= 10 * control.tol

@@ -245,7 +245,8 @@ def verdict(study: dict[str, Any]) -> str:
     return (
         f"{study['case']['name']}: derived source — ions {fmt('derived', 'ions')}, ψ "
         f"{fmt('derived', 'psi')}, T {fmt('derived', 'T')}; naive source — T "
-        f"{fmt('naive', 'T')}; target rate ≥ 1.5 for c, ψ, T: {'met' if met else 'missed'}"
+        f"{fmt('naive', 'T')}; target rate ≥ 1.5 for c, ψ, T over s = 1/{round(1 / study['s'][0])} "
+        f"… 1/{round(1 / study['s'][-1])}: {'met' if met else 'missed'}"
     )
 
 

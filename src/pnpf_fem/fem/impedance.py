@@ -38,7 +38,8 @@ from dolfinx.fem import petsc
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from pnpf_fem.errors import InputError, SolverError
+from pnpf_fem.admittance import Admittance
+from pnpf_fem.errors import InputError
 from pnpf_fem.fem.snes import converged_or_raise_ksp
 
 __all__ = ["FrequencyResponse", "SmallSignal"]
@@ -69,7 +70,7 @@ class SmallSignal:
     entity_maps: Any = None
 
 
-class FrequencyResponse:
+class FrequencyResponse(Admittance):
     """The admittance Y(ω) = δI/δV of `SmallSignal` at the state now in its unknowns
     (dimensionless ω).
 
@@ -257,14 +258,3 @@ class FrequencyResponse:
         return 1j * omega * self._linear(self._charge, re, im) + self._linear(
             self._faradaic, re, im
         )
-
-    def impedance(self, omega: float) -> complex:
-        """Z(ω) = 1/Y(ω); SolverError where Y vanishes (a blocking cell at ω = 0)."""
-        y = self.admittance(omega)
-        if y == 0:
-            raise SolverError(f"the admittance vanishes at ω = {omega:g} (no DC current path)")
-        return 1.0 / y
-
-    def spectrum(self, omegas: Sequence[float]) -> npt.NDArray[np.complex128]:
-        """Z at every ω of `omegas`."""
-        return np.array([self.impedance(w) for w in omegas], dtype=complex)

@@ -20,12 +20,13 @@ without an electrode reaction (there V also enters the reaction's overpotential 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse.linalg as spla
 
+from pnpf_fem.admittance import Admittance
 from pnpf_fem.errors import InputError, SolverError
 from pnpf_fem.fv.observables import electrode_charges, faradaic_currents
 from pnpf_fem.fv.problem import FVState
@@ -36,7 +37,7 @@ __all__ = ["FVFrequencyResponse"]
 STEP = 1e-6  # of the direction's largest entry, for the central differences of observables
 
 
-class FVFrequencyResponse:
+class FVFrequencyResponse(Admittance):
     """Y(ω) = δI/δV of fv-bdf2's box equations at the scheme's current (steady) state, driven
     by the potential of the Dirichlet tag `tag`."""
 
@@ -99,13 +100,3 @@ class FVFrequencyResponse:
             return faradaic_currents(pb, state).get(f"faradaic_{tag}", 0.0)
 
         return 1j * omega * self._derivative(charge, du) + self._derivative(faradaic, du)
-
-    def impedance(self, omega: float) -> complex:
-        """Z(ω) = 1/Y(ω)."""
-        y = self.admittance(omega)
-        if y == 0:
-            raise SolverError(f"the admittance vanishes at ω = {omega:g} (no DC current path)")
-        return 1.0 / y
-
-    def spectrum(self, omegas: Sequence[float]) -> npt.NDArray[np.complex128]:
-        return np.array([self.impedance(w) for w in omegas], dtype=complex)

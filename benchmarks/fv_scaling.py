@@ -12,7 +12,8 @@ Every size also times, in the same process, the yardstick of benchmarks/fem_scal
 scalar P1 Poisson solve on the same vertices (DOLFINx assembly of matrix and vector, CG +
 BoomerAMG to rtol 1e-8), and prints a Newton iteration in units of it ("Newton/Poisson"): this
 machine is shared, ratios survive the noise. "growth" is the per-vertex step time relative to the
-previous size (1.0: linear scaling).
+previous size (1.0: linear scaling). The steps' own times are listed too: the first also
+builds what a run keeps (the Jacobian's sparsity pattern, the solver's objects).
 
     python3 benchmarks/fv_scaling.py [--budget 600] [--steps 2] [--max-vertices 1000000]
                                      [--min-vertices 0]
@@ -86,6 +87,7 @@ def time_scheme(cls, problem, state, steps: int, dt: float, solver: str) -> dict
         "time_per_newton_iteration": float(np.sum(times) / max(1, np.sum(iters))),
         "newton_iterations_per_step": float(np.mean(iters)),
         "wall_time": float(np.sum(times)),
+        "step_times": [float(t) for t in times],
     }
 
 
@@ -182,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
             if not args.json:
                 print(
                     f"{name:7s} N={nv:>8d}  {row['time_per_step']:9.3f} s/step  "
-                    f"{row['time_per_newton_iteration']:8.3f} s/Newton it  "
+                    f"{row['time_per_newton_iteration']:8.3f} s/Newton it  (steps "
+                    + "/".join(f"{t:.2f}" for t in row["step_times"])
+                    + " s)  "
                     f"({row['newton_iterations_per_step']:.1f} it/step)  Newton/Poisson "
                     f"{row['newton_over_poisson']:6.1f} (Poisson {poisson:.3f} s)  growth "
                     + ("  -  " if growth is None else f"{growth:5.2f}")

@@ -128,13 +128,13 @@ Term = EdgeFlux | Storage | NodeTerm | BoundaryFlux | Scaled | Dirichlet
 
 class _Sums:
     """Residual and Jacobian parts summed per (row block, column block), in place: fluxes
-    (2, E) as (∂F/∂u_i, −∂F/∂u_j), the contributions to the diagonal entries (ii, jj) — the
-    entries (ij, ji) are their negatives; general edge quadruples (4, E) in the order
-    (ii, jj, ij, ji) (row-scaled fluxes, `Scaled`); diagonals (N,); cell-gradient entries on the
-    condensed pattern of `Assembler.gradient` (one value per entry (i, k))."""
+    (2, E) as their entries (ji, ij) = (−∂F/∂u_i, ∂F/∂u_j), whose negatives go to the diagonal
+    entries (ii, jj); general edge quadruples (4, E) in the order (ii, jj, ij, ji) (row-scaled
+    fluxes, `Scaled`); diagonals (N,); cell-gradient entries on the condensed pattern of
+    `Assembler.gradient` (one value per entry (i, k))."""
 
-    def __init__(self, asm: Assembler, jac: bool) -> None:
-        self.asm, self.jac = asm, jac
+    def __init__(self, asm: Assembler, jac: bool, pool: dict | None = None) -> None:
+        self.asm, self.jac, self.pool = asm, jac, pool
         self.res = np.zeros((asm.num_blocks, asm.n))
         self.flux: dict[tuple[int, int], FloatArray] = {}
         self.edge: dict[tuple[int, int], FloatArray] = {}
@@ -143,18 +143,30 @@ class _Sums:
         self.dirichlet: list[Dirichlet] = []
         self.rows: set[int] = set()  # block rows with residual contributions
 
-    def _add(self, parts: dict, key: tuple[int, int], values: FloatArray) -> None:
+    def _new(self, kind: str, key: tuple[int, int]) -> FloatArray:
+        """A new part of `kind` (flux, edge, diag or grad; uninitialized), taken from `pool` if
+        there is one: the arrays of the previous assembly, whose memory is mapped already."""
+        shape = {
+            "flux": (2, self.asm.mesh.num_edges),
+            "edge": (4, self.asm.mesh.num_edges),
+            "diag": (self.asm.n,),
+            "grad": (self.asm.gradient[0].size,),
+        }[kind]
+        if self.pool is None:
+            part = np.empty(shape)
+        else:
+            part = self.pool.get((kind, key))
+            if part is None or part.shape != shape:
+                part = self.pool[kind, key] = np.empty(shape)
+        getattr(self, kind)[key] = part
+        return part
+
+    def _add(self, kind: str, key: tuple[int, int], values: FloatArray) -> None:
+        parts = getattr(self, kind)
         if key in parts:
             parts[key] += values
         else:
-            parts[key] = np.array(np.broadcast_to(values, self._shape(parts)), dtype=np.float64)
-
-    def _shape(self, parts: dict) -> tuple[int, ...]:
-        if parts is self.diag:
-            return (self.asm.n,)
-        if parts is self.grad:
-            return (self.asm.gradient[0].size,)
-        return (4 if parts is self.edge else 2, self.asm.mesh.num_edges)
+            self._new(kind, key)[...] = values
 
     def add(self, term: Term, dt: float) -> None:
         mesh = self.asm.mesh
@@ -167,30 +179,30 @@ class _Sums:
                 key = (term.row, b)
                 if key in self.flux:
                     f = self.flux[key]
-                    f[0] += di
-                    f[1] -= dj
+                    f[0] -= di
+                    f[1] += dj
                 else:
-                    f = self.flux[key] = np.empty((2, mesh.num_edges))
-                    f[0] = di
-                    np.negative(dj, out=f[1])
+                    f = self._new("flux", key)
+                    np.negative(di, out=f[0])
+                    f[1] = dj
         elif isinstance(term, Storage):
             self.res[term.row] += m * (term.value - term.old) / dt
             for b, ds in term.d.items() if self.jac else ():
-                self._add(self.diag, (term.row, b), m * ds / dt)
+                self._add("diag", (term.row, b), m * ds / dt)
         elif isinstance(term, NodeTerm):
             self.res[term.row] += m * term.value
             for b, dr in term.d.items() if self.jac else ():
-                self._add(self.diag, (term.row, b), m * dr)
+                self._add("diag", (term.row, b), m * dr)
             rows, cols, *gk = self.asm.gradient
             for b, (w, v) in term.grad.items() if self.jac else ():
                 wm = [m * wd for wd in w]  # m(V_i) w_i
                 wg = sum(wd[rows] * gd for wd, gd in zip(wm, gk, strict=True))
                 wg *= np.asarray(v)[cols] if np.ndim(v) else v
-                self._add(self.grad, (term.row, b), wg)
+                self._add("grad", (term.row, b), wg)
         elif isinstance(term, BoundaryFlux):
             self.res[term.row] += term.value
             for b, dq in term.d.items() if self.jac else ():
-                self._add(self.diag, (term.row, b), dq)
+                self._add("diag", (term.row, b), dq)
         elif isinstance(term, Scaled):
             self._add_scaled(term, dt)
         else:
@@ -209,30 +221,48 @@ class _Sums:
         i, j = self.asm.mesh.edges.T
         si, sj = s[i], s[j]
         for key, f in inner.flux.items():  # row i scaled by s_i, row j by s_j
-            self._add(self.edge, key, np.stack([si * f[0], sj * f[1], -si * f[1], -sj * f[0]]))
+            self._add("edge", key, np.stack([-si * f[0], -sj * f[1], si * f[1], sj * f[0]]))
         for key, g in inner.edge.items():
-            self._add(self.edge, key, np.stack([si * g[0], sj * g[1], si * g[2], sj * g[3]]))
+            self._add("edge", key, np.stack([si * g[0], sj * g[1], si * g[2], sj * g[3]]))
         for key, vals in inner.diag.items():
-            self._add(self.diag, key, s * vals)
+            self._add("diag", key, s * vals)
         s_grad = s[self.asm.gradient[0]]
         for key, vals in inner.grad.items():
-            self._add(self.grad, key, s_grad * vals)
+            self._add("grad", key, s_grad * vals)
         for r in sorted(inner.rows):
             for b, ds in term.d.items():
-                self._add(self.diag, (r, b), inner.res[r] * ds)
+                self._add("diag", (r, b), inner.res[r] * ds)
+
+
+@dataclass(frozen=True)
+class _Slots:
+    """Where a block pair's summed parts go in `_Pattern.values`: the segments of its fluxes'
+    entries ji and ij (per edge, or None), of its diagonal (per vertex, or None) and of its
+    cell-gradient entries that no other part has (zeroed, then summed into); and the slot of
+    each of its cell-gradient entries (or None)."""
+
+    ji: slice | None
+    ij: slice | None
+    dd: slice | None
+    extra: slice
+    gg: IntArray | None
 
 
 @dataclass(frozen=True)
 class _Pattern:
-    """CSR structure of one term structure, and where each summed part goes: per block pair
-    the CSR positions of its entries (ij, ji per edge; dd per vertex; gg per cell-gradient
-    entry), `size` (= nnz, a slot past the end) for the entries of Dirichlet rows, which are
-    dropped; and the positions of the Dirichlet rows' identity entries."""
+    """CSR structure of one term structure and how its values are put together: every entry
+    of every block pair has one slot in `values` (a work array kept with the pattern; its
+    last slot holds the 1 of the Dirichlet rows' identity entries), the parts are written
+    there segment by segment (`slots`), and the CSR values are `values[source]`. The entries of
+    Dirichlet rows other than the identity are dropped. `buffers`: the two arrays of
+    `Assembler.assemble(..., buffered=True)`."""
 
     indptr: IntArray
     indices: IntArray
-    positions: dict[tuple[int, int], dict[str, IntArray]]
-    fixed: IntArray
+    slots: dict[tuple[int, int], _Slots]
+    source: IntArray
+    values: FloatArray
+    buffers: list[FloatArray] = field(default_factory=list)
 
 
 class Assembler:
@@ -244,8 +274,11 @@ class Assembler:
     decides the cost on large meshes, so the sums are kept in place per block pair: a flux's
     derivatives as two edge arrays (its four entries are ± them, the diagonal ones summed per
     vertex by np.bincount), the cell-gradient entries on the condensed pattern of ∇̃_h (one
-    value per matrix entry, `gradient`), and each block pair's parts are added into the CSR
-    values at their cached positions.
+    value per matrix entry, `gradient`); each block pair's parts are copied into contiguous
+    segments of a work array, and the CSR values gathered from it in their order (fv-bdf2 on
+    1e6 vertices: a Jacobian 1.7 s with its parts added into the CSR values where they belong,
+    1.0 s so; 0.78 s with the earlier concatenation of every entry's value and np.bincount
+    over all of them at 262 144 vertices, now 0.25 s).
     """
 
     def __init__(self, mesh: VoronoiMesh, num_blocks: int) -> None:
@@ -253,6 +286,7 @@ class Assembler:
         self.num_blocks = num_blocks
         self.n = mesh.num_vertices
         self._patterns: dict[tuple, _Pattern] = {}
+        self._pool: dict[tuple[str, tuple[int, int]], FloatArray] = {}  # `_Sums` parts, reused
         i, j = mesh.edges.T
         self._ends = np.concatenate([i, j])  # the diagonal entries (ii, jj) of every edge
         self._gradient: tuple[npt.NDArray[np.int64 | np.float64], ...] | None = None
@@ -287,10 +321,16 @@ class Assembler:
         return self._gradient
 
     def assemble(
-        self, terms: Sequence[Term], jac: bool, dt: float = 1.0
+        self, terms: Sequence[Term], jac: bool, dt: float = 1.0, buffered: bool = False
     ) -> tuple[FloatArray, sp.csr_matrix | None]:
-        """The residual (blocks·N,) of the sum of `terms` and, if `jac`, its Jacobian (CSR)."""
-        sums = _Sums(self, jac)
+        """The residual (blocks·N,) of the sum of `terms` and, if `jac`, its Jacobian (CSR).
+
+        `buffered`: the Jacobian's values go to one of two arrays kept with the pattern, in
+        turn, so a Jacobian stays valid only until the second-next buffered one (Newton's
+        method needs the last two). New memory for every Jacobian costs where memory is slow
+        to map (measured in the 2-core VM of benchmarks/fv_scaling.py at 262 144 vertices:
+        0.57 → 0.29 s per Jacobian, peak RSS 4.2 → 3.4 GB)."""
+        sums = _Sums(self, jac, self._pool)
         for term in terms:
             sums.add(term, dt)
         for d in sums.dirichlet:
@@ -308,34 +348,44 @@ class Assembler:
         if key not in self._patterns:
             self._patterns[key] = self._pattern(sums)
         pat = self._patterns[key]
-        nnz, n = pat.indices.size, self.n
-        data = np.zeros(nnz + 1)  # the last slot takes the dropped entries
-        for pair, pos in pat.positions.items():
-            diag = None
-            if pair in sums.flux:
-                f = sums.flux[pair]
-                data[pos["ij"]] -= f[1]
-                data[pos["ji"]] -= f[0]
-                diag = np.bincount(self._ends, f.ravel(), n)
-            if pair in sums.edge:
-                g = sums.edge[pair]
-                data[pos["ij"]] += g[2]
-                data[pos["ji"]] += g[3]
-                d2 = np.bincount(self._ends, g[:2].ravel(), n)
-                diag = d2 if diag is None else diag + d2
-            if pair in sums.diag:
-                diag = sums.diag[pair] if diag is None else diag + sums.diag[pair]
+        n, values = self.n, pat.values
+        for pair, slot in pat.slots.items():
+            f, g = sums.flux.get(pair), sums.edge.get(pair)
+            diag = sums.diag.get(pair)
+            if f is not None or g is not None:
+                if f is None:
+                    values[slot.ij], values[slot.ji] = g[2], g[3]
+                elif g is None:
+                    values[slot.ij], values[slot.ji] = f[1], f[0]
+                else:
+                    np.add(f[1], g[2], out=values[slot.ij])
+                    np.add(f[0], g[3], out=values[slot.ji])
+                d = None
+                if f is not None:  # the diagonal entries are the negatives of ij, ji
+                    d = np.bincount(self._ends, f.ravel(), n)
+                    np.negative(d, out=d)
+                if g is not None:
+                    dg = np.bincount(self._ends, g[:2].ravel(), n)
+                    d = dg if d is None else d + dg
+                diag = d if diag is None else d + diag
             if diag is not None:
-                data[pos["dd"]] += diag
-            if pair in sums.grad:
-                data[pos["gg"]] += sums.grad[pair]
-        data[pat.fixed] = 1.0
+                values[slot.dd] = diag
+            values[slot.extra] = 0.0
+            if slot.gg is not None:
+                values[slot.gg] += sums.grad[pair]
+        if buffered:  # alternately into the two arrays kept with the pattern
+            if not pat.buffers:
+                pat.buffers.extend(np.empty(pat.source.size) for _ in range(2))
+            pat.buffers.reverse()
+            data = np.take(values, pat.source, out=pat.buffers[0])
+        else:
+            data = values[pat.source]
         size = self.num_blocks * n
-        return res, sp.csr_matrix((data[:nnz], pat.indices, pat.indptr), shape=(size, size))
+        return res, sp.csr_matrix((data, pat.indices, pat.indptr), shape=(size, size))
 
     def _pattern(self, sums: _Sums) -> _Pattern:
         """The CSR of the block pairs' local patterns, put together row by row (block pairs
-        in column order, no global sort), and each part's positions in it."""
+        in column order, no global sort), and each entry's slot in the work array."""
         n, size = self.n, self.num_blocks * self.n
         kinds: dict[tuple[int, int], set[str]] = {}
         for atoms, parts in (
@@ -355,7 +405,7 @@ class Assembler:
         free[fixed] = False
         local = self._local_patterns({frozenset(atoms) for atoms in kinds.values()})
         lengths = np.zeros(size, dtype=np.int64)
-        for (r, _), atoms in kinds.items():
+        for (r, _c), atoms in kinds.items():
             lengths[r * n : (r + 1) * n] += np.diff(local[frozenset(atoms)][0])
         lengths[~free] = 0
         lengths[fixed] = 1
@@ -365,33 +415,48 @@ class Assembler:
         indices = np.empty(nnz, dtype=itype)
         indices[indptr[fixed]] = fixed
         cursor = indptr[:-1].copy()  # the next free entry of every row
-        positions: dict[tuple[int, int], dict[str, IntArray]] = {}
+        source = np.empty(nnz, dtype=np.int64)
+        slots: dict[tuple[int, int], _Slots] = {}
+        top = 0
         for r, c in sorted(kinds):  # in each row: the column blocks in ascending order
-            lp, li, parts = local[frozenset(kinds[r, c])]
+            lp, li, row_of, within, slot, segments, gg = local[frozenset(kinds[r, c])]
+            ji, ij, dd, extra = (
+                None if segment is None else slice(top + segment[0], top + segment[1])
+                for segment in segments
+            )
+            slots[r, c] = _Slots(ji, ij, dd, extra, None if gg is None else gg + top)
             rows = slice(r * n, (r + 1) * n)
-            count = np.diff(lp)
-            row_of = np.repeat(np.arange(n), count)
-            keep = free[rows][row_of]
-            where = np.where(keep, cursor[rows][row_of] + (np.arange(li.size) - lp[row_of]), nnz)
-            indices[where[keep]] = li[keep] + c * n
-            cursor[rows] += count * free[rows]
-            positions[r, c] = {atom: where[k] for atom, k in parts.items()}
-        return _Pattern(indptr.astype(itype), indices, positions, indptr[fixed])
+            where = cursor[rows][row_of]
+            where += within
+            if free[rows].all():
+                indices[where] = li + c * n
+                source[where] = slot + top
+                cursor[rows] += np.diff(lp)
+            else:
+                keep = free[rows][row_of]
+                indices[where[keep]] = li[keep] + c * n
+                source[where[keep]] = slot[keep] + top
+                cursor[rows] += np.diff(lp) * free[rows]
+            top = extra.stop
+        source[indptr[fixed]] = top  # the identity entries: the last slot, 1
+        values = np.empty(top + 1)
+        values[top] = 1.0
+        return _Pattern(indptr.astype(itype), indices, slots, source, values)
 
-    def _local_patterns(
-        self, combos: set[frozenset[str]]
-    ) -> dict[frozenset[str], tuple[IntArray, IntArray, dict[str, IntArray]]]:
+    def _local_patterns(self, combos: set[frozenset[str]]) -> dict[frozenset[str], tuple]:
         """For each combination of parts, the N×N CSR pattern (indptr, sorted indices) of a block
-        pair with these parts, and the entry of each part in it: ij, ji (per edge), dd (per
-        vertex), gg (per entry of `gradient`). All are subsets of the union of the parts,
-        which is sorted once."""
+        pair with these parts, the row of each entry and its place in the row, and the layout
+        of the pair's slots (from 0): the slot of each entry, the segments (start, stop) of the
+        parts ji, ij (per edge), dd (per vertex) and of the cell-gradient entries no other part
+        has (the last, possibly empty), and the slot of each cell-gradient entry (or None).
+        All patterns are subsets of the union of the parts, which is sorted once."""
         n = self.n
         i, j = self.mesh.edges.T
         diag = np.arange(n)
         triplets = {"ij": (i, j), "ji": (j, i), "dd": (diag, diag), "gg": self.gradient[:2]}
         names = sorted(set().union(*combos))
-        rows = np.concatenate([triplets[p][0] for p in names]).astype(np.int64)
-        cols = np.concatenate([triplets[p][1] for p in names]).astype(np.int64)
+        rows = np.concatenate([triplets[p][0] for p in names]).astype(np.int64, copy=False)
+        cols = np.concatenate([triplets[p][1] for p in names]).astype(np.int64, copy=False)
         union = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
         union.sum_duplicates()
         row_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(union.indptr))
@@ -405,7 +470,23 @@ class Assembler:
             for p in combo:
                 mask[in_union[p]] = True
             number = np.cumsum(mask) - 1  # the entry of the union in the combination's pattern
-            lp = np.concatenate([[0], np.cumsum(np.bincount(row_of[mask], minlength=n))])
+            rows = row_of[mask]
+            lp = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
             li = union.indices[mask].astype(np.int64)
-            out[combo] = (lp, li, {p: number[in_union[p]] for p in combo})
+            within = np.arange(li.size) - lp[rows]
+            slot = np.full(li.size, -1, dtype=np.int64)
+            segments, top = [], 0
+            for p in ("ji", "ij", "dd"):
+                if p in combo:
+                    size = triplets[p][0].size
+                    slot[number[in_union[p]]] = np.arange(top, top + size)
+                    segments.append((top, top + size))
+                    top += size
+                else:
+                    segments.append(None)
+            alone = np.nonzero(slot < 0)[0]  # cell-gradient entries only
+            slot[alone] = np.arange(top, top + alone.size)
+            segments.append((top, top + alone.size))
+            gg = slot[number[in_union["gg"]]] if "gg" in combo else None
+            out[combo] = (lp, li, rows, within, slot, segments, gg)
         return out

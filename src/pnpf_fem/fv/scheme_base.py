@@ -326,11 +326,14 @@ class FVScheme:
         """The step's residual closure x ↦ (R(x), J(x) or None), x = [η¹..η^M, ψ(, ξ)]."""
         return self._residual(self.physics(state, dt))
 
-    def _residual(self, physics: StepPhysics) -> Residual:
+    def _residual(self, physics: StepPhysics, buffered: bool = False) -> Residual:
+        """The residual closure; `buffered` (Newton's own): each Jacobian is valid until the
+        second-next (`Assembler.assemble`)."""
         shape = (self.num_blocks, self.problem.mesh.num_vertices)
 
         def residual(x: FloatArray, jac: bool) -> tuple[FloatArray, sp.csr_matrix | None]:
-            return self._assembler.assemble(physics.terms(x.reshape(shape)), jac, physics.dt)
+            terms = physics.terms(x.reshape(shape))
+            return self._assembler.assemble(terms, jac, physics.dt, buffered)
 
         return residual
 
@@ -356,7 +359,7 @@ class FVScheme:
             scale[block * n + idx] = 1.0
         log_mask = np.ones(x0.size, dtype=bool)  # η and ξ
         log_mask[nsp * n : (nsp + 1) * n] = False
-        residual, part = self._residual(physics), pb.partition
+        residual, part = self._residual(physics, buffered=True), pb.partition
         dim = pb.mesh.dim
         algebra = SerialAlgebra(self.control, self.num_blocks, self._solvers(self.num_blocks), dim)
         if part is not None:  # the owned unknowns; the ghost layer follows from them

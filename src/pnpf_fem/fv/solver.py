@@ -75,10 +75,11 @@ class SolverControl:
         corrections to Eisenstat–Walker tolerances (version 2): 1e-3 at the first iteration,
         then 0.01 (‖R_k‖/‖R_{k−1}‖)², never above 1e-3 nor below the solver's own 1e-8 — so
         the last corrections, and the converged state, are as exact as before.
-        benchmarks/fv_scaling.py (fv-bdf2, 2D, 262 144 vertices, 4 Newton iterations per step
-        in every case): lag 1 → 4 halves the BoomerAMG setup time twice (16.4 → 3.9 s in two
-        steps) at ≤ 1 more GMRES iteration per solve; the simplified corrections take 3 GMRES
-        iterations instead of 8; inexact Newton another 9 % of the step.
+        fv-bdf2 in 2D on 262 144 vertices (benchmarks/fv_scaling.py, 4 Newton iterations per
+        step in every case): lag 1 → 4 cut BoomerAMG's setup from 15.2 to 3.9 s in two steps
+        at ≤ 1 more GMRES iteration per solve; the simplified corrections take 3 GMRES
+        iterations instead of 8 (a step 10 % cheaper); inexact Newton another 9 %. The states
+        stay those of exact Newton to round-off (tests/fv/test_partition.py: 1e-15).
     """
 
     tol: float = 1e-10
@@ -335,7 +336,8 @@ class PETScAlgebra:
     BoomerAMG on each field (the FEM's iterative solver). If GMRES fails, the run switches to
     MUMPS for good. The PETSc objects live in `cache` and serve the next matrix of the same
     sparsity pattern (every Newton iteration of a run): MUMPS then redoes only the numerical
-    factorization."""
+    factorization, and GMRES keeps its preconditioner for `SolverControl.preconditioner_lag`
+    Newton iterations (counted in this object: one per Newton solve)."""
 
     def __init__(
         self,

@@ -381,7 +381,9 @@ class Assembler:
         else:
             data = values[pat.source]
         size = self.num_blocks * n
-        return res, sp.csr_matrix((data, pat.indices, pat.indptr), shape=(size, size))
+        jacobian = sp.csr_matrix((data, pat.indices, pat.indptr), shape=(size, size))
+        jacobian.has_sorted_indices = True  # by construction (`_pattern`): no scan for it
+        return res, jacobian
 
     def _pattern(self, sums: _Sums) -> _Pattern:
         """The CSR of the block pairs' local patterns, put together row by row (block pairs

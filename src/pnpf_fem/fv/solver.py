@@ -413,6 +413,7 @@ class _PETScSolver:
     def __init__(self, comm: Any, matrix: sp.csr_matrix, size: int, kind: str, blocks: int):
         idx = PETSc.IntType
         self.indptr, self.indices = matrix.indptr.astype(idx), matrix.indices.astype(idx)
+        self._seen = (matrix.indptr, matrix.indices)  # the assembler's pattern: same objects
         self.size, self.kind = size, kind
         rows = matrix.shape[0]
         self.mat = PETSc.Mat().createAIJ(
@@ -445,11 +446,16 @@ class _PETScSolver:
         self.rhs, self.sol = self.mat.createVecs()
 
     def same_pattern(self, matrix: sp.csr_matrix, size: int) -> bool:
-        return (
-            size == self.size
-            and np.array_equal(matrix.indptr, self.indptr)
-            and np.array_equal(matrix.indices, self.indices)
+        if size != self.size:
+            return False
+        if matrix.indptr is self._seen[0] and matrix.indices is self._seen[1]:
+            return True  # the arrays compared before (compared again: 0.03 s at 1e6 vertices)
+        same = np.array_equal(matrix.indptr, self.indptr) and np.array_equal(
+            matrix.indices, self.indices
         )
+        if same:
+            self._seen = (matrix.indptr, matrix.indices)
+        return same
 
     def update(self, matrix: sp.csr_matrix) -> None:
         self.mat.zeroEntries()

@@ -127,8 +127,8 @@ def test_pseudo_transient_steps_of_bdf2_schemes_are_backward_euler() -> None:
     here, so fem-bdf2 follows fem-be's path exactly and fv-bdf2 ends within O(h²) of it."""
     problem = cases.charging_cell(make_strip(24, 0.1, graded=True), 2.0, MODEL, bumps=False)
     temps = {}
-    for method, build in (("fem-be", build_scheme), ("fem-bdf2", build_scheme)):
-        scheme = build(problem, method)
+    for method in ("fem-be", "fem-bdf2"):
+        scheme = build_scheme(problem, method)
         assert integrate(scheme, math.inf, PseudoTransient(dt0=1e-3, tol=1e-11)).converged
         temps[method] = float(np.exp(scheme.u.x.array.reshape(-1, 4)[:, 3]).mean())
     fv = build_fv_scheme(problem, "fv-bdf2")

@@ -13,9 +13,12 @@ scalar P1 Poisson solve on the same vertices (DOLFINx assembly of matrix and vec
 BoomerAMG to rtol 1e-8), and prints a Newton iteration in units of it ("Newton/Poisson"): this
 machine is shared, ratios survive the noise. "growth" is the per-vertex step time relative to the
 previous size (1.0: linear scaling), "since 1e4" the same relative to the size nearest 1e4
-vertices (16 384; the issue's target: ≤ 1.2 at 1e6). The step cost is that of a run's steps: the
-mean over the steps after the first, which also builds what a run keeps (the Jacobian's sparsity
-pattern, the solver's objects) and is listed on its own ("first"), as are all the steps' times.
+vertices (10 000 by default; the issue's target: ≤ 1.2 at 1e6), beside the yardstick's own growth
+over the same sizes and the ratio of the two, the growth in the yardstick's units (below 1: the
+step scales better than a CG + AMG Poisson solve on this machine). The step cost is that of a
+run's steps: the mean over the steps after the first, which also builds what a run keeps (the
+Jacobian's sparsity pattern, the solver's objects) and is listed on its own ("first"), as are all
+the steps' times.
 
     python3 benchmarks/fv_scaling.py [--budget 600] [--steps 3] [--max-vertices 1000000]
                                      [--min-vertices 0] [--sides 31,63,...]
@@ -105,7 +108,8 @@ def poisson_yardstick(tri) -> float:
     return yardstick.poisson_yardstick(from_triangulation(tri, MPI.COMM_SELF))[0]
 
 
-SIDES = [31, 63, 127, 255, 511, 999]  # (n+1)² ≈ 1e3, 4e3, 1.6e4, 6.6e4, 2.6e5, 1e6 vertices
+# (n+1)² ≈ 1e3, 4e3, 1e4, 1.6e4, 6.6e4, 2.6e5, 1e6 vertices
+SIDES = [31, 63, 99, 127, 255, 511, 999]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--sides",
         default=",".join(map(str, SIDES)),
-        help="mesh sides n ((n+1)² vertices), e.g. 127,999 for 16 384 and 1e6 vertices only",
+        help="mesh sides n ((n+1)² vertices), e.g. 99,999 for 1e4 and 1e6 vertices only",
     )
     ap.add_argument("--json", action="store_true")
     ap.add_argument(
@@ -211,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"({row['newton_iterations_per_step']:.1f} it/step)  Newton/Poisson "
                     f"{row['newton_over_poisson']:6.1f} (Poisson {poisson:.3f} s)  growth "
                     + ("  -  " if growth is None else f"{growth:5.2f}")
-                    + f"  since 1e4 {since:5.2f} (Poisson {poisson_since:5.2f})"
+                    + f"  since 1e4 {since:5.2f} (Poisson {poisson_since:5.2f}, "
+                    f"in Poisson units {since / poisson_since:5.2f})"
                     + f"  first {row['first_step']:.2f} s"
                     + f"  mesh {mesh_time:6.2f} s  peak RSS {row['peak_memory_mb']:7.0f} MiB"
                     f"  load {row['load']:.1f}",

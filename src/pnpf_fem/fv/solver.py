@@ -37,6 +37,7 @@ LINEAR_SOLVERS = ("auto", "splu", "spsolve", "mumps", "iterative")
 AUTO_LU_LIMIT = {2: 10_000, 3: 2_000}
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int_]
 ResidualFunction = Callable[[FloatArray, bool], tuple[FloatArray, "sp.spmatrix | None"]]
 
 
@@ -439,7 +440,10 @@ class _PETScSolver:
             if not opts.hasName(prefix + key):  # a user's -pnpf_fv_* option wins
                 opts[prefix + key] = value
         self.ksp.setOperators(self.mat)
+        self.data = matrix.data if self.values is None else self.values  # the current values
+        self.splits: _ConstantSplits | None = None
         if kind == "iterative" and blocks > 1:
+            self.splits = _ConstantSplits(comm, self.mat, self.indptr, self.indices, blocks)
             first = self.mat.getOwnershipRange()[0]
             n = rows // blocks
             pc = self.ksp.getPC()
@@ -470,6 +474,7 @@ class _PETScSolver:
         if self.values is not None:
             np.copyto(self.values, matrix.data)
         else:
+            self.data = matrix.data
             self.mat.zeroEntries()
             self.mat.setValuesCSR(self.indptr, self.indices, matrix.data)
         self.mat.assemble()  # raises the matrix's state: the solver set-up sees new values
@@ -477,7 +482,10 @@ class _PETScSolver:
     def set_up(self, reuse: bool = False) -> None:
         """Set the solver up for the matrix's current values; with `reuse` the preconditioner
         of the previous values is kept (an iterative solver only)."""
-        self.ksp.getPC().setReusePreconditioner(reuse)
+        pc = self.ksp.getPC()
+        pc.setReusePreconditioner(reuse)
+        if self.splits is not None and not reuse:
+            self.splits.before_set_up(pc, self.data)
         self.ksp.setOperators(self.mat)
         try:
             self.ksp.setUp()
@@ -485,6 +493,8 @@ class _PETScSolver:
             raise SolverError(
                 f"{self.kind} set-up failed: {err}", reason="singular_matrix"
             ) from err
+        if self.splits is not None and not reuse:
+            self.splits.after_set_up(self.data)
 
     def solve(self, b: FloatArray, rtol: float | None = None) -> FloatArray:
         """The solution for b; an iterative solver to the relative tolerance `rtol` (None: its
@@ -499,6 +509,53 @@ class _PETScSolver:
                 f"{self.kind} linear solve failed (KSP reason {reason})", reason="linear_solve"
             )
         return self.sol.getArray().copy()
+
+
+class _ConstantSplits:
+    """The field split's diagonal blocks whose values do not change: their preconditioners
+    (BoomerAMG hierarchies) are built once and kept for the run.
+
+    The Poisson block of the PNP systems is the same matrix at every Newton iteration of every
+    step (ε²'s edge weights, Stern and Dirichlet rows); rebuilding its hierarchy with the others
+    was a quarter of every set-up. Each block's values are compared with those its
+    preconditioner was built from (an exact comparison, all ranks agreeing); a block seen to
+    change once is not watched again, so only the constant blocks' values are kept. A kept
+    hierarchy is the one a rebuild would give (BoomerAMG's set-up is deterministic), so the
+    iterates do not change."""
+
+    def __init__(self, comm: Any, mat: Any, indptr: IntArray, indices: IntArray, blocks: int):
+        self.comm, self.blocks = comm, blocks
+        rows = indptr.size - 1
+        n = rows // blocks
+        # the block of every column: rank r's rows are its `blocks` fields of n_r rows each
+        starts = np.array(comm.allgather(mat.getOwnershipRange()[0]))
+        sizes = np.array(comm.allgather(n))
+        owner = np.searchsorted(starts, indices, side="right") - 1
+        column_block = (indices - starts[owner]) // sizes[owner]
+        row_block = np.repeat(np.arange(rows) // n, np.diff(indptr))
+        self.watched: dict[int, tuple[IntArray, FloatArray | None]] = {
+            b: (np.flatnonzero((row_block == b) & (column_block == b)), None) for b in range(blocks)
+        }
+
+    def before_set_up(self, pc: Any, data: FloatArray) -> None:
+        """Tell each split's preconditioner whether to keep itself for these values."""
+        if not any(old is not None for _, old in self.watched.values()):
+            return  # the first set-up, or no constant block left
+        subs = pc.getFieldSplitSubKSP()
+        for b in range(self.blocks):
+            entry = self.watched.get(b)
+            same = entry is not None and entry[1] is not None
+            same = same and np.array_equal(data[entry[0]], entry[1])
+            same = bool(self.comm.allreduce(same, op=MPI.LAND))
+            subs[b].getPC().setReusePreconditioner(same)
+            if not same and entry is not None and entry[1] is not None:
+                del self.watched[b]  # it changes: rebuilt at every set-up from now on
+
+    def after_set_up(self, data: FloatArray) -> None:
+        """Record the values the preconditioners were built from (the first time)."""
+        for b, (where, old) in self.watched.items():
+            if old is None:
+                self.watched[b] = (where, data[where])
 
 
 def _options(kind: str, blocks: int) -> dict[str, Any]:

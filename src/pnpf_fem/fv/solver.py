@@ -72,18 +72,22 @@ class SolverControl:
     permc_spec, diag_pivot_thresh: SuperLU's column ordering and pivot threshold. The Jacobians
         are structurally symmetric with strong diagonals, so a minimum-degree ordering of A + Aᵀ
         with SuperLU's symmetric mode roughly halves the fill (and time) of the default COLAMD.
-    preconditioner_lag, simplified_rtol, inexact: the iterative solver within Newton (direct
-        solvers are exact and ignore them), as the FEM's SNES (`pnpf_fem.fem.snes`):
+    preconditioner_lag, preconditioner_change, simplified_rtol, inexact: the iterative solver
+        within Newton (direct solvers are exact and ignore them), as the FEM's SNES
+        (`pnpf_fem.fem.snes`):
         the preconditioner (field-split submatrices, BoomerAMG hierarchies) is built at the
         first Newton iteration of a step and reused by the next `preconditioner_lag` − 1 (1:
         rebuilt every iteration; GMRES failing with a reused one rebuilds it before anything
-        else; a field whose block never changes, the Poisson block, keeps its hierarchy for the
-        whole run: `_ConstantSplits`); the simplified corrections of the damping test, of which
+        else); the simplified corrections of the damping test, of which
         only the norm counts, are solved to the relative tolerance `simplified_rtol`; with
         `inexact`, the Newton corrections to Eisenstat–Walker tolerances (version 2): 1e-3 at
         the first iteration, then 0.01 (‖R_k‖/‖R_{k−1}‖)², never above 1e-3 nor below the
         solver's own 1e-8 — so the last corrections, and the converged state, are as exact as
-        before.
+        before. When the preconditioner is rebuilt, a field keeps its own (its BoomerAMG
+        hierarchy) while every entry of its diagonal block is within the relative
+        `preconditioner_change` of the values it was built from (`_KeptSplits`; 0: only exactly
+        constant blocks): the Poisson block never changes and the temperature's little, so
+        fv-bdf2 rebuilds only the ions' hierarchies.
         fv-bdf2 in 2D on 262 144 vertices (benchmarks/fv_scaling.py, 4 Newton iterations per
         step in every case): lag 1 → 4 cut BoomerAMG's setup from 15.2 to 3.9 s in two steps
         at ≤ 1 more GMRES iteration per solve; the simplified corrections take 3 GMRES
@@ -102,6 +106,7 @@ class SolverControl:
     permc_spec: str = "MMD_AT_PLUS_A"
     diag_pivot_thresh: float = 0.01
     preconditioner_lag: int = 4
+    preconditioner_change: float = 1e-2
     simplified_rtol: float = 1e-3
     inexact: bool = True
 
@@ -117,6 +122,10 @@ class SolverControl:
         if self.preconditioner_lag < 1:
             raise ValueError(
                 f"SolverControl.preconditioner_lag must be ≥ 1, got {self.preconditioner_lag}"
+            )
+        if not self.preconditioner_change >= 0:
+            raise ValueError(
+                f"SolverControl.preconditioner_change must be ≥ 0, got {self.preconditioner_change}"
             )
         if not 0 < self.simplified_rtol < 1:
             raise ValueError(
@@ -391,11 +400,11 @@ class PETScAlgebra:
         """Set up the solver for `matrix` (the rank's rows, global columns); its solve."""
         kind = self.kind
         solver = self.cache.get(kind)
-        lag = (self.control or SolverControl()).preconditioner_lag
-        reuse = kind == "iterative" and self.factorizations % lag != 0
+        control = self.control or SolverControl()
+        reuse = kind == "iterative" and self.factorizations % control.preconditioner_lag != 0
         if solver is None or not solver.same_pattern(matrix, self.size):
             solver = self.cache[kind] = _PETScSolver(
-                self.comm, matrix, self.size, kind, self.blocks
+                self.comm, matrix, self.size, kind, self.blocks, control.preconditioner_change
             )
             reuse = False
         else:
@@ -424,9 +433,18 @@ class PETScAlgebra:
 
 
 class _PETScSolver:
-    """A PETSc AIJ matrix of one pattern and its KSP (MUMPS LU, or GMRES + field split)."""
+    """A PETSc AIJ matrix of one pattern and its KSP (MUMPS LU, or GMRES + field split, whose
+    fields keep their preconditioners within the relative change `keep_within`: `_KeptSplits`)."""
 
-    def __init__(self, comm: Any, matrix: sp.csr_matrix, size: int, kind: str, blocks: int):
+    def __init__(
+        self,
+        comm: Any,
+        matrix: sp.csr_matrix,
+        size: int,
+        kind: str,
+        blocks: int,
+        keep_within: float = 0.0,
+    ):
         idx = PETSc.IntType
         self.indptr, self.indices = matrix.indptr.astype(idx), matrix.indices.astype(idx)
         self._seen = (matrix.indptr, matrix.indices)  # the assembler's pattern: same objects
@@ -455,9 +473,11 @@ class _PETScSolver:
                 opts[prefix + key] = value
         self.ksp.setOperators(self.mat)
         self.data = matrix.data if self.values is None else self.values  # the current values
-        self.splits: _ConstantSplits | None = None
+        self.splits: _KeptSplits | None = None
         if kind == "iterative" and blocks > 1:
-            self.splits = _ConstantSplits(comm, self.mat, self.indptr, self.indices, blocks)
+            self.splits = _KeptSplits(
+                comm, self.mat, self.indptr, self.indices, blocks, keep_within
+            )
             first = self.mat.getOwnershipRange()[0]
             n = rows // blocks
             pc = self.ksp.getPC()
@@ -507,8 +527,6 @@ class _PETScSolver:
             raise SolverError(
                 f"{self.kind} set-up failed: {err}", reason="singular_matrix"
             ) from err
-        if self.splits is not None and not reuse:
-            self.splits.after_set_up(self.data)
 
     def solve(self, b: FloatArray, rtol: float | None = None) -> FloatArray:
         """The solution for b; an iterative solver to the relative tolerance `rtol` (None: its
@@ -525,51 +543,54 @@ class _PETScSolver:
         return self.sol.getArray().copy()
 
 
-class _ConstantSplits:
-    """The field split's diagonal blocks whose values do not change: their preconditioners
-    (BoomerAMG hierarchies) are built once and kept for the run.
+class _KeptSplits:
+    """Which of the field split's preconditioners a set-up keeps: a field's (its BoomerAMG
+    hierarchy) is kept while every entry of its diagonal block stays within a relative
+    `tolerance` of the values it was built from, and rebuilt (from the current values) after.
 
     The Poisson block of the PNP systems is the same matrix at every Newton iteration of every
-    step (ε²'s edge weights, Stern and Dirichlet rows); rebuilding its hierarchy with the others
-    was a quarter of every set-up. Each block's values are compared with those its
-    preconditioner was built from (an exact comparison, all ranks agreeing); a block seen to
-    change once is not watched again, so only the constant blocks' values are kept. A kept
-    hierarchy is the one a rebuild would give (BoomerAMG's set-up is deterministic), so the
-    iterates do not change."""
+    step (ε²'s edge weights, Stern and Dirichlet rows), and the temperature's changes little from
+    step to step; rebuilding their hierarchies with the ions' was half of every set-up. With
+    tolerance 0 only exactly constant blocks are kept, and the iterates are those of rebuilding
+    everything (BoomerAMG's set-up is deterministic). All ranks decide together."""
 
-    def __init__(self, comm: Any, mat: Any, indptr: IntArray, indices: IntArray, blocks: int):
-        self.comm, self.blocks = comm, blocks
+    def __init__(
+        self,
+        comm: Any,
+        mat: Any,
+        indptr: IntArray,
+        indices: IntArray,
+        blocks: int,
+        tolerance: float,
+    ):
+        self.comm, self.blocks, self.tolerance = comm, blocks, tolerance
         rows = indptr.size - 1
         n = rows // blocks
         # the block of every column: rank r's rows are its `blocks` fields of n_r rows each
         starts = np.array(comm.allgather(mat.getOwnershipRange()[0]))
         sizes = np.array(comm.allgather(n))
-        owner = np.searchsorted(starts, indices, side="right") - 1
-        column_block = (indices - starts[owner]) // sizes[owner]
-        row_block = np.repeat(np.arange(rows) // n, np.diff(indptr))
-        self.watched: dict[int, tuple[IntArray, FloatArray | None]] = {
-            b: (np.flatnonzero((row_block == b) & (column_block == b)), None) for b in range(blocks)
-        }
+        # each field's rows are one contiguous run of the CSR values; its own columns a mask
+        self.runs: list[tuple[int, int, npt.NDArray[np.bool_]]] = []
+        for b in range(blocks):
+            lo, hi = int(indptr[b * n]), int(indptr[(b + 1) * n])
+            owner = np.searchsorted(starts, indices[lo:hi], side="right") - 1
+            self.runs.append((lo, hi, (indices[lo:hi] - starts[owner]) // sizes[owner] == b))
+        self.built: list[FloatArray | None] = [None] * blocks  # the values of each hierarchy
+        self.kept = [False] * blocks  # the last set-up's decisions
 
     def before_set_up(self, pc: Any, data: FloatArray) -> None:
-        """Tell each split's preconditioner whether to keep itself for these values."""
-        if not any(old is not None for _, old in self.watched.values()):
-            return  # the first set-up, or no constant block left
+        """Tell each field's preconditioner whether to keep itself for the values `data`."""
+        values = [data[lo:hi][mask] for lo, hi, mask in self.runs]
+        if self.built[0] is None:  # the first set-up builds every hierarchy
+            self.built = values
+            return
         subs = pc.getFieldSplitSubKSP()
-        for b in range(self.blocks):
-            entry = self.watched.get(b)
-            same = entry is not None and entry[1] is not None
-            same = same and np.array_equal(data[entry[0]], entry[1])
-            same = bool(self.comm.allreduce(same, op=MPI.LAND))
-            subs[b].getPC().setReusePreconditioner(same)
-            if not same and entry is not None and entry[1] is not None:
-                del self.watched[b]  # it changes: rebuilt at every set-up from now on
-
-    def after_set_up(self, data: FloatArray) -> None:
-        """Record the values the preconditioners were built from (the first time)."""
-        for b, (where, old) in self.watched.items():
-            if old is None:
-                self.watched[b] = (where, data[where])
+        for b, (new, old) in enumerate(zip(values, self.built, strict=True)):
+            near = bool(np.all(np.abs(new - old) <= self.tolerance * np.abs(old)))
+            self.kept[b] = bool(self.comm.allreduce(near, op=MPI.LAND))
+            subs[b].getPC().setReusePreconditioner(self.kept[b])
+            if not self.kept[b]:
+                self.built[b] = new
 
 
 def _options(kind: str, blocks: int) -> dict[str, Any]:

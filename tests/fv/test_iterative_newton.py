@@ -77,9 +77,9 @@ def test_a_block_is_kept_within_the_relative_change() -> None:
         assert solver.splits is not None and solver.splits.kept == kept, scales
 
 
-def test_the_poisson_and_heat_blocks_keep_their_preconditioners() -> None:
+def test_the_poisson_block_keeps_its_preconditioner() -> None:
     """fv-bdf2 (fields η⁺, η⁻, ψ, ξ), one set-up per step (lag 4): with `preconditioner_change`
-    0 only ψ's hierarchy, the same matrix throughout, is kept; with the default 1 % also ξ's
+    0 (the default) only ψ's hierarchy, the same matrix throughout, is kept; with 1 % also ξ's
     (the temperature hardly changes) — fewer BoomerAMG set-ups, and GMRES with the kept
     hierarchies gives SuperLU's states either way."""
     mesh = VoronoiMesh.from_triangulation(unit_square(8, "unstructured", seed=2))

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -119,6 +120,13 @@ class VoronoiMesh:
     @property
     def num_edges(self) -> int:
         return int(self.edges.shape[0])
+
+    @cached_property
+    def edge_volumes(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(m(V_i), m(V_j), m(V_i) + m(V_j)) on every edge (i < j): the weights of the harmonic
+        averages, gathered once (`pnpf_fem.fv.operators.harmonic_average_with_derivatives`)."""
+        mi, mj = self.volumes[self.edges[:, 0]], self.volumes[self.edges[:, 1]]
+        return mi, mj, mi + mj
 
     @property
     def tag_names(self) -> Mapping[str, int]:

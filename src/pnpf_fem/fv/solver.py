@@ -74,12 +74,11 @@ class SolverControl:
         with SuperLU's symmetric mode roughly halves the fill (and time) of the default COLAMD.
     preconditioner_lag, preconditioner_change, simplified_rtol, inexact: the iterative solver
         within Newton (direct solvers are exact and ignore them), as the FEM's SNES
-        (`pnpf_fem.fem.snes`):
-        the preconditioner (field-split submatrices, BoomerAMG hierarchies) is built at the
-        first Newton iteration of a step and reused by the next `preconditioner_lag` − 1 (1:
-        rebuilt every iteration; GMRES failing with a reused one rebuilds it before anything
-        else); the simplified corrections of the damping test, of which
-        only the norm counts, are solved to the relative tolerance `simplified_rtol`; with
+        (`pnpf_fem.fem.snes`): the preconditioner (field-split submatrices, BoomerAMG
+        hierarchies) is built at the first Newton iteration of a step and reused by the next
+        `preconditioner_lag` − 1 (1: rebuilt every iteration; GMRES failing with a reused one
+        rebuilds it before anything else); the simplified corrections of the damping test, of
+        which only the norm counts, are solved to the relative tolerance `simplified_rtol`; with
         `inexact`, the Newton corrections to Eisenstat–Walker tolerances (version 2): 1e-3 at
         the first iteration, then 0.01 (‖R_k‖/‖R_{k−1}‖)², never above 1e-3 nor below the
         solver's own 1e-8 — so the last corrections, and the converged state, are as exact as

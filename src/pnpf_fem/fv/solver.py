@@ -323,8 +323,9 @@ def newton(
             r_new, jac_new = residual(x_new, step == 1.0 and not last)
             if not control.damping:
                 break
-            small = step * dx_max <= 10 * control.tol
-            small = small or (step == 1.0 and dx_max <= control.accept_below)
+            small = step * dx_max <= 10 * control.tol or (
+                step == 1.0 and dx_max <= control.accept_below
+            )
             if la.all_finite(r_new):
                 if small:
                     break
@@ -564,7 +565,7 @@ class _KeptSplits:
         blocks: int,
         tolerance: float,
     ):
-        self.comm, self.blocks, self.tolerance = comm, blocks, tolerance
+        self.comm, self.tolerance = comm, tolerance
         rows = indptr.size - 1
         n = rows // blocks
         # the block of every column: rank r's rows are its `blocks` fields of n_r rows each
